@@ -1,0 +1,73 @@
+// compaudit/metric.h — metrics over paired populations.
+//
+// The host evaluates every model of every arm on the evaluation split and hands a Metric the predictions of a
+// reference population (the dense arm, or the dense control fine-tuned for the same budget) and of a candidate
+// population (a compressed arm; for the reference arm itself, candidate == reference). Models are paired by seed:
+// row k of both populations comes from the same seed.
+//
+// A metric returns JSON with these conventional members (all optional), which the report knows how to show:
+//   "summary":   { name: number, ... }           scalar results, shown in the terminal table and plotted per level
+//   "intervals": { name: [low, high], ... }      95% intervals of summary values
+//   "per_class": [ { "class": c, ... }, ... ]    one object per class
+//   "examples":  [ id, ... ]                     example indices singled out (e.g. PIEs)
+// Anything else is stored and shown as raw JSON.
+#pragma once
+
+#include <compaudit/plugin.h>
+
+#include <ATen/core/Tensor.h>
+#include <torch/version.h>
+#include <nlohmann/json.hpp>
+
+COMPAUDIT_NAMESPACE_BEGIN
+
+/// The evaluation data, without inputs.
+struct EvalData {
+  std::string split;                     ///< "test", "validation" or "train".
+  at::Tensor targets;                    ///< [N] int64 true labels.
+  int num_classes = 0;
+  std::vector<std::string> class_names;  ///< num_classes names.
+};
+
+/// One population's predictions on EvalData.
+struct Population {
+  std::string arm;                  ///< Arm name, e.g. "dense" or "prune@0.9".
+  std::vector<std::int64_t> seeds;  ///< K seeds, row order of the tensors below.
+  at::Tensor predicted;             ///< [K, N] int64 top-1 labels.
+  at::Tensor probabilities;         ///< [K, N, C] float32, or undefined when the pipeline does not keep them.
+  std::vector<nlohmann::json> records;  ///< Per seed: compression records and model size ({} for dense).
+};
+
+/// Optional inputs a metric may ask for with Metric::needs().
+struct MetricExtras {
+  /// [N_train] memorization score per training example (Feldman & Zhang), when `needs().memorization`.
+  at::Tensor memorization;
+  /// Predictions on the training split, aligned with `memorization`, when `needs().memorization`.
+  const Population* reference_train = nullptr;
+  const Population* candidate_train = nullptr;
+  at::Tensor train_targets;
+};
+
+struct MetricInput {
+  const EvalData& data;
+  const Population& reference;
+  const Population& candidate;
+  const MetricExtras& extras;
+};
+
+/// What a metric needs beyond the evaluation split's top-1 predictions.
+struct MetricNeeds {
+  bool probabilities = false;  ///< Population::probabilities must be defined.
+  bool memorization = false;   ///< MetricExtras must be filled (the pipeline must configure [memorization]).
+};
+
+class COMPAUDIT_SDK_API Metric : public Plugin {
+ public:
+  ~Metric() noexcept(false) override;
+  /// Declared needs; checked against the pipeline before any work. Must not depend on the data.
+  virtual MetricNeeds needs() const { return {}; }
+  /// Computes the metric. Pure: same input, same output. Called from one thread at a time.
+  virtual nlohmann::json compute(const MetricInput& input) = 0;
+};
+
+COMPAUDIT_NAMESPACE_END
