@@ -1,0 +1,69 @@
+// Random unstructured pruning — a complete third-party compressor plugin.
+//
+// Removes a random `sparsity` fraction of every linear and conv weight. It is the control that magnitude pruning
+// should beat: if a magnitude-pruned population forgets the same examples as a randomly pruned one, the damage is
+// about capacity, not about which weights were chosen.
+//
+// Use it in a pipeline (after `COMPAUDIT_PLUGIN_PATH=<dir holding librandom_pruning.so and its manifest>`):
+//
+//   [[arm]]
+//   name = "random"
+//   finetune_epochs = 1
+//     [[arm.step]]
+//     plugin = "org.example.prune.random"
+//     sparsity = [0.5, 0.9]
+#include <compaudit/compressor.h>
+
+#include <torch/torch.h>
+
+#include <cmath>
+#include <string>
+
+namespace {
+
+// Mirrors the manifest's [[param]] tables. The host has already checked types and ranges and filled defaults.
+struct Options {
+  double sparsity = 0.5;         ///< Fraction of each weight tensor set to zero. Default: 0.5
+  std::int64_t seed_offset = 0;  ///< Added to the population seed for the mask draw. Default: 0
+
+  explicit Options(const compaudit::Params& p)
+      : sparsity(p.get<double>("sparsity")), seed_offset(p.get<std::int64_t>("seed_offset")) {}
+};
+
+class RandomPruning final : public compaudit::Compressor {
+ public:
+  explicit RandomPruning(const compaudit::Params& params) : options_(params) {}
+
+  compaudit::CompressionRecord compress(compaudit::Model& model, compaudit::CompressionContext& context) override {
+    torch::NoGradGuard no_grad;
+    auto generator = at::detail::createCPUGenerator(static_cast<std::uint64_t>(context.seed() + options_.seed_offset));
+    compaudit::CompressionRecord record;
+    std::int64_t total = 0, zeroed = 0;
+    for (const compaudit::Layer& layer : model.layers()) {
+      const std::string name = layer.name + ".weight";
+      const std::int64_t n = layer.weight.numel();
+      const auto k = static_cast<std::int64_t>(std::llround(options_.sparsity * double(n)));
+      // Exactly k entries: the first k of a random permutation. Keep what earlier steps of a chain pruned.
+      auto mask = torch::ones({n}, layer.weight.options());
+      mask.index_fill_(0, torch::randperm(n, generator, torch::kLong).slice(0, 0, k), 0.0);
+      mask = mask.view_as(layer.weight);
+      if (auto previous = model.mask(name); previous.defined()) mask.mul_(previous);
+      model.set_mask(name, mask);
+      const auto layer_zeroed = n - mask.count_nonzero().item<std::int64_t>();
+      record.details["layers"][layer.name] = {{"weights", n}, {"zeroed", layer_zeroed}};
+      total += n;
+      zeroed += layer_zeroed;
+    }
+    if (total == 0) throw compaudit::Error(compaudit::ErrorCode::runtime, "the model has no linear or conv layer");
+    record.details["sparsity"] = double(zeroed) / double(total);
+    record.summary = "random pruning: " + std::to_string(zeroed) + " of " + std::to_string(total) + " weights zeroed";
+    return record;
+  }
+
+ private:
+  Options options_;
+};
+
+}  // namespace
+
+COMPAUDIT_PLUGIN(RandomPruning, "org.example.prune.random", compaudit::PluginKind::compressor, "1.0.0")
