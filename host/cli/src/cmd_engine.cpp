@@ -1,0 +1,100 @@
+// `compaudit run` and `compaudit export` — the only commands that need LibTorch. They open
+// <host_library_dir()>/libcompaudit_engine.so with Boost.DLL, check its API version and call through EngineApi
+// (compaudit/host/engine_api.h). The engine is never unloaded: LibTorch does not support being unloaded.
+#include "commands.h"
+
+#include <compaudit/host/engine_api.h>
+#include <compaudit/host/exit_codes.h>
+#include <compaudit/host/pipeline.h>
+#include <compaudit/host/registry.h>
+
+#include <boost/dll/shared_library.hpp>
+#include <fmt/format.h>
+
+#include <dlfcn.h>
+
+#include <iostream>
+
+namespace compaudit::cli {
+namespace {
+
+using EngineEntry = const host::EngineApi*();
+
+// Opens the engine or prints why not; null on failure.
+const host::EngineApi* open_engine() {
+  const std::string path = host::host_library_dir() + "/libcompaudit_engine.so";
+  static boost::dll::shared_library engine;  // kept loaded until exit
+  boost::dll::fs::error_code ec;
+  ::dlerror();
+  engine.load(boost::dll::fs::path(path), boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local, ec);
+  if (ec || !engine.is_loaded()) {
+    const char* why = ::dlerror();
+    std::cerr << fmt::format("compaudit: cannot open the engine {}: {}\n", path, why ? why : ec.message());
+    return nullptr;
+  }
+  if (!engine.has(COMPAUDIT_ENGINE_ENTRY_NAME)) {
+    std::cerr << fmt::format("compaudit: {} has no entry point {}\n", path, COMPAUDIT_ENGINE_ENTRY_NAME);
+    return nullptr;
+  }
+  const host::EngineApi* api = engine.get<EngineEntry>(COMPAUDIT_ENGINE_ENTRY_NAME)();
+  if (!api || api->version != host::COMPAUDIT_ENGINE_API_VERSION) {
+    std::cerr << fmt::format("compaudit: engine {} has API version {}, this front end needs {}\n", path,
+                             api ? api->version : -1, host::COMPAUDIT_ENGINE_API_VERSION);
+    return nullptr;
+  }
+  return api;
+}
+
+int run(const Context& context, host::RunRequest request) {
+  request.plugin_paths = context.plugin_paths;
+  if (!request.resume) {
+    // Validate before paying for LibTorch's start-up: a typo fails in milliseconds.
+    const host::Registry registry = host::Registry::discover(host::SearchPaths::standard(context.plugin_paths));
+    host::load_pipeline(request.pipeline_path, registry);
+  }
+  const host::EngineApi* api = open_engine();
+  if (!api) return host::exit_engine;
+  return api->run(request);
+}
+
+int export_model(const Context& context, host::ExportRequest request) {
+  request.plugin_paths = context.plugin_paths;
+  const host::EngineApi* api = open_engine();
+  if (!api) return host::exit_engine;
+  return api->export_model(request);
+}
+}  // namespace
+
+void add_engine_commands(CLI::App& app, Context& context) {
+  CLI::App* run_cmd = app.add_subcommand("run", "Run an audit pipeline (or --resume an interrupted run)");
+  auto request = std::make_shared<host::RunRequest>();
+  auto resume_dir = std::make_shared<std::string>();
+  run_cmd->add_option("PIPELINE", request->pipeline_path, "Pipeline file (TOML); not needed with --resume");
+  run_cmd->add_option("--resume", *resume_dir, "Continue the run in RUN_DIR; finished cells are not recomputed");
+  run_cmd->add_option("-o,--output", request->run_dir, "Run directory (default: the pipeline's [audit] output)");
+  run_cmd->add_option("--threads", request->threads, "LibTorch threads (0: the pipeline's setting)")
+      ->check(CLI::NonNegativeNumber);
+  run_cmd->add_flag("-q,--quiet", request->quiet, "No progress output");
+  add_plugin_path_option(*run_cmd, context);
+  run_cmd->callback([&context, request, resume_dir] {
+    host::RunRequest r = *request;
+    if (!resume_dir->empty()) {
+      r.resume = true;
+      r.run_dir = *resume_dir;
+    } else if (r.pipeline_path.empty()) {
+      throw CLI::RequiredError("PIPELINE (or --resume RUN_DIR)");
+    }
+    context.exit_code = run(context, r);
+  });
+
+  CLI::App* export_cmd = app.add_subcommand("export", "Write one compressed model of a run in a form PyTorch loads");
+  auto ex = std::make_shared<host::ExportRequest>();
+  export_cmd->add_option("RUN_DIR", ex->run_dir, "Run directory")->required();
+  export_cmd->add_option("--arm", ex->arm, "Arm name, e.g. prune@sparsity=0.9")->required();
+  export_cmd->add_option("--seed", ex->seed, "Seed of the model in the population")->required();
+  export_cmd->add_option("-o,--output", ex->output, "Output file")->required();
+  add_plugin_path_option(*export_cmd, context);
+  export_cmd->callback([&context, ex] { context.exit_code = export_model(context, *ex); });
+}
+
+}  // namespace compaudit::cli

@@ -1,0 +1,30 @@
+// `compaudit report RUN_DIR` — rebuilds report.json / report.html / the terminal summary from a run's store.
+#include "commands.h"
+
+#include <compaudit/host/exit_codes.h>
+
+#include <iostream>
+
+#if __has_include(<compaudit/report/report.h>)
+#include <compaudit/report/report.h>
+#define COMPAUDIT_CLI_HAS_REPORT 1
+#endif
+
+namespace compaudit::cli {
+
+void add_report_command(CLI::App& app, Context& context) {
+  CLI::App* cmd = app.add_subcommand("report", "Rebuild report.json, report.html and the terminal summary of a run");
+  auto run_dir = std::make_shared<std::string>();
+  cmd->add_option("RUN_DIR", *run_dir, "Run directory")->required()->check(CLI::ExistingDirectory);
+  cmd->callback([&context, run_dir] {
+#ifdef COMPAUDIT_CLI_HAS_REPORT
+    context.exit_code = compaudit::report::report_command(*run_dir);
+#else
+    // TODO(report): link compaudit_report and call its entry point once host/report provides it.
+    std::cerr << "compaudit: report is not available in this build\n";
+    context.exit_code = host::exit_runtime;
+#endif
+  });
+}
+
+}  // namespace compaudit::cli

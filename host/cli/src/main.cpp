@@ -1,0 +1,38 @@
+// compaudit — the command-line front end. It links the LibTorch-free host library only, so listing, inspecting and
+// validating start in milliseconds; run and export open the LibTorch engine library on demand (cmd_engine.cpp).
+#include "commands.h"
+
+#include <compaudit/host/exit_codes.h>
+
+#include <iostream>
+
+int main(int argc, char** argv) {
+  using namespace compaudit;
+  CLI::App app{"compaudit — compress neural networks and audit what the compression made them forget.\n"
+               "Exit codes: 0 ok, 1 some cells failed, 2 usage, 3 plugin error, 4 invalid pipeline/parameters/data,\n"
+               "5 runtime error, 6 I/O error, 7 engine unavailable (see docs/cli.md).",
+               "compaudit"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("compaudit ") + COMPAUDIT_SDK_VERSION_STRING + " (SDK ABI " +
+                                        std::to_string(COMPAUDIT_SDK_ABI_VERSION) + "." +
+                                        std::to_string(COMPAUDIT_SDK_ABI_MINOR) + ")");
+  cli::Context context;
+  cli::add_plugins_commands(app, context);
+  cli::add_validate_command(app, context);
+  cli::add_new_plugin_command(app, context);
+  cli::add_engine_commands(app, context);
+  cli::add_report_command(app, context);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);  // prints help, version or the usage error
+    return code == 0 ? host::exit_ok : host::exit_usage;
+  } catch (const Error& e) {
+    std::cerr << "compaudit: " << e.what() << '\n';
+    return host::exit_code_for(e.code());
+  } catch (const std::exception& e) {
+    std::cerr << "compaudit: error: " << e.what() << '\n';
+    return host::exit_runtime;
+  }
+  return context.exit_code;
+}

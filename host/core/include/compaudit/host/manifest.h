@@ -1,0 +1,42 @@
+// compaudit/host/manifest.h — a plugin's manifest: everything needed to list, inspect and validate it without
+// opening its library.
+//
+// Format and policies (unknown fields are errors, the library path is relative to the manifest and must stay in
+// its directory tree) are documented in docs/manifests.md.
+#pragma once
+
+#include <compaudit/error.h>
+#include <compaudit/params.h>
+#include <compaudit/plugin.h>
+
+#include <string>
+#include <vector>
+
+namespace compaudit::host {
+
+struct Manifest {
+  std::string id;           ///< Reverse-DNS id, e.g. "org.compaudit.compressor.magnitude".
+  std::string version;      ///< The plugin's version, dotted integers ("1.2.0"); compared numerically.
+  std::string description;
+  std::string license;
+  std::string sha256;       ///< Lower-case hex SHA-256 of the library, or empty (not pinned).
+  std::string library;      ///< Absolute, lexically normal path of the library.
+  std::string path;         ///< The manifest file (absolute).
+  std::string origin;       ///< Search-path origin: "--plugin-path", "COMPAUDIT_PLUGIN_PATH", "user", "system",
+                            ///< "built-in"; empty when parsed directly.
+  PluginKind kind = PluginKind::compressor;
+  int abi = 0;              ///< SDK ABI major the plugin was built against.
+  std::vector<ParamSpec> params;
+  std::vector<std::string> needs;  ///< Metrics only: "probabilities", "memorization".
+};
+
+/// Reads and checks a manifest. Throws Error(manifest) whose location is the file and, where there is one, the
+/// line and column of the offending key or value. Does not open the library; checks that it exists and is a
+/// regular file inside the manifest's directory tree.
+Manifest parse_manifest(const std::string& path);
+
+/// Compares dotted versions numerically ("1.10.0" > "1.9"): <0, 0, >0. Missing components count as 0; a
+/// non-numeric component compares as text.
+int compare_versions(const std::string& a, const std::string& b);
+
+}  // namespace compaudit::host

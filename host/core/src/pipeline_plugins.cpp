@@ -1,0 +1,281 @@
+// The parts of a pipeline that name plugins: every use is checked against its manifest (kind, parameter names,
+// types, ranges, choices) without opening a library; sweeps expand into one arm per value (cross product when an
+// arm sweeps several parameters); the dense arm comes first and, when any arm fine-tunes, the "dense+ft" control.
+#include "pipeline_detail.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <set>
+
+namespace compaudit::host::detail {
+namespace {
+
+// One parameter as written: a fixed value, or the values of a sweep.
+struct GivenParam {
+  std::string name;
+  std::vector<ParamValue> values;  // one value, or the values of a sweep
+  bool sweep = false;
+  SourceLocation where;
+};
+
+struct ParsedUse {
+  const Manifest* manifest = nullptr;
+  std::string what;  // "[[arm]] 'prune' step 1", for messages
+  std::vector<GivenParam> params;
+  SourceLocation where;
+};
+
+bool is_list(ParamType t) {
+  return t == ParamType::integer_list || t == ParamType::real_list || t == ParamType::string_list;
+}
+
+std::string plain(const ParamValue& v) {  // a value as it appears in an arm name: strings without quotes
+  if (auto s = std::get_if<std::string>(&v)) return *s;
+  return to_string(v);
+}
+
+std::string known_ids(const Registry& registry, PluginKind kind) {
+  std::string out;
+  for (const auto& m : registry.plugins())
+    if (m.kind == kind) out += (out.empty() ? "" : ", ") + m.id;
+  return out.empty() ? "none installed" : out;
+}
+
+ParamValue value_of(const toml::node& node, const std::string& file, const std::string& what,
+                    const std::string& name) {
+  auto v = to_param_value(node);
+  if (!v)
+    throw Error(ErrorCode::parameters,
+                fmt::format("{}: '{}' must be a bool, number, string or a list of one of them, not {}", what, name,
+                            type_name(node)),
+                location(node.source(), file));
+  return *v;
+}
+
+// Checks one value against its spec, at the value's location.
+void check(const ParamSpec& spec, const ParamValue& value, const std::string& what, const SourceLocation& where) {
+  const std::string problem = check_value(spec, value);
+  if (!problem.empty()) throw Error(ErrorCode::parameters, fmt::format("{}: {}", what, problem), where);
+}
+
+// Reads a table that names a plugin (`plugin = "id"`; every other key not in `own_keys` is a parameter).
+ParsedUse read_use(const toml::table& table, const std::string& file, const std::string& what, PluginKind kind,
+                   const Registry& registry, bool allow_sweep, const std::set<std::string>& own_keys = {}) {
+  TableReader r(table, file, what, ErrorCode::pipeline);
+  ParsedUse use;
+  use.what = what;
+  use.where = r.where();
+  const std::string id = r.required_string("plugin");
+  use.manifest = registry.find(id);
+  if (!use.manifest)
+    r.fail("plugin", fmt::format("{}: unknown plugin '{}' (installed {} plugins: {}; see `compaudit plugins list`)",
+                                 what, id, to_string(kind), known_ids(registry, kind)));
+  if (use.manifest->kind != kind)
+    r.fail("plugin", fmt::format("{}: plugin '{}' is a {}, but a {} is needed here", what, id,
+                                 to_string(use.manifest->kind), to_string(kind)));
+  for (const auto& [key, node] : table) {
+    const std::string name(key.str());
+    if (name == "plugin" || own_keys.count(name)) continue;
+    const SourceLocation where = location(key.source(), file);
+    const auto& specs = use.manifest->params;
+    auto spec = std::find_if(specs.begin(), specs.end(), [&](const ParamSpec& s) { return s.name == name; });
+    if (spec == specs.end()) {
+      std::string names;
+      for (const auto& s : specs) names += (names.empty() ? "" : ", ") + s.name;
+      throw Error(ErrorCode::parameters,
+                  fmt::format("{}: plugin '{}' has no parameter '{}' (its parameters: {})", what, id, name,
+                              names.empty() ? "none" : names),
+                  where);
+    }
+    GivenParam given{name, {}, false, where};
+    const toml::array* array = node.as_array();
+    // A list where the schema wants a scalar — or a list of lists where it wants a list — is a sweep.
+    const bool sweep = array && (!is_list(spec->type) || (!array->empty() && array->front().is_array()));
+    if (sweep) {
+      if (!allow_sweep)
+        throw Error(ErrorCode::parameters,
+                    fmt::format("{}: '{}' is a list, but parameter '{}' of {} takes one {} (sweeps are allowed in "
+                                "[[arm.step]] only)",
+                                what, name, name, id, to_string(spec->type)),
+                    location(node.source(), file));
+      if (array->empty())
+        throw Error(ErrorCode::parameters, fmt::format("{}: sweep '{}' has no values", what, name),
+                    location(node.source(), file));
+      given.sweep = true;
+      std::set<std::string> seen;
+      for (const auto& element : *array) {
+        ParamValue v = value_of(element, file, what, name);
+        check(*spec, v, what, location(element.source(), file));
+        if (!seen.insert(plain(v)).second)
+          throw Error(ErrorCode::parameters, fmt::format("{}: sweep '{}' repeats the value {}", what, name, plain(v)),
+                      location(element.source(), file));
+        given.values.push_back(coerce(*spec, v));
+      }
+    } else {
+      ParamValue v = value_of(node, file, what, name);
+      check(*spec, v, what, location(node.source(), file));
+      given.values.push_back(coerce(*spec, v));
+    }
+    use.params.push_back(std::move(given));
+  }
+  return use;
+}
+
+// The complete parameters of a use for one choice of its swept values (`pick[i]` indexes params[i].values).
+Params resolve(const ParsedUse& use, const std::vector<std::size_t>& pick) {
+  std::map<std::string, ParamValue> given;
+  for (std::size_t i = 0; i < use.params.size(); ++i) given[use.params[i].name] = use.params[i].values[pick[i]];
+  try {
+    return Params::resolve(use.manifest->params, given, use.what);
+  } catch (const Error& e) {  // missing required parameters: point at the table
+    throw Error(e.code(), e.message(), use.where);
+  }
+}
+
+const toml::array* array_of_tables(TableReader& root, const std::string& key) {
+  const toml::node* n = root.node(key);
+  if (!n) return nullptr;
+  const toml::array* a = n->as_array();
+  if (!a || !a->is_array_of_tables())
+    root.fail_value(*n, fmt::format("'{}' must be an array of tables ([[{}]])", key, key));
+  return a;
+}
+
+const toml::table& table_at(const toml::array& a, std::size_t i) { return *a.get(i)->as_table(); }
+
+// Expands one [[arm]] into its arms: the cross product of every swept parameter of every step.
+void expand_arm(const toml::table& table, const std::string& file, const Registry& registry, std::size_t index,
+                std::vector<ArmSpec>& arms) {
+  TableReader r(table, file, fmt::format("[[arm]] #{}", index + 1), ErrorCode::pipeline);
+  ArmSpec base;
+  base.where = r.where();
+  base.base_name = r.required_string("name");
+  const std::string& name = base.base_name;
+  if (name.empty() || name == "dense" || name == "dense+ft" || name.find_first_of("@=,") != std::string::npos)
+    r.fail("name", fmt::format("arm name \"{}\" is reserved or uses '@', '=' or ','", name));
+  const std::int64_t finetune = r.integer("finetune_epochs").value_or(0);
+  if (finetune < 0 || finetune > 100000) r.fail("finetune_epochs", "finetune_epochs must be >= 0");
+  base.finetune_epochs = static_cast<int>(finetune);
+  const toml::array* steps = array_of_tables(r, "step");
+  if (!steps || steps->empty())
+    r.fail("name", fmt::format("arm '{}' has no [[arm.step]]: it would be the dense model again", name));
+  r.finish();
+
+  std::vector<ParsedUse> uses;
+  for (std::size_t s = 0; s < steps->size(); ++s)
+    uses.push_back(read_use(table_at(*steps, s), file, fmt::format("arm '{}' step {}", name, s + 1),
+                            PluginKind::compressor, registry, true));
+
+  // The swept parameters in file order; a name swept in two steps is qualified by its step ("step2.bits").
+  struct Axis {
+    std::size_t use, param;
+    std::string label;
+  };
+  std::vector<Axis> axes;
+  std::map<std::string, int> swept_names;
+  for (const auto& u : uses)
+    for (const auto& p : u.params)
+      if (p.sweep) ++swept_names[p.name];
+  for (std::size_t u = 0; u < uses.size(); ++u)
+    for (std::size_t p = 0; p < uses[u].params.size(); ++p)
+      if (uses[u].params[p].sweep) {
+        const std::string& n = uses[u].params[p].name;
+        axes.push_back({u, p, swept_names[n] > 1 ? fmt::format("step{}.{}", u + 1, n) : n});
+      }
+
+  std::vector<std::vector<std::size_t>> pick(uses.size());
+  for (std::size_t u = 0; u < uses.size(); ++u) pick[u].assign(uses[u].params.size(), 0);
+  std::vector<std::size_t> odometer(axes.size(), 0);
+  while (true) {
+    ArmSpec arm = base;
+    std::string suffix;
+    for (std::size_t a = 0; a < axes.size(); ++a) {
+      const GivenParam& p = uses[axes[a].use].params[axes[a].param];
+      pick[axes[a].use][axes[a].param] = odometer[a];
+      const ParamValue& v = p.values[odometer[a]];
+      arm.sweep[axes[a].label] = plain(v);
+      suffix += fmt::format("{}{}={}", suffix.empty() ? "" : ",", axes[a].label, plain(v));
+      if (a == 0) {
+        if (auto d = std::get_if<double>(&v)) arm.level = *d;
+        if (auto i = std::get_if<std::int64_t>(&v)) arm.level = static_cast<double>(*i);
+      }
+    }
+    arm.name = suffix.empty() ? name : name + "@" + suffix;
+    for (std::size_t u = 0; u < uses.size(); ++u)
+      arm.steps.push_back(StepSpec{uses[u].manifest->id, resolve(uses[u], pick[u]), uses[u].where});
+    arms.push_back(std::move(arm));
+    // Advance the odometer; the last axis turns fastest.
+    std::size_t a = axes.size();
+    while (a > 0) {
+      --a;
+      const GivenParam& p = uses[axes[a].use].params[axes[a].param];
+      if (++odometer[a] < p.values.size()) break;
+      odometer[a] = 0;
+      if (a == 0) return;
+    }
+    if (axes.empty()) return;
+  }
+}
+
+}  // namespace
+
+void read_plugin_uses(const toml::table& root, const std::string& file, const Registry& registry, Pipeline& out) {
+  TableReader r(root, file, "pipeline", ErrorCode::pipeline);
+
+  out.arms.clear();
+  ArmSpec dense;
+  dense.name = dense.base_name = "dense";
+  out.arms.push_back(dense);
+  std::vector<ArmSpec> compressed;
+  if (const toml::array* arms = array_of_tables(r, "arm"))
+    for (std::size_t i = 0; i < arms->size(); ++i) expand_arm(table_at(*arms, i), file, registry, i, compressed);
+  if (compressed.empty())
+    throw Error(ErrorCode::pipeline, "the pipeline has no [[arm]]: with only the dense arm there is nothing to "
+                                     "compare, so it would do nothing", {file, 1, 1});
+  // The control arm: the dense model fine-tuned as long as the compressed arms, so that forgetting caused by
+  // compression is not confused with the effect of extra training. Arms with different budgets share the longest.
+  int finetune = 0;
+  for (const auto& a : compressed) finetune = std::max(finetune, a.finetune_epochs);
+  if (finetune > 0) {
+    ArmSpec control;
+    control.name = control.base_name = "dense+ft";
+    control.finetune_epochs = finetune;
+    out.arms.push_back(control);
+  }
+  std::set<std::string> names;
+  for (auto& a : compressed) {
+    if (!names.insert(a.name).second)
+      throw Error(ErrorCode::pipeline, fmt::format("two arms are named '{}'; arm names must be unique", a.name),
+                  a.where);
+    out.arms.push_back(std::move(a));
+  }
+
+  if (const toml::node* aug = r.node("augmentation")) {
+    const toml::table* t = aug->as_table();
+    if (!t) r.fail_value(*aug, "'augmentation' must be a table ([augmentation])");
+    ParsedUse use = read_use(*t, file, "[augmentation]", PluginKind::augmentation, registry, false);
+    out.augmentation = StepSpec{use.manifest->id, resolve(use, std::vector<std::size_t>(use.params.size(), 0)),
+                                use.where};
+  }
+
+  const toml::array* metrics = array_of_tables(r, "metric");
+  if (!metrics || metrics->empty())
+    throw Error(ErrorCode::pipeline, "the pipeline has no [[metric]]: it would compute nothing", {file, 1, 1});
+  std::set<std::string> metric_ids;
+  for (std::size_t i = 0; i < metrics->size(); ++i) {
+    ParsedUse use = read_use(table_at(*metrics, i), file, fmt::format("[[metric]] #{}", i + 1), PluginKind::metric,
+                             registry, false);
+    for (const auto& need : use.manifest->needs)
+      if (need == "memorization" && !out.memorization.enabled)
+        throw Error(ErrorCode::pipeline,
+                    fmt::format("metric '{}' needs memorization scores, which only a [memorization] table produces "
+                                "(add one, e.g. [memorization] models = 8)",
+                                use.manifest->id),
+                    use.where);
+    out.metrics.push_back(
+        MetricSpec{use.manifest->id, resolve(use, std::vector<std::size_t>(use.params.size(), 0)), use.where});
+  }
+}
+
+}  // namespace compaudit::host::detail

@@ -1,0 +1,236 @@
+// The plain tables of a pipeline. Each reader marks the keys it knows; TableReader::finish() turns any other key
+// into an error, so a misspelt option never silently does nothing.
+#include "pipeline_detail.h"
+
+#include <fmt/format.h>
+
+#include <cctype>
+#include <set>
+
+namespace fs = std::filesystem;
+
+namespace compaudit::host::detail {
+namespace {
+
+constexpr ErrorCode kPipeline = ErrorCode::pipeline;
+
+const toml::table* subtable(TableReader& root, const std::string& key) {
+  const toml::node* n = root.node(key);
+  if (!n) return nullptr;
+  if (const toml::table* t = n->as_table()) return t;
+  root.fail_value(*n, fmt::format("'{}' must be a table ([{}])", key, key));
+}
+
+void one_of(TableReader& r, const std::string& key, const std::string& value, std::initializer_list<const char*> ok) {
+  std::string list;
+  for (const char* o : ok) {
+    if (value == o) return;
+    list += fmt::format("{}\"{}\"", list.empty() ? "" : ", ", o);
+  }
+  r.fail(key, fmt::format("{} = \"{}\" is not one of {}", key, value, list));
+}
+
+void in_range(TableReader& r, const std::string& key, double v, double lo, double hi, bool lo_open, bool hi_open) {
+  const bool ok = (lo_open ? v > lo : v >= lo) && (hi_open ? v < hi : v <= hi);
+  if (!ok)
+    r.fail(key, fmt::format("{} = {} must be in {}{}, {}{}", key, v, lo_open ? "(" : "[", lo, hi,
+                            hi_open ? ")" : "]"));
+}
+
+// A data or model file: relative to the pipeline, must exist. Returns the absolute path.
+std::string existing_file(TableReader& r, const std::string& key, const std::string& value, const fs::path& dir) {
+  const fs::path p = fs::path(value).is_absolute() ? fs::path(value) : (dir / value).lexically_normal();
+  std::error_code ec;
+  if (!fs::is_regular_file(p, ec))
+    throw Error(ErrorCode::data,
+                fmt::format("{} = \"{}\": {} {}", key, value, p.string(),
+                            fs::exists(p, ec) ? "is not a regular file" : "does not exist"),
+                r.where(key));
+  return p.string();
+}
+
+void read_audit(TableReader& root, const std::string& file, const fs::path& dir, Pipeline& out) {
+  const toml::table* t = subtable(root, "audit");
+  if (!t) throw Error(kPipeline, "the [audit] table (name, seeds) is missing", {file, 1, 1});
+  TableReader r(*t, file, "[audit]", kPipeline);
+  out.name = r.required_string("name");
+  if (out.name.empty() || out.name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                                                     "._-") != std::string::npos)
+    r.fail("name", fmt::format("name \"{}\" may use only letters, digits, '.', '_' and '-' (it names the run "
+                               "directory)", out.name));
+  const toml::node* seeds = r.node("seeds");
+  if (!seeds) r.fail("seeds", "[audit]: required key 'seeds' is missing (an integer K, or a list of seeds)");
+  if (auto k = seeds->as_integer()) {
+    if (k->get() < 2 || k->get() > 100000)
+      r.fail_value(*seeds, fmt::format("seeds = {}: a population needs at least 2 models", k->get()));
+    for (std::int64_t s = 0; s < k->get(); ++s) out.seeds.push_back(s);
+  } else if (auto list = r.integers("seeds")) {
+    std::set<std::int64_t> unique(list->begin(), list->end());
+    if (unique.size() != list->size()) r.fail_value(*seeds, "seeds: the list repeats a seed");
+    if (list->size() < 2) r.fail_value(*seeds, "seeds: a population needs at least 2 models");
+    out.seeds = *list;
+  }
+  const std::string output = r.string("output").value_or("runs/" + out.name);
+  out.output = (fs::path(output).is_absolute() ? fs::path(output) : dir / output).lexically_normal().string();
+  r.finish();
+}
+
+void read_data(TableReader& root, const std::string& file, const fs::path& dir, Pipeline& out) {
+  const toml::table* t = subtable(root, "data");
+  if (!t) throw Error(kPipeline, "the [data] table is missing", {file, 1, 1});
+  TableReader r(*t, file, "[data]", kPipeline);
+  DataSpec& d = out.data;
+  d.where = r.where();
+  d.format = r.required_string("format");
+  one_of(r, "format", d.format, {"idx", "cifar10", "csv"});
+  auto file_key = [&](const std::string& key, bool required) -> std::string {
+    auto v = r.string(key);
+    if (!v) {
+      if (required) r.fail(key, fmt::format("[data]: format \"{}\" needs '{}'", d.format, key));
+      return {};
+    }
+    return existing_file(r, key, *v, dir);
+  };
+  auto files_key = [&](const std::string& key) {
+    auto v = r.strings(key);
+    if (!v || v->empty()) r.fail(key, fmt::format("[data]: format \"{}\" needs a non-empty '{}'", d.format, key));
+    std::vector<std::string> out_files;
+    for (const auto& f : *v) out_files.push_back(existing_file(r, key, f, dir));
+    return out_files;
+  };
+  if (d.format == "idx") {
+    d.train = file_key("train", true);
+    d.train_labels = file_key("train_labels", true);
+    d.test = file_key("test", true);
+    d.test_labels = file_key("test_labels", true);
+  } else if (d.format == "cifar10") {
+    d.train_files = files_key("train_files");
+    d.test_files = files_key("test_files");
+  } else {
+    d.train = file_key("train", true);
+    d.test = file_key("test", false);
+    if (const toml::node* lc = r.node("label_column")) {
+      if (auto i = lc->as_integer()) {
+        if (i->get() < 0) r.fail_value(*lc, "label_column must be \"first\", \"last\" or an index >= 0");
+        d.label_column = std::to_string(i->get());
+      } else if (auto s = lc->as_string()) {
+        d.label_column = s->get();
+        if (d.label_column != "first" && d.label_column != "last" &&
+            d.label_column.find_first_not_of("0123456789") != std::string::npos)
+          r.fail_value(*lc, "label_column must be \"first\", \"last\" or an index >= 0");
+      } else {
+        r.fail_value(*lc, "label_column must be \"first\", \"last\" or an index >= 0");
+      }
+    }
+    d.header = r.boolean("header").value_or(d.header);
+  }
+  d.train_limit = r.integer("train_limit").value_or(0);
+  if (d.train_limit < 0) r.fail("train_limit", "train_limit must be >= 0 (0 = all)");
+  d.test_limit = r.integer("test_limit").value_or(0);
+  if (d.test_limit < 0) r.fail("test_limit", "test_limit must be >= 0 (0 = all)");
+  d.test_fraction = r.number("test_fraction").value_or(d.test_fraction);
+  in_range(r, "test_fraction", d.test_fraction, 0, 1, true, true);
+  d.validation_fraction = r.number("validation_fraction").value_or(d.validation_fraction);
+  in_range(r, "validation_fraction", d.validation_fraction, 0, 1, false, true);
+  d.imbalance = r.number("imbalance").value_or(d.imbalance);
+  in_range(r, "imbalance", d.imbalance, 0, 1, true, false);
+  d.normalize = r.string("normalize").value_or(d.normalize);
+  one_of(r, "normalize", d.normalize, {"standard", "minmax", "none"});
+  d.split_seed = r.integer("split_seed").value_or(0);
+  if (auto names = r.strings("class_names")) d.class_names = *names;
+  r.finish();
+}
+
+void read_model(TableReader& root, const std::string& file, const fs::path& dir, Pipeline& out) {
+  const toml::table* t = subtable(root, "model");
+  if (!t) throw Error(kPipeline, "the [model] table is missing", {file, 1, 1});
+  TableReader r(*t, file, "[model]", kPipeline);
+  ModelSpec& m = out.model;
+  m.where = r.where();
+  m.arch = r.required_string("arch");
+  one_of(r, "arch", m.arch, {"mlp", "cnn", "resnet", "torchscript"});
+  if (auto hidden = r.integers("hidden")) {
+    for (auto h : *hidden)
+      if (h <= 0) r.fail("hidden", "hidden sizes must be positive");
+    m.hidden = *hidden;
+  }
+  if (auto path = r.string("path")) {
+    if (m.arch != "torchscript") r.fail("path", "path is only used with arch = \"torchscript\"");
+    m.path = existing_file(r, "path", *path, dir);
+  } else if (m.arch == "torchscript") {
+    r.fail("arch", "arch = \"torchscript\" needs 'path' (a module saved with torch.jit.save)");
+  }
+  r.finish();
+}
+
+void read_training(TableReader& root, const std::string& file, Pipeline& out) {
+  TrainingSpec& s = out.training;
+  const toml::table* t = subtable(root, "training");
+  if (!t) return;  // every training setting has a default
+  TableReader r(*t, file, "[training]", kPipeline);
+  s.where = r.where();
+  s.epochs = static_cast<int>(r.integer("epochs").value_or(s.epochs));
+  if (s.epochs < 1 || s.epochs > 100000) r.fail("epochs", "epochs must be at least 1");
+  s.batch_size = r.integer("batch_size").value_or(s.batch_size);
+  if (s.batch_size < 1) r.fail("batch_size", "batch_size must be at least 1");
+  s.optimizer = r.string("optimizer").value_or(s.optimizer);
+  one_of(r, "optimizer", s.optimizer, {"sgd", "adam"});
+  s.lr = r.number("lr").value_or(s.lr);
+  in_range(r, "lr", s.lr, 0, 1e3, true, false);
+  s.momentum = r.number("momentum").value_or(s.momentum);
+  in_range(r, "momentum", s.momentum, 0, 1, false, true);
+  s.weight_decay = r.number("weight_decay").value_or(s.weight_decay);
+  in_range(r, "weight_decay", s.weight_decay, 0, 1, false, false);
+  s.schedule = r.string("schedule").value_or(s.schedule);
+  one_of(r, "schedule", s.schedule, {"constant", "cosine", "step"});
+  s.threads = static_cast<int>(r.integer("threads").value_or(s.threads));
+  if (s.threads < 0 || s.threads > 1024) r.fail("threads", "threads must be >= 0 (0 = all cores)");
+  r.finish();
+}
+
+void read_memorization(TableReader& root, const std::string& file, Pipeline& out) {
+  const toml::table* t = subtable(root, "memorization");
+  if (!t) return;
+  TableReader r(*t, file, "[memorization]", kPipeline);
+  MemorizationSpec& m = out.memorization;
+  m.enabled = true;
+  m.models = static_cast<int>(r.integer("models").value_or(8));
+  if (m.models < 2 || m.models > 10000) r.fail("models", "models must be at least 2");
+  m.fraction = r.number("fraction").value_or(m.fraction);
+  in_range(r, "fraction", m.fraction, 0, 1, true, true);
+  m.epochs = static_cast<int>(r.integer("epochs").value_or(0));
+  if (m.epochs < 0) r.fail("epochs", "epochs must be >= 0 (0 = [training] epochs)");
+  r.finish();
+}
+
+void read_report(TableReader& root, const std::string& file, Pipeline& out) {
+  const toml::table* t = subtable(root, "report");
+  if (!t) return;
+  TableReader r(*t, file, "[report]", kPipeline);
+  ReportSpec& s = out.report;
+  if (auto formats = r.strings("formats")) {
+    for (const auto& f : *formats) one_of(r, "formats", f, {"json", "html", "terminal"});
+    s.formats = *formats;
+  }
+  s.alpha = r.number("alpha").value_or(s.alpha);
+  in_range(r, "alpha", s.alpha, 0, 1, true, true);
+  s.correction = r.string("correction").value_or(s.correction);
+  one_of(r, "correction", s.correction, {"none", "bh", "holm"});
+  r.finish();
+}
+
+}  // namespace
+
+void read_sections(const toml::table& root, const std::string& file, const fs::path& dir, Pipeline& out) {
+  TableReader r(root, file, "pipeline", kPipeline);
+  read_audit(r, file, dir, out);
+  read_data(r, file, dir, out);
+  read_model(r, file, dir, out);
+  read_training(r, file, out);
+  read_memorization(r, file, out);
+  read_report(r, file, out);
+  for (const char* plugin_table : {"arm", "augmentation", "metric"}) r.allow(plugin_table);
+  r.finish();
+}
+
+}  // namespace compaudit::host::detail

@@ -1,0 +1,117 @@
+// The engine library's one exported symbol, compaudit_engine_entry, and the two commands behind it: run and export.
+// Everything the CLI needs from LibTorch happens here; each function prints its own errors and returns an exit code
+// (compaudit/host/exit_codes.h).
+#include "api/run_dir.h"
+#include "data/load.h"
+#include "run/executor.h"
+#include "run/state_io.h"
+
+#include <compaudit/error.h>
+#include <compaudit/host/engine_api.h>
+#include <compaudit/host/exit_codes.h>
+#include <compaudit/host/pipeline.h>
+#include <compaudit/host/registry.h>
+#include <compaudit/models/models.h>
+#include <compaudit/report/report.h>
+#include <compaudit/store/store.h>
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <fmt/format.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+namespace compaudit::engine {
+namespace {
+
+int report_error(const char* command, const std::exception& e) {
+  fmt::print(stderr, "compaudit {}: {}\n", command, e.what());
+  if (const auto* err = dynamic_cast<const Error*>(&e)) return host::exit_code_for(err->code());
+  return host::exit_runtime;
+}
+
+// Intra-op threads: the request's, else the pipeline's, else one per hardware core. Set before any compute; the
+// same count on resume keeps results bitwise identical (the order of parallel sums depends on it).
+void set_threads(int threads) {
+  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  at::set_num_threads(threads);
+}
+
+int stop_after_from_env() {
+  const char* v = std::getenv("COMPAUDIT_STOP_AFTER_CELLS");
+  return v && *v ? std::atoi(v) : -1;
+}
+
+int run(const host::RunRequest& request) {
+  try {
+    const host::Registry registry = host::Registry::discover(host::SearchPaths::standard(request.plugin_paths));
+    RunPlan plan = plan_run(request, registry);
+    set_threads(plan.threads);
+    at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/true);
+    if (!request.quiet)
+      fmt::print(stderr, "compaudit run: {} {} -> {} ({} threads)\n", plan.resuming ? "resuming" : "running",
+                 plan.pipeline.name, plan.run_dir, at::get_num_threads());
+    const DataSplits data = load_data(plan.pipeline.data, pipeline_dir(plan.pipeline));
+    store::Store store = plan.resuming ? store::Store::open(plan.run_dir) : store::Store::create(plan.run_dir, plan.info);
+    ExecuteOptions options;
+    options.quiet = request.quiet;
+    options.stop_after_cells = stop_after_from_env();
+    const ExecuteResult result = execute(plan.pipeline, registry, data, store, options);
+    if (result.stopped) {
+      if (!request.quiet)
+        fmt::print(stderr, "compaudit run: stopped after {} cells (COMPAUDIT_STOP_AFTER_CELLS); continue with "
+                           "`compaudit run --resume {}`\n", options.stop_after_cells, plan.run_dir);
+      return host::exit_ok;
+    }
+    const int report_rc = report::build_reports(plan.run_dir, plan.pipeline.report.formats,
+                                                request.quiet ? std::cerr : std::cout);
+    if (report_rc != 0) return report_rc == 2 ? host::exit_usage : host::exit_io;
+    if (result.cells_failed > 0) {
+      fmt::print(stderr, "compaudit run: {} of {} cells failed (see the report)\n", result.cells_failed,
+                 result.cells_total);
+      return host::exit_cells_failed;
+    }
+    return host::exit_ok;
+  } catch (const std::exception& e) {
+    return report_error("run", e);
+  }
+}
+
+int export_model(const host::ExportRequest& request) {
+  try {
+    set_threads(1);
+    const store::Store store = store::Store::open(request.run_dir, store::Store::Access::read_only);
+    const auto cell = store.cell(request.arm, request.seed);
+    if (!cell)
+      throw Error(ErrorCode::pipeline, fmt::format("run {} has no cell {} seed {}", request.run_dir, request.arm,
+                                                   request.seed));
+    if (cell->status != store::CellStatus::done)
+      throw Error(ErrorCode::runtime, fmt::format("cell {} seed {} is {}, not done", request.arm, request.seed,
+                                                  store::to_string(cell->status)));
+    const auto state = store.blob(request.arm, request.seed, "state");
+    if (!state) throw Error(ErrorCode::io, "the store holds no model state for this cell");
+    auto model = rebuild_model(store, request.seed);
+    model->load_state(decode_state(*state));
+    const std::filesystem::path out(request.output);
+    if (out.has_parent_path()) std::filesystem::create_directories(out.parent_path());
+    model->save(request.output);
+    fmt::print(stderr, "compaudit export: {} seed {} ({}) -> {}\n", request.arm, request.seed,
+               model->architecture(), request.output);
+    return host::exit_ok;
+  } catch (const std::exception& e) {
+    return report_error("export", e);
+  }
+}
+
+const host::EngineApi kApi{host::COMPAUDIT_ENGINE_API_VERSION, &run, &export_model};
+
+}  // namespace
+}  // namespace compaudit::engine
+
+/// The engine's entry point: a static function table (never null, lives as long as the library).
+extern "C" __attribute__((visibility("default"))) const compaudit::host::EngineApi* compaudit_engine_entry() {
+  return &compaudit::engine::kApi;
+}

@@ -1,0 +1,46 @@
+#include "run/context.h"
+
+#include "run/executor_impl.h"
+
+#include <compaudit/error.h>
+
+#include <fmt/format.h>
+
+namespace compaudit::engine {
+
+CellContext::CellContext(Executor& executor, models::TrainableModel& model, std::string arm, std::int64_t seed)
+    : executor_(executor), model_(model), arm_(std::move(arm)), seed_(seed) {}
+
+int CellContext::num_classes() const { return executor_.data().num_classes; }
+
+double CellContext::train(const TrainRequest& request) {
+  if (request.epochs < 0) throw Error(ErrorCode::runtime, "TrainRequest.epochs is negative");
+  TrainPlan plan =
+      executor_.finetune_plan(seed_, request.epochs, fmt::format("compress/{}/{}", arm_, train_calls_++));
+  plan.request = request;
+  return train_model(model_, executor_.data().train, plan);
+}
+
+Evaluation CellContext::evaluate(const std::string& split) {
+  const DataSplits& d = executor_.data();
+  const Dataset* set = split == "train" ? &d.train : split == "validation" ? &d.validation
+                     : split == "test"  ? &d.test  : nullptr;
+  if (!set) throw Error(ErrorCode::runtime, "evaluate: unknown split '" + split + "' (train, validation or test)");
+  if (set->size() == 0)
+    throw Error(ErrorCode::runtime, "evaluate: the " + split + " split is empty (set data.validation_fraction)");
+  return {predict_probabilities(model_, set->inputs), set->targets};
+}
+
+std::vector<std::pair<std::string, at::Tensor>> CellContext::rewind_point(std::int64_t step) {
+  if (step < 0) throw Error(ErrorCode::runtime, "rewind_point: negative step");
+  return executor_.rewind_point(seed_, step);
+}
+
+at::Tensor CellContext::calibration_batch(std::int64_t n) { return executor_.calibration_batch(seed_, n); }
+
+void CellContext::log(const std::string& message) {
+  lines_.push_back(message);
+  executor_.store().log("info", fmt::format("{}: {}", cell_name(arm_, seed_), message));
+}
+
+}  // namespace compaudit::engine

@@ -1,0 +1,54 @@
+// host/engine/run/executor.h — executes a validated pipeline into a run directory's results store.
+//
+// Units of work, in order (each finished one is in the store before the next starts):
+//   1. cells: for each seed k, the dense cell (train dense model k), then every other arm's cell for k (clone dense
+//      model k, apply the arm's chain of compressors, fine-tune with masks held; "dense+ft" only fine-tunes);
+//   2. memorization (when configured): T models on subsets of the training set, one score per training example;
+//   3. metrics: every metric plugin on every arm against its reference population.
+// A cell whose plugin throws is marked failed with the error text; the run goes on. With resume, done cells are
+// skipped (a dense model needed by a later cell is restored from the stored state), and the results are the same
+// as an uninterrupted run's: every random stream is derived from the seed and the cell's purpose.
+#pragma once
+
+#include "data/dataset.h"
+
+#include <compaudit/host/pipeline.h>
+
+#include <string>
+
+namespace compaudit::store {
+class Store;
+}
+namespace compaudit::host {
+class Registry;
+}
+
+namespace compaudit::engine {
+
+struct ExecuteOptions {
+  bool quiet = false;
+  /// Stop (as if killed) after this many cells computed in this process; -1: never. For resume tests, from the
+  /// environment variable COMPAUDIT_STOP_AFTER_CELLS.
+  int stop_after_cells = -1;
+};
+
+struct ExecuteResult {
+  int cells_total = 0;
+  int cells_done = 0;     ///< done cells in the store at the end
+  int cells_failed = 0;
+  bool stopped = false;   ///< stopped early by stop_after_cells: no metrics were computed
+};
+
+/// Writes the run's description (settings, arms, data) into `store` when it is new, then executes the pipeline.
+/// Throws compaudit::Error for problems outside a cell (data, a plugin that cannot be loaded for metrics, io).
+ExecuteResult execute(const host::Pipeline& pipeline, const host::Registry& registry, const DataSplits& data,
+                      store::Store& store, const ExecuteOptions& options);
+
+/// The reference arm a given arm is compared against: itself for "dense", "dense+ft" (the matched control) for arms
+/// that fine-tune when the pipeline has that control, else "dense".
+std::string reference_arm(const host::Pipeline& pipeline, const host::ArmSpec& arm);
+
+/// Directory of the pipeline file (relative data and model paths are resolved against it).
+std::string pipeline_dir(const host::Pipeline& pipeline);
+
+}  // namespace compaudit::engine

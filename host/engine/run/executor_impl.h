@@ -1,0 +1,83 @@
+// host/engine/run/executor_impl.h — internals of execute(), shared by the run/*.cpp files. Not an interface.
+#pragma once
+
+#include "data/dataset.h"
+#include "run/executor.h"
+#include "run/progress.h"
+#include "training/trainer.h"
+
+#include <compaudit/compressor.h>
+#include <compaudit/host/loader.h>
+#include <compaudit/host/pipeline.h>
+#include <compaudit/host/registry.h>
+#include <compaudit/models/models.h>
+#include <compaudit/store/store.h>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace compaudit::engine {
+
+class Executor {
+ public:
+  Executor(const host::Pipeline& pipeline, const host::Registry& registry, const DataSplits& data,
+           store::Store& store, const ExecuteOptions& options);
+  ExecuteResult run();
+
+  // --- services for the CompressionContext (run/context.cpp) ---
+  const host::Pipeline& pipeline() const { return pipeline_; }
+  const DataSplits& data() const { return data_; }
+  store::Store& store() { return store_; }
+  /// A fresh model of `seed` (its initial weights).
+  std::unique_ptr<models::TrainableModel> new_model(std::int64_t seed) const;
+  /// The dense training plan of `seed` (also used to re-run its first steps for rewinding).
+  TrainPlan dense_plan(std::int64_t seed) const;
+  /// The fine-tuning plan of `seed` (shared by every arm, so the control and the compressed arms see the same
+  /// batches), with `epochs` epochs, the teacher being dense model `seed`.
+  TrainPlan finetune_plan(std::int64_t seed, int epochs, const std::string& purpose);
+  /// Dense model `seed`'s parameters after `step` optimizer steps (0 = initialisation); cached.
+  std::vector<std::pair<std::string, at::Tensor>> rewind_point(std::int64_t seed, std::int64_t step);
+  /// A deterministic batch of up to n training inputs.
+  at::Tensor calibration_batch(std::int64_t seed, std::int64_t n) const;
+
+ private:
+  void describe_run();
+  std::string resolve_model_path() const;
+  bool run_cell(const host::ArmSpec& arm, std::int64_t seed);
+  void compute_cell(const host::ArmSpec& arm, std::int64_t seed, store::Cell& cell,
+                    std::unique_ptr<models::TrainableModel>& model);
+  models::TrainableModel& dense_model(std::int64_t seed);
+  std::vector<std::shared_ptr<Compressor>>& compressors(const host::ArmSpec& arm);
+  std::vector<store::Predictions> evaluate(models::TrainableModel& model, const std::string& arm,
+                                           std::int64_t seed);
+  void memorization();
+  void metrics();
+
+  const host::Pipeline& pipeline_;
+  const host::Registry& registry_;
+  const DataSplits& data_;
+  store::Store& store_;
+  ExecuteOptions options_;
+  std::string pipeline_dir_;
+  host::Loader loader_;
+  std::shared_ptr<Augmentation> augmentation_;
+  std::string augmentation_id_;
+  AugmentationHook dense_hook_;     // augmentation without a teacher (dense training)
+  AugmentationHook finetune_hook_;  // with this seed's dense model as the teacher (one cell at a time)
+  std::map<std::string, std::vector<std::shared_ptr<Compressor>>> compressors_;  // by arm name
+  std::map<std::string, std::string> compressor_errors_;                         // arm -> load error
+  std::int64_t dense_seed_ = -1;
+  std::unique_ptr<models::TrainableModel> dense_;  // dense model of dense_seed_
+  std::map<std::pair<std::int64_t, std::int64_t>, std::vector<std::pair<std::string, at::Tensor>>> rewinds_;
+  std::unique_ptr<Progress> progress_;
+  int computed_ = 0;
+};
+
+/// Population seeds, as the pipeline lists them.
+std::string cell_name(const std::string& arm, std::int64_t seed);
+
+}  // namespace compaudit::engine

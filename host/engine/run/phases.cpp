@@ -1,0 +1,184 @@
+// The parts of execute() around the cells: describing the run in the store, the memorization estimate, and the
+// metrics over populations.
+#include "run/executor_impl.h"
+
+#include "run/store_io.h"
+
+#include <compaudit/error.h>
+#include <compaudit/metric.h>
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <numeric>
+#include <random>
+
+namespace compaudit::engine {
+
+void Executor::describe_run() {
+  if (store_.data()) return;  // resumed: already described
+  nlohmann::json settings;
+  settings["seeds"] = pipeline_.seeds;
+  settings["alpha"] = pipeline_.report.alpha;
+  settings["correction"] = pipeline_.report.correction;
+  settings["formats"] = pipeline_.report.formats;
+  settings["pipeline_dir"] = pipeline_dir_;
+  settings["model"] = {{"arch", pipeline_.model.arch},
+                       {"hidden", pipeline_.model.hidden},
+                       {"path", pipeline_.model.path.empty() ? "" : resolve_model_path()}};
+  const auto& t = pipeline_.training;
+  settings["training"] = {{"epochs", t.epochs}, {"batch_size", t.batch_size}, {"optimizer", t.optimizer},
+                          {"lr", t.lr}, {"momentum", t.momentum}, {"weight_decay", t.weight_decay},
+                          {"schedule", t.schedule}, {"threads", at::get_num_threads()}};
+  settings["data"] = {{"format", pipeline_.data.format}, {"train", data_.train.size()},
+                      {"validation", data_.validation.size()}, {"test", data_.test.size()},
+                      {"imbalance", pipeline_.data.imbalance}};
+  if (pipeline_.augmentation)
+    settings["augmentation"] = {{"plugin", pipeline_.augmentation->plugin},
+                                {"params", to_json(pipeline_.augmentation->params)}};
+  if (pipeline_.memorization.enabled)
+    settings["memorization"] = {{"models", pipeline_.memorization.models},
+                                {"fraction", pipeline_.memorization.fraction}};
+  nlohmann::json metrics = nlohmann::json::array();
+  for (const auto& m : pipeline_.metrics) metrics.push_back({{"plugin", m.plugin}, {"params", to_json(m.params)}});
+  settings["metrics"] = metrics;
+  store_.transaction([&] {
+    store_.put_run_settings(settings);
+    store_.put_arms(arm_infos(pipeline_));
+    store_.put_data(data_info(data_));
+    const auto thumbs = test_thumbnails(data_);
+    if (!thumbs.empty()) store_.put_thumbnails(thumbs);
+  });
+}
+
+std::string Executor::resolve_model_path() const {
+  std::filesystem::path p(pipeline_.model.path);
+  return (p.is_absolute() ? p : std::filesystem::path(pipeline_dir_) / p).lexically_normal().string();
+}
+
+void Executor::memorization() {
+  const auto& spec = pipeline_.memorization;
+  if (!spec.enabled || store_.memorization("train")) return;
+  const int T = spec.models;
+  if (T < 2) throw Error(ErrorCode::pipeline, "[memorization] models must be at least 2", {pipeline_.path});
+  // Our choice of subsets (documented in docs/engine.md): every training point is in exactly m = round(f*T) of the T
+  // subsets (1 <= m <= T-1), chosen at random per point. Each subset then holds about a fraction f of the data, and
+  // every point has models that saw it and models that did not, so mem[i] is always defined.
+  const int m = std::clamp(static_cast<int>(std::lround(spec.fraction * T)), 1, T - 1);
+  const std::int64_t n = data_.train.size();
+  std::vector<std::vector<std::int64_t>> members(static_cast<std::size_t>(T));
+  std::vector<std::vector<char>> in(static_cast<std::size_t>(T), std::vector<char>(static_cast<std::size_t>(n), 0));
+  std::mt19937_64 rng(derive_seed(pipeline_.data.split_seed, "memorization/subsets"));
+  std::vector<int> order(static_cast<std::size_t>(T));
+  for (std::int64_t i = 0; i < n; ++i) {
+    std::iota(order.begin(), order.end(), 0);
+    for (int j = 0; j < m; ++j) std::swap(order[j], order[j + rng() % (T - j)]);
+    for (int j = 0; j < m; ++j) in[order[j]][i] = 1;
+  }
+  std::vector<double> sum_in(n, 0), sum_out(n, 0);
+  const int epochs = spec.epochs > 0 ? spec.epochs : pipeline_.training.epochs;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int t = 0; t < T; ++t) {
+    progress_->start(fmt::format("memorization model {}/{}", t + 1, T));
+    std::vector<std::int64_t> rows;
+    for (std::int64_t i = 0; i < n; ++i)
+      if (in[t][i]) rows.push_back(i);
+    const at::Tensor idx = at::tensor(rows, at::kLong);
+    Dataset subset{data_.train.inputs.index_select(0, idx), data_.train.targets.index_select(0, idx), {}, {}};
+    const std::int64_t model_seed = 1000000 + t;
+    at::manual_seed(derive_seed(model_seed, "memorization"));
+    auto model = new_model(model_seed);
+    TrainPlan plan = dense_plan(model_seed);
+    plan.epochs = epochs;
+    plan.seed = derive_seed(model_seed, "memorization");
+    train_model(*model, subset, plan);
+    const at::Tensor correct =
+        predict_probabilities(*model, data_.train.inputs).argmax(1).eq(data_.train.targets).to(at::kDouble).contiguous();
+    const double* c = correct.data_ptr<double>();
+    for (std::int64_t i = 0; i < n; ++i) (in[t][i] ? sum_in : sum_out)[i] += c[i];
+  }
+  std::vector<float> mem(static_cast<std::size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i) mem[i] = static_cast<float>(sum_in[i] / m - sum_out[i] / (T - m));
+  store_.put_memorization("train", mem);
+  progress_->finish(fmt::format("memorization ({} models)", T), true,
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+}
+
+void Executor::metrics() {
+  store_.clear_metrics();
+  std::map<std::string, std::vector<std::int64_t>> done;  // arm -> done seeds in pipeline order
+  for (std::int64_t seed : pipeline_.seeds)
+    for (const auto& arm : pipeline_.arms)
+      if (auto c = store_.cell(arm.name, seed); c && c->status == store::CellStatus::done)
+        done[arm.name].push_back(seed);
+
+  const EvalData eval{"test", data_.test.targets, data_.num_classes, data_.class_names};
+  at::Tensor mem;
+  if (auto scores = store_.memorization("train"))
+    mem = at::tensor(std::vector<float>(scores->begin(), scores->end()), at::kFloat);
+
+  for (std::size_t i = 0; i < pipeline_.metrics.size(); ++i) {
+    const auto& spec = pipeline_.metrics[i];
+    const int index = static_cast<int>(i);
+    auto put = [&](const std::string& arm, const std::string& ref, nlohmann::json result, std::string error) {
+      store_.put_metric({index, spec.plugin, arm, ref, std::move(result), std::move(error)});
+    };
+    std::shared_ptr<Metric> metric;
+    MetricNeeds needs;
+    try {
+      const host::Manifest* manifest = registry_.find(spec.plugin);
+      if (!manifest) throw Error(ErrorCode::pipeline, "metric plugin '" + spec.plugin + "' is not installed", spec.where);
+      metric = loader_.instantiate_as<Metric>(*manifest, spec.params);
+      needs = host::guarded(spec.plugin, "needs", [&] { return metric->needs(); });
+      for (const auto& n : manifest->needs) {
+        if (n == "probabilities") needs.probabilities = true;
+        if (n == "memorization") needs.memorization = true;
+      }
+    } catch (const std::exception& e) {
+      for (const auto& arm : pipeline_.arms) put(arm.name, reference_arm(pipeline_, arm), nullptr, e.what());
+      progress_->note(fmt::format("metric {} failed: {}", spec.plugin, e.what()));
+      continue;
+    }
+    for (const auto& arm : pipeline_.arms) {
+      const std::string ref = reference_arm(pipeline_, arm);
+      try {
+        // Pair by seed: only seeds whose cells are done in both populations.
+        std::vector<std::int64_t> seeds;
+        for (std::int64_t s : done[arm.name])
+          if (std::count(done[ref].begin(), done[ref].end(), s)) seeds.push_back(s);
+        if (seeds.empty()) throw Error(ErrorCode::runtime, "no finished cells to compare (" + arm.name + " vs " + ref + ")");
+        const Population reference = load_population(store_, ref, "test", seeds, needs.probabilities);
+        const Population candidate =
+            arm.name == ref ? reference : load_population(store_, arm.name, "test", seeds, needs.probabilities);
+        MetricExtras extras;
+        Population ref_train, cand_train;
+        if (needs.memorization) {
+          if (!mem.defined())
+            throw Error(ErrorCode::pipeline, "metric needs memorization scores: add a [memorization] table",
+                        spec.where);
+          ref_train = load_population(store_, ref, "train", seeds, false);
+          cand_train = arm.name == ref ? ref_train : load_population(store_, arm.name, "train", seeds, false);
+          extras.memorization = mem;
+          extras.reference_train = &ref_train;
+          extras.candidate_train = &cand_train;
+          extras.train_targets = data_.train.targets;
+        }
+        nlohmann::json result = host::guarded(spec.plugin, "compute", [&] {
+          return metric->compute(MetricInput{eval, reference, candidate, extras});
+        });
+        if (result.is_object()) result["reference"] = ref;  // which population it was measured against
+        put(arm.name, ref, std::move(result), "");
+      } catch (const std::exception& e) {
+        put(arm.name, ref, nullptr, e.what());
+        progress_->note(fmt::format("metric {} on {} failed: {}", spec.plugin, arm.name, e.what()));
+      }
+    }
+  }
+}
+
+}  // namespace compaudit::engine

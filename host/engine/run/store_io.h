@@ -1,0 +1,40 @@
+// host/engine/run/store_io.h — conversions between the engine's tensors / pipeline structs and the results store's
+// plain records (the store has no LibTorch).
+#pragma once
+
+#include "data/dataset.h"
+
+#include <compaudit/host/pipeline.h>
+#include <compaudit/metric.h>
+#include <compaudit/model.h>
+#include <compaudit/store/store.h>
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+namespace compaudit::engine {
+
+/// Predictions of one model: top-1 labels, fp16 true-class probability, and (all_probabilities) the fp16 [N, C]
+/// matrix.
+store::Predictions to_predictions(const std::string& arm, std::int64_t seed, const std::string& split,
+                                  const at::Tensor& probabilities, const at::Tensor& targets, bool all_probabilities);
+
+/// Parameters, non-zeros and bytes of the model, in total and per parameter.
+nlohmann::json size_json(Model& model);
+
+nlohmann::json to_json(const ParamValue& value);
+nlohmann::json to_json(const Params& params);
+
+/// The store's view of the pipeline's arms (with their reference arm) and of the data.
+std::vector<store::ArmInfo> arm_infos(const host::Pipeline& pipeline);
+store::DataInfo data_info(const DataSplits& data);
+/// Gallery thumbnails of the test split (image data only; empty otherwise).
+std::vector<store::Thumbnail> test_thumbnails(const DataSplits& data);
+
+/// The population of `arm` on `split`, restricted to `seeds` (all must be done). probabilities: load [K, N, C].
+Population load_population(const store::Store& store, const std::string& arm, const std::string& split,
+                           const std::vector<std::int64_t>& seeds, bool probabilities);
+
+}  // namespace compaudit::engine

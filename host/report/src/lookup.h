@@ -1,0 +1,52 @@
+// lookup.h — reading report.json documents: metric results of an arm and numbers that may be missing.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <string>
+
+namespace compaudit::report {
+
+// Metric plugin ids the report knows how to draw (docs/report-json.md lists the keys it reads from each).
+inline constexpr const char* kTop1 = "org.compaudit.metric.top1";
+inline constexpr const char* kPie = "org.compaudit.metric.pie";
+inline constexpr const char* kWelch = "org.compaudit.metric.recall_welch";
+inline constexpr const char* kCritical = "org.compaudit.metric.critical_class";
+inline constexpr const char* kMemorization = "org.compaudit.metric.memorization";
+inline constexpr const char* kSize = "org.compaudit.metric.size";
+
+/// The result of metric `id` for an arm of report.json, against the arm's own reference when there are several;
+/// nullptr when the metric was not computed for this arm or failed.
+inline const nlohmann::json* metric_result(const nlohmann::json& arm, const std::string& id) {
+  const nlohmann::json* first = nullptr;
+  for (const auto& m : arm.at("metrics")) {
+    if (m.value("id", "") != id || !m.value("error", "").empty() || m["result"].is_null()) continue;
+    if (m.value("reference", "") == arm.value("reference", "")) return &m["result"];
+    if (!first) first = &m["result"];
+  }
+  return first;
+}
+
+/// A number at `j[key]`, or nullopt when missing, null or not a number.
+inline std::optional<double> number(const nlohmann::json& j, const std::string& key) {
+  if (!j.is_object()) return std::nullopt;
+  auto it = j.find(key);
+  if (it == j.end() || !it->is_number()) return std::nullopt;
+  return it->get<double>();
+}
+
+/// A number at a path of object keys, e.g. number_at(r, {"summary", "pie_fraction"}).
+inline std::optional<double> number_at(const nlohmann::json& j, std::initializer_list<const char*> path) {
+  const nlohmann::json* cur = &j;
+  for (const char* key : path) {
+    if (!cur->is_object() || !cur->contains(key)) return std::nullopt;
+    cur = &(*cur)[key];
+  }
+  return cur->is_number() ? std::optional<double>(cur->get<double>()) : std::nullopt;
+}
+
+/// True for arms without compression steps (dense, dense+ft): drawn as reference lines.
+inline bool is_uncompressed(const nlohmann::json& arm) { return arm.value("steps", nlohmann::json::array()).empty(); }
+
+}  // namespace compaudit::report

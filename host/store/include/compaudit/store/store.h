@@ -1,0 +1,245 @@
+// compaudit/store/store.h — the results store of one run: `<run_dir>/results.sqlite` (no LibTorch).
+//
+// Everything a run produces that the report needs lives here, so `compaudit report RUN_DIR` and
+// `compaudit run --resume RUN_DIR` work from this one file. A cell (arm × seed) is the unit of work: the engine marks
+// it running, does the work, and then writes its predictions and marks it done *in one transaction*
+// (Store::finish_cell), so a process killed at any moment leaves either a done cell with all its predictions or a
+// cell that is not done — never half of one. A done cell is never recomputed.
+//
+// Durability: SQLite in WAL mode, synchronous=NORMAL (a power cut may lose the last transactions, never corrupt the
+// file); every put is its own transaction, and Store::transaction() groups several into one.
+//
+// Concurrency: one writer per run directory. Opening for writing takes an exclusive flock(2) on `<run_dir>/.lock`
+// (which records the holder's PID) for the life of the Store; a second writer — in this or another process — gets
+// Error(io) "run directory X is in use by process PID". Readers (Access::read_only, e.g. the report) take no lock
+// and may read while a writer works. A Store object may be used from several threads: calls are serialized by an
+// internal mutex, and transaction() holds it for the whole function.
+//
+// Errors: every failure throws compaudit::Error with code io, naming the file, e.g.
+// "runs/x/results.sqlite: not a compaudit results store (file is not a database)".
+//
+// Schema (schema_version 1; `PRAGMA user_version` holds it; a store written by a newer schema is refused):
+//   run(id=1, name, pipeline_path, pipeline_toml, created_at, compaudit_version, schema_version, settings JSON)
+//   arms(position, name PK, base_name, level, sweep JSON, steps JSON, finetune_epochs, reference)
+//   data(id=1, kind, num_classes, class_names JSON, input_shape JSON)
+//   splits(name PK, n, targets BLOB int16 LE)
+//   thumbnails(split, example_id, channels, height, width, pixels BLOB uint8 HWC) PK(split, example_id)
+//   cells(arm, seed, status, error, started_at, finished_at, records JSON, size JSON, train_seconds, eval_seconds)
+//   predictions(arm, seed, split, n, label_bytes 1|2, labels BLOB int8/int16 LE,
+//               true_prob BLOB fp16 [N] or NULL, num_classes, probs BLOB fp16 [N×C] row-major or NULL)
+//   metrics(metric_index, metric_id, arm, reference, result JSON, error) PK(metric_index, arm, reference)
+//   memorization(split PK, n, scores BLOB float32 LE)
+//   blobs(arm, seed, name, data BLOB) PK(arm, seed, name)       — opaque engine artifacts (e.g. model state)
+//   log(id autoincrement, time, level, text)
+// Times are ISO 8601 UTC text ("2026-11-22T08:00:00Z"); the store fills empty times with "now".
+#pragma once
+
+#include <compaudit/error.h>
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#define COMPAUDIT_STORE_API __attribute__((visibility("default")))
+
+namespace compaudit::store {
+
+/// Current schema version written by this library. Bump when a table or column changes meaning.
+constexpr int kSchemaVersion = 1;
+/// File name of the store inside a run directory.
+constexpr const char* kStoreFile = "results.sqlite";
+
+/// The run: what was asked for, by which version, when.
+struct RunInfo {
+  std::string name;               ///< Pipeline [audit] name.
+  std::string pipeline_path;      ///< The pipeline file the run came from (informative).
+  std::string pipeline_toml;      ///< The pipeline text, resolved / as run.
+  std::string created_at;         ///< Filled by create() when empty.
+  std::string compaudit_version;  ///< Filled by create() when empty (COMPAUDIT_SDK_VERSION_STRING).
+  int schema_version = kSchemaVersion;  ///< Read back from the file; ignored on create.
+  /// Free-form run settings the report may show, e.g. {"seeds":[0,1,2], "alpha":0.05, "correction":"bh",
+  /// "model": "...", "training": {...}}.
+  nlohmann::json settings = nlohmann::json::object();
+};
+
+/// One arm, in pipeline order (position 0 is "dense").
+struct ArmInfo {
+  std::string name;               ///< e.g. "dense", "dense+ft", "prune@sparsity=0.9".
+  std::string base_name;          ///< The [[arm]]'s name before sweep expansion.
+  double level = 0.0;             ///< Numeric value of the first swept parameter (x axis of plots); 0 for dense.
+  std::map<std::string, std::string> sweep;  ///< Swept parameter -> value text.
+  nlohmann::json steps = nlohmann::json::array();  ///< [{"plugin": id, "params": {...}}, ...]
+  int finetune_epochs = 0;
+  std::string reference;          ///< Arm this one is compared against ("dense" or "dense+ft"); "" for dense.
+};
+
+/// One data split's labels. Targets are int16 (num_classes <= 32767).
+struct SplitInfo {
+  std::string name;               ///< "train", "validation", "test".
+  std::int64_t n = 0;
+  std::vector<std::int16_t> targets;  ///< [n] true labels, in the split's example order (example id = index).
+};
+
+struct DataInfo {
+  std::string kind;               ///< "image" (input_shape {C,H,W}) or "tabular".
+  int num_classes = 0;
+  std::vector<std::string> class_names;  ///< num_classes names ("0".."9" when the data has none).
+  std::vector<std::int64_t> input_shape; ///< Per example, e.g. {1,28,28} or {64}.
+  std::vector<SplitInfo> splits;
+};
+
+/// Pixels of one example, for the report's gallery. uint8, row-major HWC (channels 1 = gray, 3 = RGB), already
+/// de-normalized to 0..255.
+struct Thumbnail {
+  std::string split;
+  std::int64_t example_id = 0;
+  int channels = 1, height = 0, width = 0;
+  std::vector<std::uint8_t> pixels;  ///< [height × width × channels]
+};
+
+enum class CellStatus { pending, running, done, failed };
+COMPAUDIT_STORE_API const char* to_string(CellStatus s) noexcept;
+COMPAUDIT_STORE_API std::optional<CellStatus> cell_status_from_string(const std::string& s) noexcept;
+
+/// One unit of work: one seed of one arm.
+struct Cell {
+  std::string arm;
+  std::int64_t seed = 0;
+  CellStatus status = CellStatus::pending;
+  std::string error;              ///< Failure text (failed cells).
+  std::string started_at, finished_at;
+  nlohmann::json records = nlohmann::json::array();  ///< Compression records, one per step.
+  nlohmann::json size = nlohmann::json::object();    ///< Model size: parameters, nonzeros, bytes, per layer.
+  double train_seconds = 0.0, eval_seconds = 0.0;
+};
+
+/// Predictions of one model (arm, seed) on one split. Labels are stored as int8 when every label fits, else int16.
+struct Predictions {
+  std::string arm;
+  std::int64_t seed = 0;
+  std::string split;
+  std::vector<std::int16_t> labels;        ///< [N] top-1 labels.
+  std::vector<std::uint16_t> true_prob;    ///< [N] fp16 probability of the true class, or empty.
+  int num_classes = 0;                     ///< C, when probs is set.
+  std::vector<std::uint16_t> probs;        ///< [N × C] fp16 probabilities, row-major, or empty.
+};
+
+/// One metric plugin's result for one arm against its reference.
+struct MetricResult {
+  int metric_index = 0;           ///< Position in the pipeline's [[metric]] list (a plugin may appear twice).
+  std::string metric_id;          ///< Plugin id, e.g. "org.compaudit.metric.pie".
+  std::string arm;
+  std::string reference;          ///< Reference arm of the comparison.
+  nlohmann::json result;          ///< What Metric::compute returned (see compaudit/metric.h conventions); null on error.
+  std::string error;              ///< Non-empty when the metric failed for this arm.
+};
+
+struct LogLine {
+  std::string time, level, text;
+};
+
+/// Half-precision helpers (IEEE 754 binary16, round to nearest even), for Predictions probabilities.
+COMPAUDIT_STORE_API std::uint16_t float_to_half(float f) noexcept;
+COMPAUDIT_STORE_API float half_to_float(std::uint16_t h) noexcept;
+/// Current time as ISO 8601 UTC text.
+COMPAUDIT_STORE_API std::string now_utc();
+
+class COMPAUDIT_STORE_API Store {
+ public:
+  enum class Access { read_write, read_only };
+
+  /// Creates `<run_dir>/results.sqlite` (and run_dir) for a new run and takes the writer lock. Throws Error(io) if a
+  /// store already exists there (use open() to resume) or if another process holds the run directory.
+  static Store create(const std::string& run_dir, const RunInfo& run);
+  /// Opens an existing store. read_write takes the writer lock; read_only takes none. Throws Error(io) when the file
+  /// is missing, is not a compaudit store, has a newer schema, or (read_write) the directory is in use.
+  static Store open(const std::string& run_dir, Access access = Access::read_write);
+  /// True when `<run_dir>/results.sqlite` exists.
+  static bool exists(const std::string& run_dir);
+
+  Store(Store&&) noexcept;
+  Store& operator=(Store&&) noexcept;
+  ~Store();  ///< Closes the database and releases the writer lock.
+
+  const std::string& run_dir() const;
+  const std::string& path() const;  ///< The results.sqlite path.
+
+  /// Runs f() inside one transaction (nested calls become savepoints): all of its writes land, or none.
+  /// Rethrows what f throws after rolling back.
+  template <class F>
+  void transaction(F&& f) {
+    begin();
+    try {
+      f();
+    } catch (...) {
+      rollback();
+      throw;
+    }
+    commit();
+  }
+
+  // --- run and data --------------------------------------------------------------------------------------------
+  RunInfo run() const;
+  void put_run_settings(const nlohmann::json& settings);
+  void put_arms(const std::vector<ArmInfo>& arms);     ///< Replaces the arm list.
+  std::vector<ArmInfo> arms() const;                   ///< In position order.
+  void put_data(const DataInfo& data);                 ///< Replaces the data description and all splits.
+  std::optional<DataInfo> data() const;                ///< nullopt until put_data.
+  void put_thumbnails(const std::vector<Thumbnail>& thumbs);  ///< Upserts by (split, example_id).
+  /// Thumbnails of `split`; all of them when `ids` is empty, else those of `ids` that exist.
+  std::vector<Thumbnail> thumbnails(const std::string& split, const std::vector<std::int64_t>& ids = {}) const;
+
+  // --- cells (resume) ------------------------------------------------------------------------------------------
+  /// Adds pending cells that do not exist yet; existing cells are left untouched (so resume keeps done cells).
+  void ensure_cells(const std::vector<std::pair<std::string, std::int64_t>>& arm_seeds);
+  /// Marks a cell running and stamps started_at (creating it if needed).
+  void start_cell(const std::string& arm, std::int64_t seed);
+  /// In one transaction: writes every prediction, then the cell (status done, finished_at stamped if empty).
+  void finish_cell(const Cell& cell, const std::vector<Predictions>& predictions);
+  /// Marks a cell failed with its error text and stamps finished_at. Its predictions are deleted.
+  void fail_cell(const std::string& arm, std::int64_t seed, const std::string& error);
+  /// Upserts a cell as given (for tools and tests).
+  void put_cell(const Cell& cell);
+  std::optional<Cell> cell(const std::string& arm, std::int64_t seed) const;
+  /// All cells (arm position, then seed), or only those with `status`.
+  std::vector<Cell> cells(std::optional<CellStatus> status = std::nullopt) const;
+  /// Resume after a kill: cells left "running" become "pending". Returns how many.
+  int reset_running_cells();
+
+  // --- predictions -----------------------------------------------------------------------------------------------
+  void put_predictions(const Predictions& p);  ///< Upsert by (arm, seed, split).
+  std::optional<Predictions> predictions(const std::string& arm, std::int64_t seed, const std::string& split,
+                                         bool with_probabilities = true) const;
+  /// Every stored seed of `arm` on `split`, seed order. Loads probabilities only when asked.
+  std::vector<Predictions> arm_predictions(const std::string& arm, const std::string& split,
+                                           bool with_probabilities = false) const;
+
+  // --- metrics, memorization, artifacts, log ----------------------------------------------------------------------
+  void put_metric(const MetricResult& r);  ///< Upsert by (metric_index, arm, reference).
+  std::vector<MetricResult> metrics() const;  ///< Ordered by metric_index, then arm position.
+  void clear_metrics();                    ///< Metrics are recomputed from predictions at the end of every run.
+  void put_memorization(const std::string& split, const std::vector<float>& scores);
+  std::optional<std::vector<float>> memorization(const std::string& split) const;
+  void put_blob(const std::string& arm, std::int64_t seed, const std::string& name,
+                const std::vector<std::uint8_t>& data);
+  std::optional<std::vector<std::uint8_t>> blob(const std::string& arm, std::int64_t seed,
+                                                const std::string& name) const;
+  void log(const std::string& level, const std::string& text);  ///< Appends a line stamped now.
+  std::vector<LogLine> log_lines() const;
+
+ private:
+  struct Impl;
+  explicit Store(std::unique_ptr<Impl> impl);
+  static std::unique_ptr<Impl> connect(const std::string& run_dir, bool read_only, bool creating);
+  void begin();
+  void commit();
+  void rollback();
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace compaudit::store

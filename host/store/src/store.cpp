@@ -1,0 +1,203 @@
+// The results store: opening, locking, schema, transactions. The per-table reads and writes are in tables.cpp.
+#include "store_impl.h"
+
+#include "lock.h"
+
+#include <compaudit/version.h>
+
+#include <fmt/format.h>
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+namespace compaudit::store {
+
+namespace fs = std::filesystem;
+using detail::Stmt;
+
+namespace {
+
+// Table definitions: see the schema comment in store.h, which must stay in step with this.
+constexpr const char* kSchema = R"sql(
+CREATE TABLE run(id INTEGER PRIMARY KEY CHECK (id = 1), name TEXT NOT NULL, pipeline_path TEXT NOT NULL,
+  pipeline_toml TEXT NOT NULL, created_at TEXT NOT NULL, compaudit_version TEXT NOT NULL,
+  schema_version INTEGER NOT NULL, settings TEXT NOT NULL);
+CREATE TABLE arms(position INTEGER NOT NULL, name TEXT PRIMARY KEY, base_name TEXT NOT NULL, level REAL NOT NULL,
+  sweep TEXT NOT NULL, steps TEXT NOT NULL, finetune_epochs INTEGER NOT NULL, reference TEXT NOT NULL);
+CREATE TABLE data(id INTEGER PRIMARY KEY CHECK (id = 1), kind TEXT NOT NULL, num_classes INTEGER NOT NULL,
+  class_names TEXT NOT NULL, input_shape TEXT NOT NULL);
+CREATE TABLE splits(name TEXT PRIMARY KEY, position INTEGER NOT NULL, n INTEGER NOT NULL, targets BLOB NOT NULL);
+CREATE TABLE thumbnails(split TEXT NOT NULL, example_id INTEGER NOT NULL, channels INTEGER NOT NULL,
+  height INTEGER NOT NULL, width INTEGER NOT NULL, pixels BLOB NOT NULL, PRIMARY KEY(split, example_id));
+CREATE TABLE cells(arm TEXT NOT NULL, seed INTEGER NOT NULL, status TEXT NOT NULL, error TEXT NOT NULL,
+  started_at TEXT NOT NULL, finished_at TEXT NOT NULL, records TEXT NOT NULL, size TEXT NOT NULL,
+  train_seconds REAL NOT NULL, eval_seconds REAL NOT NULL, PRIMARY KEY(arm, seed));
+CREATE TABLE predictions(arm TEXT NOT NULL, seed INTEGER NOT NULL, split TEXT NOT NULL, n INTEGER NOT NULL,
+  label_bytes INTEGER NOT NULL, labels BLOB NOT NULL, true_prob BLOB, num_classes INTEGER NOT NULL, probs BLOB,
+  PRIMARY KEY(arm, seed, split));
+CREATE TABLE metrics(metric_index INTEGER NOT NULL, metric_id TEXT NOT NULL, arm TEXT NOT NULL,
+  reference TEXT NOT NULL, result TEXT NOT NULL, error TEXT NOT NULL, PRIMARY KEY(metric_index, arm, reference));
+CREATE TABLE memorization(split TEXT PRIMARY KEY, n INTEGER NOT NULL, scores BLOB NOT NULL);
+CREATE TABLE blobs(arm TEXT NOT NULL, seed INTEGER NOT NULL, name TEXT NOT NULL, data BLOB NOT NULL,
+  PRIMARY KEY(arm, seed, name));
+CREATE TABLE log(id INTEGER PRIMARY KEY AUTOINCREMENT, time TEXT NOT NULL, level TEXT NOT NULL, text TEXT NOT NULL);
+)sql";
+
+std::string store_path(const std::string& run_dir) { return (fs::path(run_dir) / kStoreFile).string(); }
+
+}  // namespace
+
+void Store::Impl::exec(const char* sql) {
+  char* msg = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
+    std::string text = msg ? msg : sqlite3_errmsg(db);
+    sqlite3_free(msg);
+    detail::fail(path, "results store access failed (" + text + ")");
+  }
+}
+
+Store::Impl::~Impl() {
+  if (db) sqlite3_close_v2(db);
+  detail::release_run_lock(lock_fd);
+}
+
+const char* to_string(CellStatus s) noexcept {
+  switch (s) {
+    case CellStatus::pending: return "pending";
+    case CellStatus::running: return "running";
+    case CellStatus::done: return "done";
+    case CellStatus::failed: return "failed";
+  }
+  return "pending";
+}
+
+std::optional<CellStatus> cell_status_from_string(const std::string& s) noexcept {
+  for (auto c : {CellStatus::pending, CellStatus::running, CellStatus::done, CellStatus::failed})
+    if (s == to_string(c)) return c;
+  return std::nullopt;
+}
+
+bool Store::exists(const std::string& run_dir) { return fs::exists(store_path(run_dir)); }
+
+// Opens the SQLite connection and checks that the file is a compaudit store of a schema we can read.
+std::unique_ptr<Store::Impl> Store::connect(const std::string& run_dir, bool read_only, bool creating) {
+  auto impl = std::make_unique<Store::Impl>();
+  impl->run_dir = run_dir;
+  impl->path = store_path(run_dir);
+  impl->read_only = read_only;
+  if (!read_only) impl->lock_fd = detail::acquire_run_lock(run_dir);
+  int flags = (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_FULLMUTEX;
+  if (creating) flags |= SQLITE_OPEN_CREATE;
+  if (sqlite3_open_v2(impl->path.c_str(), &impl->db, flags, nullptr) != SQLITE_OK)
+    detail::fail(impl->path, std::string("cannot open the results store (") +
+                                 (impl->db ? sqlite3_errmsg(impl->db) : "out of memory") + ")");
+  sqlite3_busy_timeout(impl->db, 10000);
+  sqlite3_extended_result_codes(impl->db, 1);
+  // The first read is where SQLite notices a file that is not a database.
+  int version = 0;
+  try {
+    Stmt q(impl->db, impl->path, "PRAGMA user_version");
+    if (q.step()) version = static_cast<int>(q.i64(0));
+  } catch (const Error&) {
+    detail::fail(impl->path, "not a compaudit results store (" + std::string(sqlite3_errmsg(impl->db)) + ")");
+  }
+  if (creating) return impl;
+  if (version == 0) detail::fail(impl->path, "not a compaudit results store (no compaudit schema in the file)");
+  if (version > kSchemaVersion)
+    detail::fail(impl->path, fmt::format("results store has schema version {}, newer than this compaudit's {}; use "
+                                         "a newer compaudit to read it",
+                                         version, kSchemaVersion));
+  if (!read_only) {
+    impl->exec("PRAGMA journal_mode=WAL");
+    impl->exec("PRAGMA synchronous=NORMAL");
+  }
+  return impl;
+}
+
+Store Store::create(const std::string& run_dir, const RunInfo& run) {
+  std::error_code ec;
+  fs::create_directories(run_dir, ec);
+  if (ec) detail::fail(run_dir, "cannot create the run directory (" + ec.message() + ")");
+  if (exists(run_dir))
+    detail::fail(store_path(run_dir), "a results store already exists here; resume it with `compaudit run --resume "
+                                      "RUN_DIR`, or choose a new run directory");
+  auto impl = connect(run_dir, false, true);
+  impl->exec("PRAGMA journal_mode=WAL");
+  impl->exec("PRAGMA synchronous=NORMAL");
+  Store store(std::move(impl));
+  store.transaction([&] {
+    store.impl_->exec(kSchema);
+    Stmt q(store.impl_->db, store.impl_->path,
+           "INSERT INTO run(id, name, pipeline_path, pipeline_toml, created_at, compaudit_version, schema_version, "
+           "settings) VALUES(1, ?, ?, ?, ?, ?, ?, ?)");
+    q.bind(1, run.name).bind(2, run.pipeline_path).bind(3, run.pipeline_toml);
+    q.bind(4, run.created_at.empty() ? now_utc() : run.created_at);
+    q.bind(5, run.compaudit_version.empty() ? std::string(COMPAUDIT_SDK_VERSION_STRING) : run.compaudit_version);
+    q.bind(6, kSchemaVersion).bind(7, run.settings.dump());
+    q.run();
+    store.impl_->exec(fmt::format("PRAGMA user_version = {}", kSchemaVersion).c_str());
+  });
+  return store;
+}
+
+Store Store::open(const std::string& run_dir, Access access) {
+  if (!fs::is_directory(run_dir)) detail::fail(run_dir, "no such run directory");
+  if (!exists(run_dir)) detail::fail(store_path(run_dir), "no results store in this run directory");
+  return Store(connect(run_dir, access == Access::read_only, false));
+}
+
+Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Store::Store(Store&&) noexcept = default;
+Store& Store::operator=(Store&&) noexcept = default;
+Store::~Store() = default;
+
+const std::string& Store::run_dir() const { return impl_->run_dir; }
+const std::string& Store::path() const { return impl_->path; }
+
+// Transactions: the outermost is BEGIN IMMEDIATE (takes the write lock up front, so it cannot fail half-way on a
+// busy database); nested ones are savepoints. The mutex is held from begin() to commit()/rollback().
+void Store::begin() {
+  impl_->mutex.lock();
+  try {
+    if (impl_->read_only) detail::fail(impl_->path, "results store is open read-only");
+    if (impl_->depth == 0)
+      impl_->exec("BEGIN IMMEDIATE");
+    else
+      impl_->exec(fmt::format("SAVEPOINT sp{}", impl_->depth).c_str());
+  } catch (...) {
+    impl_->mutex.unlock();
+    throw;
+  }
+  ++impl_->depth;
+}
+
+void Store::commit() {
+  --impl_->depth;
+  try {
+    if (impl_->depth == 0)
+      impl_->exec("COMMIT");
+    else
+      impl_->exec(fmt::format("RELEASE sp{}", impl_->depth).c_str());
+  } catch (...) {
+    if (impl_->depth == 0) sqlite3_exec(impl_->db, "ROLLBACK", nullptr, nullptr, nullptr);
+    impl_->mutex.unlock();
+    throw;
+  }
+  impl_->mutex.unlock();
+}
+
+void Store::rollback() {
+  --impl_->depth;
+  if (impl_->depth == 0) {
+    sqlite3_exec(impl_->db, "ROLLBACK", nullptr, nullptr, nullptr);
+  } else {
+    auto sql = fmt::format("ROLLBACK TO sp{0}; RELEASE sp{0}", impl_->depth);
+    sqlite3_exec(impl_->db, sql.c_str(), nullptr, nullptr, nullptr);
+  }
+  impl_->mutex.unlock();
+}
+
+}  // namespace compaudit::store

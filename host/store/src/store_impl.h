@@ -1,0 +1,23 @@
+// store_impl.h — Store's private state, shared by store.cpp (open, schema, transactions) and tables.cpp.
+#pragma once
+
+#include <compaudit/store/store.h>
+
+#include "sqlite.h"
+
+#include <mutex>
+
+namespace compaudit::store {
+
+struct Store::Impl {
+  sqlite3* db = nullptr;
+  std::string run_dir, path;
+  bool read_only = false;
+  int lock_fd = -1;
+  int depth = 0;                    ///< Transaction nesting depth (0: none open).
+  std::recursive_mutex mutex;       ///< Serializes every call; transaction() holds it throughout.
+  void exec(const char* sql);
+  ~Impl();
+};
+
+}  // namespace compaudit::store

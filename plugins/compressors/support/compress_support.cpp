@@ -1,0 +1,284 @@
+#include "compress_support.h"
+
+#include <ATen/ATen.h>
+#include <fmt/format.h>
+
+#include <fnmatch.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <map>
+
+namespace compaudit::compressors {
+
+LayerSelection read_selection(const Params& params) {
+  LayerSelection s;
+  s.include = params.get<std::vector<std::string>>("layers");
+  s.exclude = params.get<std::vector<std::string>>("exclude");
+  s.types = params.get<std::vector<std::string>>("layer_types");
+  return s;
+}
+
+bool glob_match(const std::string& pattern, const std::string& name) {
+  return fnmatch(pattern.c_str(), name.c_str(), 0) == 0;
+}
+
+std::vector<Layer> select_layers(Model& model, const LayerSelection& selection, const std::string& plugin_id) {
+  auto type_ok = [&](LayerType t) {
+    const char* name = t == LayerType::linear ? "linear" : t == LayerType::conv2d ? "conv2d" : "other";
+    return std::find(selection.types.begin(), selection.types.end(), name) != selection.types.end();
+  };
+  std::vector<Layer> all = model.layers(), out;
+  std::vector<std::string> names;
+  for (const auto& l : all) names.push_back(l.name);
+  for (const auto& pattern : selection.include) {
+    bool any = false;
+    for (const auto& l : all) any = any || (type_ok(l.type) && glob_match(pattern, l.name));
+    if (!any)
+      throw Error(ErrorCode::parameters,
+                  fmt::format("{}: layers pattern '{}' matches no {} layer of this {} model (layers: {})", plugin_id,
+                              pattern, fmt::join(selection.types, "/"), model.architecture(), fmt::join(names, ", ")));
+  }
+  for (auto& l : all) {
+    if (!type_ok(l.type)) continue;
+    bool in = false, out_ = false;
+    for (const auto& p : selection.include) in = in || glob_match(p, l.name);
+    for (const auto& p : selection.exclude) out_ = out_ || glob_match(p, l.name);
+    if (in && !out_) out.push_back(std::move(l));
+  }
+  if (out.empty())
+    throw Error(ErrorCode::parameters, fmt::format("{}: the exclude patterns leave no layer to compress", plugin_id));
+  return out;
+}
+
+std::int64_t count_for(double fraction, std::int64_t n) {
+  return static_cast<std::int64_t>(std::nearbyint(fraction * static_cast<double>(n)));  // default mode: to even
+}
+
+std::int64_t zeros_of(const at::Tensor& t) { return t.numel() - t.count_nonzero().item<std::int64_t>(); }
+
+// ---- exact k-smallest selection -----------------------------------------------------------------------------------
+namespace {
+// An order-preserving map of a score to uint32; 0 is reserved for already-pruned entries (they rank first).
+struct Source {
+  const float* values;
+  const bool* pruned;  // may be null
+  std::int64_t n;
+  bool absolute;
+};
+
+inline std::uint32_t key_of(const Source& s, std::int64_t i) {
+  std::uint32_t u;
+  std::memcpy(&u, s.values + i, sizeof u);
+  // |x| of a float is its bits without the sign; +1 keeps 0 free. Signed scores: flip so that the unsigned order
+  // of the bits is the numeric order.
+  const std::uint32_t k = s.absolute ? (u & 0x7FFFFFFFu) + 1u : ((u & 0x80000000u) ? ~u : (u | 0x80000000u));
+  return (s.pruned && s.pruned[i]) ? 0u : k;
+}
+
+constexpr std::int64_t kBlock = 4096;
+
+// Counts keys below `lo` and appends keys in [lo, hi] to `cand` — branch-free, so it runs at memory speed.
+void bracket_pass(const std::vector<Source>& sources, std::uint32_t lo, std::uint32_t hi, std::int64_t& below,
+                  std::vector<std::uint32_t>& cand) {
+  std::int64_t c = 0;
+  below = 0;
+  for (const Source& s : sources) {
+    for (std::int64_t b = 0; b < s.n; b += kBlock) {
+      const std::int64_t e = std::min(s.n, b + kBlock);
+      if (static_cast<std::int64_t>(cand.size()) < c + kBlock) cand.resize(static_cast<std::size_t>(2 * (c + kBlock)));
+      std::uint32_t* out = cand.data();
+      std::int64_t blow = 0;
+      for (std::int64_t i = b; i < e; ++i) {
+        const std::uint32_t k = key_of(s, i);
+        blow += k < lo;
+        out[c] = k;
+        c += (k >= lo) & (k <= hi);
+      }
+      below += blow;
+    }
+  }
+  cand.resize(static_cast<std::size_t>(c));
+}
+}  // namespace
+
+std::vector<at::Tensor> keep_masks(const std::vector<ScoreSource>& inputs, std::int64_t k) {
+  std::vector<at::Tensor> values, pruned, masks;
+  std::vector<Source> sources;
+  std::int64_t n = 0;
+  for (const auto& in : inputs) {
+    values.push_back(in.values.detach().to(at::kFloat).contiguous());
+    pruned.push_back(in.pruned.defined() ? in.pruned.detach().eq(0).contiguous() : at::Tensor());
+    sources.push_back({values.back().data_ptr<float>(), pruned.back().defined() ? pruned.back().data_ptr<bool>() : nullptr,
+                       values.back().numel(), in.absolute});
+    masks.push_back(at::empty(in.values.sizes(), at::kBool));
+    n += values.back().numel();
+  }
+  k = std::clamp<std::int64_t>(k, 0, n);
+  if (k == 0 || k == n) {
+    for (auto& m : masks) m.fill_(k == 0);
+    return masks;
+  }
+
+  // 1. Bracket the k-th smallest key with a deterministic sample (an LCG over positions), wide enough (4 sigma of
+  //    the sample quantile plus slack) that one counting pass nearly always holds it.
+  const std::int64_t m = std::min<std::int64_t>(n, 65536);
+  std::vector<std::uint32_t> sample(static_cast<std::size_t>(m));
+  std::vector<std::int64_t> starts;
+  for (std::int64_t s = 0, acc = 0; s < static_cast<std::int64_t>(sources.size()); acc += sources[s].n, ++s)
+    starts.push_back(acc);
+  std::uint64_t state = 0x9E3779B97F4A7C15ull;
+  for (auto& v : sample) {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    const auto pos = static_cast<std::int64_t>((state >> 11) % static_cast<std::uint64_t>(n));
+    const auto s = static_cast<std::size_t>(std::upper_bound(starts.begin(), starts.end(), pos) - starts.begin() - 1);
+    v = key_of(sources[s], pos - starts[s]);
+  }
+  const double p = static_cast<double>(k) / static_cast<double>(n);
+  const auto rank = static_cast<std::int64_t>(p * static_cast<double>(m - 1));
+  const auto delta = static_cast<std::int64_t>(4.0 * std::sqrt(static_cast<double>(m) * p * (1 - p))) + 32;
+  auto sample_at = [&](std::int64_t r) {
+    std::nth_element(sample.begin(), sample.begin() + r, sample.end());
+    return sample[static_cast<std::size_t>(r)];
+  };
+  std::uint32_t lo = rank - delta <= 0 ? 0u : sample_at(rank - delta);
+  std::uint32_t hi = rank + delta >= m - 1 ? std::numeric_limits<std::uint32_t>::max() : sample_at(rank + delta);
+
+  // 2. One pass: how many keys fall below the bracket, and the keys inside it. Rarely the bracket misses; then the
+  //    whole range is the bracket (slower, same answer).
+  std::int64_t below = 0;
+  std::vector<std::uint32_t> cand;
+  bracket_pass(sources, lo, hi, below, cand);
+  if (!(below < k && k <= below + static_cast<std::int64_t>(cand.size()))) {
+    lo = 0, hi = std::numeric_limits<std::uint32_t>::max();
+    bracket_pass(sources, lo, hi, below, cand);
+  }
+
+  // 3. The k-th smallest key T, and how many entries equal to T must go to make the count exact.
+  const auto nth = static_cast<std::size_t>(k - below - 1);
+  std::nth_element(cand.begin(), cand.begin() + static_cast<std::ptrdiff_t>(nth), cand.end());
+  const std::uint32_t t = cand[nth];
+  std::int64_t less = below;
+  for (std::uint32_t c : cand) less += c < t;
+  std::int64_t ties_to_prune = k - less;
+
+  // 4. One mask pass: keep everything above T; of the entries equal to T, prune the first ones in position order.
+  for (std::size_t s = 0; s < sources.size(); ++s) {
+    const Source& src = sources[s];
+    bool* keep = masks[s].data_ptr<bool>();
+    for (std::int64_t b = 0; b < src.n; b += kBlock) {
+      const std::int64_t e = std::min(src.n, b + kBlock);
+      std::int64_t equal = 0;
+      for (std::int64_t i = b; i < e; ++i) {
+        const std::uint32_t key = key_of(src, i);
+        keep[i] = key > t;
+        equal += key == t;
+      }
+      if (equal == 0) continue;
+      for (std::int64_t i = b; i < e; ++i)
+        if (key_of(src, i) == t) keep[i] = ties_to_prune-- <= 0;
+    }
+  }
+  return masks;
+}
+
+std::int64_t prune_to(Model& model, const std::vector<Layer>& layers, double sparsity, bool global,
+                      const std::vector<at::Tensor>& scores) {
+  std::vector<ScoreSource> sources;
+  std::vector<std::int64_t> already;
+  std::int64_t total = 0, total_already = 0;
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    const at::Tensor existing = model.mask(layers[i].name + ".weight");
+    const bool scored = !scores.empty();
+    sources.push_back({scored ? scores[i] : layers[i].weight, existing, /*absolute=*/!scored});
+    already.push_back(existing.defined() ? zeros_of(existing) : 0);
+    total += layers[i].weight.numel();
+    total_already += already.back();
+  }
+  std::vector<at::Tensor> keep;
+  if (global) {
+    keep = keep_masks(sources, std::max(count_for(sparsity, total), total_already));
+  } else {
+    for (std::size_t i = 0; i < sources.size(); ++i)
+      keep.push_back(keep_masks({sources[i]}, std::max(count_for(sparsity, sources[i].values.numel()), already[i])).front());
+  }
+  std::int64_t pruned = 0;
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    model.set_mask(layers[i].name + ".weight", keep[i]);
+    pruned += zeros_of(keep[i]);
+  }
+  return pruned;
+}
+
+void rewind_parameters(Model& model, const std::vector<std::pair<std::string, at::Tensor>>& point,
+                       const std::string& plugin_id) {
+  std::map<std::string, at::Tensor> current;
+  for (const auto& [name, t] : model.named_parameters()) current[name] = t;
+  for (const auto& [name, value] : point) {
+    auto it = current.find(name);
+    if (it == current.end()) continue;
+    if (!it->second.sizes().equals(value.sizes()))
+      throw Error(ErrorCode::runtime, fmt::format("{}: cannot rewind '{}': an earlier step reshaped it; put "
+                                                  "rewinding schemes before structured pruning", plugin_id, name));
+    model.replace_parameter(name, value);
+  }
+}
+
+nlohmann::json mask_json(Model& model, const std::vector<Layer>& layers) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& l : layers) {
+    const at::Tensor m = model.mask(l.name + ".weight");
+    const std::int64_t n = l.weight.numel(), z = m.defined() ? zeros_of(m) : 0;
+    out.push_back({{"layer", l.name}, {"parameters", n}, {"pruned", z},
+                   {"sparsity", static_cast<double>(z) / static_cast<double>(n)}});
+  }
+  return out;
+}
+
+double roc_auc(const at::Tensor& score, const at::Tensor& positive) {
+  const at::Tensor s = score.to(at::kDouble).contiguous(), pos = positive.to(at::kBool).contiguous();
+  const std::int64_t n = s.numel(), np = pos.sum().item<std::int64_t>(), nn = n - np;
+  if (np == 0 || nn == 0) return std::nan("");
+  const at::Tensor order = std::get<1>(s.sort());
+  const auto* v = s.data_ptr<double>();
+  const auto* o = order.data_ptr<std::int64_t>();
+  const auto* is_pos = pos.data_ptr<bool>();
+  double rank_sum = 0.0;
+  for (std::int64_t a = 0; a < n;) {
+    std::int64_t b = a;
+    while (b + 1 < n && v[o[b + 1]] == v[o[a]]) ++b;
+    const double average = 0.5 * static_cast<double>(a + b) + 1.0;  // the 1-based ranks a+1 .. b+1, averaged
+    for (std::int64_t i = a; i <= b; ++i) rank_sum += is_pos[o[i]] ? average : 0.0;
+    a = b + 1;
+  }
+  return (rank_sum - 0.5 * static_cast<double>(np) * static_cast<double>(np + 1)) /
+         (static_cast<double>(np) * static_cast<double>(nn));
+}
+
+// ---- records ------------------------------------------------------------------------------------------------------
+nlohmann::json size_json(Model& model) {
+  const ModelSize s = measure(model);
+  return {{"parameters", s.parameters}, {"nonzeros", s.nonzeros}, {"bytes", s.bytes}, {"sparse_bytes", s.sparse_bytes}};
+}
+
+nlohmann::json layer_json(Model& model, const Layer& layer) {
+  const std::int64_t n = layer.weight.numel();
+  const std::int64_t nz = layer.weight.count_nonzero().item<std::int64_t>();
+  return {{"layer", layer.name},
+          {"type", layer.type == LayerType::linear ? "linear" : "conv2d"},
+          {"shape", layer.weight.sizes().vec()},
+          {"parameters", n},
+          {"nonzeros", nz},
+          {"sparsity", n ? 1.0 - static_cast<double>(nz) / static_cast<double>(n) : 0.0},
+          {"bits", model.storage_bits(layer.name + ".weight")}};
+}
+
+std::string human_count(std::int64_t n) {
+  if (n >= 1000000) return fmt::format("{:.1f}M", static_cast<double>(n) / 1e6);
+  if (n >= 10000) return fmt::format("{:.1f}k", static_cast<double>(n) / 1e3);
+  return std::to_string(n);
+}
+
+}  // namespace compaudit::compressors

@@ -1,0 +1,130 @@
+// org.compaudit.metric.size — how much smaller did compression make the models? Parameters, non-zeros and bytes at
+// the stored precision, from the host's per-seed records, plus any kernel norm loss the compressors reported.
+//
+//     [[metric]]
+//     plugin = "org.compaudit.metric.size"
+//
+// The host puts {"size": {"parameters", "nonzeros", "bytes", "sparse_bytes"}} (compaudit::measure() of the final
+// model) into Population::records[k] for every seed, and the compressors' records under "steps": [{..., "details":
+// {...}}]. This metric reads nothing else, so it works for any compressor:
+//   - size: mean over seeds of each count for both populations, the candidate's sparsity (1 - nonzeros /
+//     parameters) and the candidate / reference ratios of the means (bytes_ratio = 0.25: four times smaller);
+//   - norm loss: every member named "norm_loss" holding a number, at any depth of a step's details (tensor
+//     truncation reports one per layer and cut), is listed with the scalar members beside it (layer, cut, ...).
+//
+// Output:
+//     "summary": { parameters_ref, parameters_cand, nonzeros_ref, nonzeros_cand, bytes_ref, bytes_cand,
+//                  sparse_bytes_ref, sparse_bytes_cand, sparsity_cand, nonzeros_ratio, bytes_ratio,
+//                  sparse_bytes_ratio, norm_loss_mean, norm_loss_max }   (null when the records lack them)
+//     "models":    { "reference": [ {seed, parameters, nonzeros, bytes, sparse_bytes}, ... ], "candidate": [...] }
+//     "norm_loss": [ {seed, step, norm_loss, <scalar siblings>...}, ... ]
+#include "stats/population.h"
+
+#include <compaudit/metric.h>
+
+#include <algorithm>
+
+namespace {
+
+using compaudit::metrics::number_or_null;
+constexpr const char* kFields[] = {"parameters", "nonzeros", "bytes", "sparse_bytes"};
+
+/// Per-field means over the seeds whose record has a size; nullopt when none has.
+struct SizeMeans {
+  std::map<std::string, std::optional<double>> mean;
+  nlohmann::json models = nlohmann::json::array();
+};
+
+SizeMeans read_sizes(const compaudit::Population& pop) {
+  SizeMeans out;
+  std::map<std::string, std::pair<double, int>> sums;
+  for (std::size_t k = 0; k < pop.records.size(); ++k) {
+    const nlohmann::json& record = pop.records[k];
+    if (!record.is_object() || !record.contains("size") || !record["size"].is_object()) continue;
+    nlohmann::json row = {{"seed", compaudit::metrics::seed_of(pop, k)}};
+    for (const char* field : kFields) {
+      const auto it = record["size"].find(field);
+      if (it == record["size"].end() || !it->is_number()) continue;
+      row[field] = *it;
+      sums[field].first += it->get<double>();
+      sums[field].second += 1;
+    }
+    out.models.push_back(std::move(row));
+  }
+  for (const char* field : kFields) {
+    const auto it = sums.find(field);
+    out.mean[field] = it == sums.end() ? std::nullopt : std::optional<double>(it->second.first / it->second.second);
+  }
+  return out;
+}
+
+/// Appends every numeric "norm_loss" found under `node`, with the scalar members of the object that holds it.
+void collect_norm_loss(const nlohmann::json& node, const nlohmann::json& where, nlohmann::json& out,
+                       std::vector<double>& values) {
+  if (node.is_object()) {
+    const auto it = node.find("norm_loss");
+    if (it != node.end() && it->is_number()) {
+      nlohmann::json entry = where;
+      for (const auto& [key, value] : node.items())
+        if (!value.is_structured() && key != "norm_loss") entry[key] = value;
+      entry["norm_loss"] = *it;
+      values.push_back(it->get<double>());
+      out.push_back(std::move(entry));
+    }
+  }
+  if (node.is_structured())
+    for (const auto& child : node) collect_norm_loss(child, where, out, values);
+}
+
+std::optional<double> ratio(const std::optional<double>& num, const std::optional<double>& den) {
+  if (!num || !den || *den == 0.0) return std::nullopt;
+  return *num / *den;
+}
+
+class SizeMetric final : public compaudit::Metric {
+ public:
+  explicit SizeMetric(const compaudit::Params&) {}
+
+  nlohmann::json compute(const compaudit::MetricInput& input) override {
+    const SizeMeans ref = read_sizes(input.reference);
+    const SizeMeans cand = read_sizes(input.candidate);
+    nlohmann::json summary = nlohmann::json::object();
+    for (const char* field : kFields) {
+      summary[std::string(field) + "_ref"] = number_or_null(ref.mean.at(field));
+      summary[std::string(field) + "_cand"] = number_or_null(cand.mean.at(field));
+    }
+    const std::optional<double> density = ratio(cand.mean.at("nonzeros"), cand.mean.at("parameters"));
+    summary["sparsity_cand"] = number_or_null(density ? std::optional<double>(1.0 - *density) : std::nullopt);
+    summary["nonzeros_ratio"] = number_or_null(ratio(cand.mean.at("nonzeros"), ref.mean.at("nonzeros")));
+    summary["bytes_ratio"] = number_or_null(ratio(cand.mean.at("bytes"), ref.mean.at("bytes")));
+    summary["sparse_bytes_ratio"] = number_or_null(ratio(cand.mean.at("sparse_bytes"), ref.mean.at("sparse_bytes")));
+
+    nlohmann::json norm_loss = nlohmann::json::array();
+    std::vector<double> values;
+    for (std::size_t k = 0; k < input.candidate.records.size(); ++k) {
+      const nlohmann::json& record = input.candidate.records[k];
+      if (!record.is_object() || !record.contains("steps") || !record["steps"].is_array()) continue;
+      for (std::size_t s = 0; s < record["steps"].size(); ++s) {
+        const nlohmann::json& step = record["steps"][s];
+        if (!step.is_object() || !step.contains("details")) continue;
+        const nlohmann::json where = {{"seed", compaudit::metrics::seed_of(input.candidate, k)}, {"step", s}};
+        collect_norm_loss(step["details"], where, norm_loss, values);
+      }
+    }
+    summary["norm_loss_mean"] = nullptr;
+    summary["norm_loss_max"] = nullptr;
+    if (!values.empty()) {
+      double sum = 0.0;
+      for (double v : values) sum += v;
+      summary["norm_loss_mean"] = sum / static_cast<double>(values.size());
+      summary["norm_loss_max"] = *std::max_element(values.begin(), values.end());
+    }
+    return {{"summary", std::move(summary)},
+            {"models", {{"reference", ref.models}, {"candidate", cand.models}}},
+            {"norm_loss", std::move(norm_loss)}};
+  }
+};
+
+}  // namespace
+
+COMPAUDIT_PLUGIN(SizeMetric, "org.compaudit.metric.size", compaudit::PluginKind::metric, "1.0.0")

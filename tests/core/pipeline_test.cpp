@@ -1,0 +1,143 @@
+// Pipeline parsing and validation (plugin-host-rules.md fault 15): one small file per fault in
+// data/pipelines/bad/, each with its category, line, column and message; and the expansion of a good pipeline.
+// The test registry (data/plugins/) holds manifests only: validation must never open a library.
+#include <compaudit/host/pipeline.h>
+#include <compaudit/host/registry.h>
+
+#include "test_support.h"
+
+using compaudit::ErrorCode;
+using compaudit::host::load_pipeline;
+using compaudit::host::Registry;
+using compaudit::host::SearchPaths;
+using test::contains;
+
+namespace {
+const fs::path kData = fs::path(TEST_DATA_DIR);
+
+const Registry& test_registry() {
+  static const Registry registry = [] {
+    SearchPaths p;
+    p.dirs.emplace_back((kData / "plugins").string(), "--plugin-path");
+    return Registry::discover(p);
+  }();
+  return registry;
+}
+
+struct BadPipeline {
+  const char* file;
+  ErrorCode code;
+  int line, column;
+  const char* text;
+};
+
+const BadPipeline kBad[] = {
+    {"syntax.toml", ErrorCode::pipeline, 5, 1, "TOML syntax error"},
+    {"unknown_table.toml", ErrorCode::pipeline, 12, 2, "unknown key 'trainig'"},
+    {"unknown_key.toml", ErrorCode::pipeline, 6, 1, "[data]: unknown key 'formt'"},
+    {"missing_audit.toml", ErrorCode::pipeline, 1, 1, "the [audit] table (name, seeds) is missing"},
+    {"bad_choice.toml", ErrorCode::pipeline, 10, 1, "arch = \"transformer\" is not one of \"mlp\", \"cnn\""},
+    {"unknown_plugin.toml", ErrorCode::pipeline, 15, 3, "unknown plugin 'org.test.compressor.prun'"},
+    {"wrong_kind.toml", ErrorCode::pipeline, 15, 3, "plugin 'org.test.metric.top1' is a metric, but a compressor"},
+    {"param_out_of_range.toml", ErrorCode::parameters, 16, 14, "sparsity = 1.5 is above its maximum 1"},
+    {"param_wrong_type.toml", ErrorCode::parameters, 16, 14, "sparsity = \"high\" has type string, expected float"},
+    {"param_unknown.toml", ErrorCode::parameters, 17, 3, "has no parameter 'sparsty' (its parameters: sparsity, scope)"},
+    {"param_missing.toml", ErrorCode::parameters, 14, 3, "required parameter 'sparsity' (float) is missing"},
+    {"sweep_out_of_range.toml", ErrorCode::parameters, 16, 20, "sparsity = 1.5 is above its maximum 1"},
+    {"sweep_repeats.toml", ErrorCode::parameters, 16, 20, "sweep 'sparsity' repeats the value 0.5"},
+    {"sweep_outside_arm.toml", ErrorCode::parameters, 23, 7, "sweeps are allowed in [[arm.step]] only"},
+    {"no_arms.toml", ErrorCode::pipeline, 1, 1, "no [[arm]]"},
+    {"no_metrics.toml", ErrorCode::pipeline, 1, 1, "no [[metric]]: it would compute nothing"},
+    {"needs_memorization.toml", ErrorCode::pipeline, 18, 1, "needs memorization scores"},
+    {"data_missing.toml", ErrorCode::data, 7, 1, "missing.csv does not exist"},
+    {"one_seed.toml", ErrorCode::pipeline, 3, 9, "a population needs at least 2 models"},
+    {"arm_without_steps.toml", ErrorCode::pipeline, 13, 1, "arm 'empty' has no [[arm.step]]"},
+    {"duplicate_arm.toml", ErrorCode::pipeline, 18, 1, "two arms are named 'prune'"},
+    {"reserved_arm_name.toml", ErrorCode::pipeline, 13, 1, "arm name \"dense\" is reserved"},
+    {"negative_finetune.toml", ErrorCode::pipeline, 14, 1, "finetune_epochs must be >= 0"},
+    {"metric_not_array.toml", ErrorCode::pipeline, 18, 1, "'metric' must be an array of tables"},
+};
+}  // namespace
+
+TEST_CASE("every invalid pipeline of the corpus fails at its line and column", "[pipeline][fault]") {
+  REQUIRE(test_registry().plugins().size() == 5);
+  REQUIRE(test_registry().errors().empty());
+  std::size_t files = 0;
+  for (const auto& entry : fs::directory_iterator(kData / "pipelines" / "bad"))
+    files += entry.path().extension() == ".toml";
+  CHECK(files == std::size(kBad));  // a new corpus file needs an expectation here
+  for (const auto& bad : kBad) {
+    const std::string path = (kData / "pipelines" / "bad" / bad.file).string();
+    DYNAMIC_SECTION(bad.file) {
+      REQUIRE_THROWS_ERROR(compaudit::Error, error, load_pipeline(path, test_registry()));
+      CHECK(error->code() == bad.code);
+      CHECK(error->where().file == path);
+      CHECK(error->where().line == bad.line);
+      CHECK(error->where().column == bad.column);
+      CHECK(contains(error->message(), bad.text));
+    }
+  }
+}
+
+TEST_CASE("sweeps expand into one arm per combination, after dense and the dense+ft control", "[pipeline]") {
+  const std::string path = (kData / "pipelines" / "good" / "sweep.toml").string();
+  const auto p = load_pipeline(path, test_registry());
+  CHECK(p.name == "sweep");
+  CHECK(p.seeds == std::vector<std::int64_t>{0, 1, 2});
+  CHECK(p.data.train == (kData / "pipelines" / "data" / "tiny.csv").string());
+  CHECK(p.output == (kData / "pipelines" / "good" / "runs" / "sweep").string());
+  CHECK(p.report.correction == "holm");
+  CHECK(p.memorization.enabled);
+  CHECK(p.memorization.models == 4);
+  std::vector<std::string> names;
+  for (const auto& a : p.arms) names.push_back(a.name);
+  CHECK(names == std::vector<std::string>{"dense", "dense+ft", "prune@sparsity=0.5,bits=4",
+                                          "prune@sparsity=0.5,bits=8", "prune@sparsity=0.9,bits=4",
+                                          "prune@sparsity=0.9,bits=8", "quant"});
+  // The control fine-tunes as long as the longest arm.
+  CHECK(p.arms[1].finetune_epochs == 3);
+  CHECK(p.arms[1].steps.empty());
+  const auto& arm = p.arms[4];
+  CHECK(arm.base_name == "prune");
+  CHECK(arm.level == 0.9);
+  CHECK(arm.sweep == std::map<std::string, std::string>{{"sparsity", "0.9"}, {"bits", "4"}});
+  CHECK(arm.finetune_epochs == 1);
+  REQUIRE(arm.steps.size() == 2);
+  CHECK(arm.steps[0].plugin == "org.test.compressor.prune");
+  CHECK(arm.steps[0].params.get<double>("sparsity") == 0.9);
+  CHECK(arm.steps[0].params.get<std::string>("scope") == "global");  // default filled in
+  CHECK(arm.steps[1].params.get<std::int64_t>("bits") == 4);
+  CHECK(p.arms[6].steps[0].params.get<std::int64_t>("bits") == 8);  // default
+  REQUIRE(p.augmentation.has_value());
+  CHECK(p.augmentation->params.get<double>("std") == 0.2);
+  REQUIRE(p.metrics.size() == 2);
+  CHECK(p.metrics[1].plugin == "org.test.metric.memo");
+  CHECK(contains(p.toml, "name = \"sweep\""));
+}
+
+TEST_CASE("a pipeline without fine-tuning has no control arm", "[pipeline]") {
+  test::TempDir tmp;
+  test::write_file(tmp / "p.toml", fmt::format(R"([audit]
+name = "plain"
+seeds = [7, 11]
+output = "{}"
+[data]
+format = "csv"
+train = "{}"
+[model]
+arch = "mlp"
+[[arm]]
+name = "q"
+  [[arm.step]]
+  plugin = "org.test.compressor.quantize"
+  bits = 4
+[[metric]]
+plugin = "org.test.metric.top1"
+)", (tmp / "out").string(), (kData / "pipelines" / "data" / "tiny.csv").string()));
+  const auto p = load_pipeline((tmp / "p.toml").string(), test_registry());
+  REQUIRE(p.arms.size() == 2);
+  CHECK(p.arms[0].name == "dense");
+  CHECK(p.arms[1].name == "q");
+  CHECK(p.seeds == std::vector<std::int64_t>{7, 11});
+  CHECK(p.output == (tmp / "out").string());
+}

@@ -1,0 +1,120 @@
+// Discovery (plugin-host-rules.md faults 10 and 16, rule 7): search order, duplicates, bad manifests that do not
+// stop discovery, recursion, world-writable directories. No library is opened by any of this.
+#include <compaudit/host/registry.h>
+
+#include "test_support.h"
+
+#include <cstdlib>
+
+using compaudit::ErrorCode;
+using compaudit::host::Registry;
+using compaudit::host::SearchPaths;
+using test::contains;
+
+namespace {
+SearchPaths paths(std::initializer_list<std::pair<std::string, std::string>> dirs) {
+  SearchPaths p;
+  for (const auto& d : dirs) p.dirs.push_back(d);
+  return p;
+}
+
+std::string all_warnings(const Registry& r) {
+  std::string s;
+  for (const auto& w : r.warnings()) s += w + "\n";
+  return s;
+}
+}  // namespace
+
+TEST_CASE("duplicate ids across directories: highest version wins, then search order, with a warning",
+          "[registry][fault]") {
+  test::TempDir tmp;
+  const std::string id = "org.test.compressor.good";
+  std::string first_version, second_version, winner_dir, loser_dir;
+  SECTION("the later directory has a newer version") {
+    first_version = "1.2.0", second_version = "1.10.0", winner_dir = "second", loser_dir = "first";
+  }
+  SECTION("the later directory has an older version") {
+    first_version = "2.0.0", second_version = "1.9.9", winner_dir = "first", loser_dir = "second";
+  }
+  SECTION("equal versions: the earlier directory wins") {
+    first_version = "1.0.0", second_version = "1.0", winner_dir = "first", loser_dir = "second";
+  }
+  test::plugin_dir_with(tmp, "first", id, "tp_good", first_version);
+  test::plugin_dir_with(tmp, "second", id, "tp_good", second_version);
+  const Registry r = Registry::discover(paths({{(tmp / "first").string(), "--plugin-path"},
+                                               {(tmp / "second").string(), "COMPAUDIT_PLUGIN_PATH"}}));
+  REQUIRE(r.plugins().size() == 1);
+  const auto* m = r.find(id);
+  REQUIRE(m != nullptr);
+  CHECK(fs::path(m->path).parent_path().filename() == winner_dir);
+  CHECK(m->origin == (winner_dir == "first" ? "--plugin-path" : "COMPAUDIT_PLUGIN_PATH"));
+  REQUIRE(r.warnings().size() == 1);
+  const std::string& w = r.warnings()[0];
+  CHECK(contains(w, "plugin " + id + " is provided twice"));
+  CHECK(contains(w, (tmp / winner_dir / "tp_good.toml").string()));
+  CHECK(contains(w, (tmp / loser_dir / "tp_good.toml").string()));
+  CHECK(r.errors().empty());
+}
+
+TEST_CASE("a bad manifest becomes an error and discovery goes on", "[registry][fault]") {
+  test::TempDir tmp;
+  test::plugin_dir_with(tmp, "dir", "org.test.compressor.good", "tp_good");
+  test::write_file(tmp / "dir" / "broken.toml", "id = \"org.test.compressor.broken\"\nversion = \n");
+  const Registry r = Registry::discover(paths({{(tmp / "dir").string(), "--plugin-path"}}));
+  REQUIRE(r.plugins().size() == 1);
+  CHECK(r.plugins()[0].id == "org.test.compressor.good");
+  REQUIRE(r.errors().size() == 1);
+  CHECK(r.errors()[0].code() == ErrorCode::manifest);
+  CHECK(r.errors()[0].where().file == (tmp / "dir" / "broken.toml").string());
+  CHECK(r.errors()[0].where().line == 2);
+}
+
+TEST_CASE("directories are searched recursively and missing ones are skipped", "[registry]") {
+  test::TempDir tmp;
+  test::plugin_dir_with(tmp, "a/b/c", "org.test.compressor.deep", "tp_good");
+  const Registry r = Registry::discover(
+      paths({{(tmp / "missing").string(), "--plugin-path"}, {(tmp / "a").string(), "COMPAUDIT_PLUGIN_PATH"}}));
+  REQUIRE(r.find("org.test.compressor.deep") != nullptr);
+  CHECK(r.find("org.test.compressor.deep")->origin == "COMPAUDIT_PLUGIN_PATH");
+  CHECK(r.find("org.test.compressor.nothing") == nullptr);
+  CHECK(r.errors().empty());
+}
+
+TEST_CASE("a directory listed twice, or reached through a symlink, is read once", "[registry][fault]") {
+  test::TempDir tmp;
+  test::plugin_dir_with(tmp, "dir", "org.test.compressor.good", "tp_good");
+  fs::create_directory_symlink(tmp / "dir", tmp / "link");
+  const Registry r = Registry::discover(paths({{(tmp / "dir").string(), "--plugin-path"},
+                                               {(tmp / "link").string(), "COMPAUDIT_PLUGIN_PATH"},
+                                               {(tmp / "dir").string(), "user"}}));
+  CHECK(r.plugins().size() == 1);
+  CHECK(r.warnings().empty());
+}
+
+TEST_CASE("a world-writable plugin directory draws a warning", "[registry][fault]") {
+  test::TempDir tmp;
+  test::plugin_dir_with(tmp, "open", "org.test.compressor.good", "tp_good");
+  fs::permissions(tmp / "open", fs::perms::all);
+  const Registry r = Registry::discover(paths({{(tmp / "open").string(), "--plugin-path"}}));
+  CHECK(r.plugins().size() == 1);
+  REQUIRE(r.warnings().size() == 1);
+  CHECK(contains(r.warnings()[0], (tmp / "open").string() + " is world-writable"));
+}
+
+TEST_CASE("the standard search order: --plugin-path, COMPAUDIT_PLUGIN_PATH, user, built-in", "[registry]") {
+  ::setenv("COMPAUDIT_PLUGIN_PATH", "/env/one::/env/two", 1);
+  ::setenv("XDG_DATA_HOME", "/xdg", 1);
+  const SearchPaths p = SearchPaths::standard({"/cli/a:/cli/b", "/cli/c"});
+  ::unsetenv("COMPAUDIT_PLUGIN_PATH");
+  ::unsetenv("XDG_DATA_HOME");
+  REQUIRE(p.dirs.size() >= 7);
+  using D = std::pair<std::string, std::string>;
+  CHECK(p.dirs[0] == D{"/cli/a", "--plugin-path"});
+  CHECK(p.dirs[1] == D{"/cli/b", "--plugin-path"});
+  CHECK(p.dirs[2] == D{"/cli/c", "--plugin-path"});
+  CHECK(p.dirs[3] == D{"/env/one", "COMPAUDIT_PLUGIN_PATH"});
+  CHECK(p.dirs[4] == D{"/env/two", "COMPAUDIT_PLUGIN_PATH"});
+  CHECK(p.dirs[5] == D{"/xdg/compaudit/plugins", "user"});
+  CHECK(p.dirs.back() == D{compaudit::host::builtin_plugin_dir(), "built-in"});
+  CHECK(contains(compaudit::host::builtin_plugin_dir(), compaudit::host::host_library_dir()));
+}
