@@ -5,8 +5,9 @@
 //     plugin = "org.compaudit.metric.size"
 //
 // The host puts {"size": {"parameters", "nonzeros", "bytes", "sparse_bytes"}} (compaudit::measure() of the final
-// model) into Population::records[k] for every seed, and the compressors' records under "steps": [{..., "details":
-// {...}}]. This metric reads nothing else, so it works for any compressor:
+// model) into Population::records[k] for every seed, and the compressors' records, one per step of the chain, as
+// an array under "records" (or "steps"): [{"plugin", "summary", "details": {...}}, ...]. This metric reads nothing
+// else, so it works for any compressor:
 //   - size: mean over seeds of each count for both populations, the candidate's sparsity (1 - nonzeros /
 //     parameters) and the candidate / reference ratios of the means (bytes_ratio = 0.25: four times smaller);
 //   - norm loss: every member named "norm_loss" holding a number, at any depth of a step's details (tensor
@@ -17,7 +18,7 @@
 //                  sparse_bytes_ref, sparse_bytes_cand, sparsity_cand, nonzeros_ratio, bytes_ratio,
 //                  sparse_bytes_ratio, norm_loss_mean, norm_loss_max }   (null when the records lack them)
 //     "models":    { "reference": [ {seed, parameters, nonzeros, bytes, sparse_bytes}, ... ], "candidate": [...] }
-//     "norm_loss": [ {seed, step, norm_loss, <scalar siblings>...}, ... ]
+//     "norm_loss": [ {seed, step, plugin, norm_loss, <scalar siblings>...}, ... ]
 #include "stats/population.h"
 
 #include <compaudit/metric.h>
@@ -76,6 +77,14 @@ void collect_norm_loss(const nlohmann::json& node, const nlohmann::json& where, 
     for (const auto& child : node) collect_norm_loss(child, where, out, values);
 }
 
+/// The compression steps of one seed's record: its "records" (the host's name) or "steps" array, else none.
+nlohmann::json steps_of(const nlohmann::json& record) {
+  if (!record.is_object()) return nlohmann::json::array();
+  for (const char* key : {"records", "steps"})
+    if (record.contains(key) && record[key].is_array()) return record[key];
+  return nlohmann::json::array();
+}
+
 std::optional<double> ratio(const std::optional<double>& num, const std::optional<double>& den) {
   if (!num || !den || *den == 0.0) return std::nullopt;
   return *num / *den;
@@ -102,12 +111,12 @@ class SizeMetric final : public compaudit::Metric {
     nlohmann::json norm_loss = nlohmann::json::array();
     std::vector<double> values;
     for (std::size_t k = 0; k < input.candidate.records.size(); ++k) {
-      const nlohmann::json& record = input.candidate.records[k];
-      if (!record.is_object() || !record.contains("steps") || !record["steps"].is_array()) continue;
-      for (std::size_t s = 0; s < record["steps"].size(); ++s) {
-        const nlohmann::json& step = record["steps"][s];
+      const nlohmann::json steps = steps_of(input.candidate.records[k]);
+      for (std::size_t s = 0; s < steps.size(); ++s) {
+        const nlohmann::json& step = steps[s];
         if (!step.is_object() || !step.contains("details")) continue;
-        const nlohmann::json where = {{"seed", compaudit::metrics::seed_of(input.candidate, k)}, {"step", s}};
+        nlohmann::json where = {{"seed", compaudit::metrics::seed_of(input.candidate, k)}, {"step", s}};
+        if (step.contains("plugin") && step["plugin"].is_string()) where["plugin"] = step["plugin"];
         collect_norm_loss(step["details"], where, norm_loss, values);
       }
     }

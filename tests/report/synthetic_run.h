@@ -221,6 +221,20 @@ inline void write_synthetic_run(const std::string& run_dir, const SyntheticOptio
                    {"histogram", {1, 4, 9, 4, 1}}},
                   ""});
   }
+  // Critical class (positive class 6, "Shirt"): FNR rises with damage; size: bytes shrink with sparsity.
+  for (const auto& arm : arms) {
+    const std::string ref = arm.reference.empty() ? "dense" : arm.reference;
+    const double fnr = 0.2 + damage(arm) * 1.5;
+    s.put_metric({4, "org.compaudit.metric.critical_class", arm.name, ref,
+                  {{"summary", {{"fnr_ref_mean", 0.2}, {"fnr_cand_mean", fnr}, {"auc_cand_mean", 0.95 - damage(arm)}}},
+                   {"intervals", {{"fnr_cand_mean", {fnr - 0.03, fnr + 0.03}}}},
+                   {"positive_class", 6},
+                   {"positive_name", "Shirt"}},
+                  ""});
+    const double ratio = arm.name == "int8" ? 0.25 : 1.0 - arm.level;
+    s.put_metric({5, "org.compaudit.metric.size", arm.name, ref,
+                  {{"summary", {{"parameters_cand", 235146}, {"bytes_ratio", ratio}, {"sparsity_cand", arm.level}}}}, ""});
+  }
   s.log("info", "run finished");
   s.log("warning", "arm prune@sparsity=0.9: 1 of " + std::to_string(o.seeds) + " cells failed");
 }

@@ -141,7 +141,8 @@ void inspect(Context& context, const std::string& id, bool as_json, bool load) {
 void add_plugin_path_option(CLI::App& command, Context& context) {
   command.add_option("--plugin-path", context.plugin_paths,
                      "Directory searched for plugin manifests before COMPAUDIT_PLUGIN_PATH, the user, system and "
-                     "built-in directories (repeatable; colon-separated lists allowed)");
+                     "built-in directories (repeatable; colon-separated lists allowed)")
+      ->allow_extra_args(false);  // one directory per --plugin-path, so a positional may follow
 }
 
 void add_plugins_commands(CLI::App& app, Context& context) {

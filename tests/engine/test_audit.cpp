@@ -1,0 +1,281 @@
+// End-to-end audits on scikit-learn's digits through the real engine library: a complete run, a rerun that must be
+// identical, an interrupted run resumed, a plugin that fails its cells, a TorchScript model, export.
+#include "engine_lib.h"
+#include "test_helpers.h"
+
+#include <compaudit/host/exit_codes.h>
+#include <compaudit/store/store.h>
+
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+using namespace compaudit;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kDigits = "/usr/lib/python3/dist-packages/sklearn/datasets/data/digits.csv.gz";
+
+// K = 3, two-epoch MLPs: 5 arms (dense, dense+ft, prune@0.5, prune@0.9, int8) x 3 seeds = 15 cells, a few seconds.
+std::string digits_pipeline(const std::string& name, const std::string& extra_arm = "") {
+  return fmt::format(R"([audit]
+name = "{}"
+seeds = 3
+
+[data]
+format = "csv"
+train = "{}"
+header = false
+test_fraction = 0.25
+validation_fraction = 0.1
+
+[model]
+arch = "mlp"
+hidden = [32]
+
+[training]
+epochs = 2
+batch_size = 64
+lr = 0.05
+threads = 1
+
+[[arm]]
+name = "prune"
+finetune_epochs = 1
+  [[arm.step]]
+  plugin = "org.compaudit.prune.magnitude"
+  sparsity = [0.5, 0.9]
+
+[[arm]]
+name = "int8"
+  [[arm.step]]
+  plugin = "org.compaudit.quantize.ptq"
+{}
+[[metric]]
+plugin = "org.compaudit.metric.top1"
+[[metric]]
+plugin = "org.compaudit.metric.pie"
+[[metric]]
+plugin = "org.compaudit.metric.recall_welch"
+
+[report]
+formats = ["json", "html"]
+)", name, kDigits, extra_arm);
+}
+
+std::string write_pipeline(const fs::path& dir, const std::string& text) {
+  const fs::path p = dir / "pipeline.toml";
+  engine_test::write_text(p, text);
+  return p.string();
+}
+
+// Everything a run computed, as one string: cell statuses, predictions (labels and fp16 probabilities, bit for
+// bit), metric results.
+std::string fingerprint(const std::string& run_dir) {
+  const store::Store s = store::Store::open(run_dir, store::Store::Access::read_only);
+  std::ostringstream out;
+  for (const auto& c : s.cells()) {
+    out << c.arm << '/' << c.seed << ' ' << store::to_string(c.status) << ' ' << c.records.dump() << '\n';
+    if (auto p = s.predictions(c.arm, c.seed, "test", true)) {
+      for (auto v : p->labels) out << v << ',';
+      for (auto v : p->probs) out << v << ',';
+      out << '\n';
+    }
+  }
+  for (const auto& m : s.metrics()) out << m.metric_id << ' ' << m.arm << ' ' << m.reference << ' ' << m.result.dump() << '\n';
+  return out.str();
+}
+
+const store::MetricResult* find_metric(const std::vector<store::MetricResult>& all, const std::string& id,
+                                       const std::string& arm) {
+  for (const auto& m : all)
+    if (m.metric_id == id && m.arm == arm) return &m;
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("An audit of digits runs end to end, reruns identically and writes parseable reports",
+          "[engine][audit][e2e]") {
+  if (!fs::exists(kDigits)) return;  // python3-sklearn absent
+  const auto dir = engine_test::scratch_dir("audit-digits");
+  const std::string pipeline = write_pipeline(dir, digits_pipeline("digits-e2e"));
+  REQUIRE(engine_test::run_pipeline(pipeline, (dir / "run1").string()) == host::exit_ok);
+
+  const store::Store s = store::Store::open((dir / "run1").string(), store::Store::Access::read_only);
+  const auto cells = s.cells();
+  REQUIRE(cells.size() == 15);
+  for (const auto& c : cells) CHECK(store::to_string(c.status) == std::string("done"));
+  const auto metrics = s.metrics();
+
+  SECTION("the dense arm has no PIEs against itself, and fine-tuned arms are compared with the dense+ft control") {
+    const auto* dense_pie = find_metric(metrics, "org.compaudit.metric.pie", "dense");
+    REQUIRE(dense_pie != nullptr);
+    CHECK(dense_pie->error.empty());
+    CHECK(dense_pie->result["summary"]["pie_count"].get<int>() == 0);
+    const auto* pruned = find_metric(metrics, "org.compaudit.metric.pie", "prune@sparsity=0.9");
+    REQUIRE(pruned != nullptr);
+    CHECK(pruned->reference == "dense+ft");
+    CHECK(pruned->result["reference"] == "dense+ft");
+    const auto* int8 = find_metric(metrics, "org.compaudit.metric.pie", "int8");
+    REQUIRE(int8 != nullptr);
+    CHECK(int8->reference == "dense");
+    const auto* control = find_metric(metrics, "org.compaudit.metric.top1", "dense+ft");
+    REQUIRE(control != nullptr);
+    CHECK(control->reference == "dense");
+  }
+  SECTION("pruned cells really are sparse and record what the compressor did") {
+    const auto c = s.cell("prune@sparsity=0.9", 1);
+    REQUIRE(c);
+    const double nz = c->size["nonzeros"].get<double>(), n = c->size["parameters"].get<double>();
+    CHECK(nz / n < 0.2);
+    REQUIRE(c->records.size() == 1);
+    CHECK(c->records[0]["plugin"] == "org.compaudit.prune.magnitude");
+  }
+  SECTION("report.json and report.html exist and parse") {
+    std::ifstream json_file(dir / "run1" / "report.json");
+    REQUIRE(json_file);
+    const auto report = nlohmann::json::parse(json_file);
+    CHECK(report.is_object());
+    std::ifstream html_file(dir / "run1" / "report.html");
+    REQUIRE(html_file);
+    std::stringstream html;
+    html << html_file.rdbuf();
+    CHECK_THAT(html.str(), Catch::Contains("<html") && Catch::Contains("</html>"));
+  }
+  SECTION("a second run of the same pipeline gives bitwise identical results") {
+    REQUIRE(engine_test::run_pipeline(pipeline, (dir / "run2").string()) == host::exit_ok);
+    CHECK(fingerprint((dir / "run1").string()) == fingerprint((dir / "run2").string()));
+  }
+}
+
+TEST_CASE("A run stopped after some cells and resumed equals an uninterrupted run", "[engine][audit][resume]") {
+  if (!fs::exists(kDigits)) return;
+  const auto dir = engine_test::scratch_dir("audit-resume");
+  const std::string pipeline = write_pipeline(dir, digits_pipeline("digits-resume"));
+  REQUIRE(engine_test::run_pipeline(pipeline, (dir / "whole").string()) == host::exit_ok);
+
+  // Stop after 7 cells: seed 0's five cells and two of seed 1, so the resumed run must restore dense model 1.
+  setenv("COMPAUDIT_STOP_AFTER_CELLS", "7", 1);
+  const int first = engine_test::run_pipeline(pipeline, (dir / "parts").string());
+  unsetenv("COMPAUDIT_STOP_AFTER_CELLS");
+  REQUIRE(first == host::exit_ok);
+  {
+    const store::Store s = store::Store::open((dir / "parts").string(), store::Store::Access::read_only);
+    CHECK(s.cells(store::CellStatus::done).size() == 7);
+    CHECK(s.metrics().empty());
+  }
+  REQUIRE(engine_test::run_pipeline("", (dir / "parts").string(), /*resume=*/true) == host::exit_ok);
+  CHECK(fingerprint((dir / "whole").string()) == fingerprint((dir / "parts").string()));
+
+  SECTION("running the same pipeline into a finished run recomputes nothing") {
+    REQUIRE(engine_test::run_pipeline(pipeline, (dir / "parts").string()) == host::exit_ok);
+    CHECK(fingerprint((dir / "whole").string()) == fingerprint((dir / "parts").string()));
+  }
+  SECTION("another pipeline is refused in an existing run directory") {
+    const auto other = dir / "other";
+    fs::create_directories(other);
+    const std::string p2 = write_pipeline(other, digits_pipeline("digits-other"));
+    CHECK(engine_test::run_pipeline(p2, (dir / "parts").string()) == host::exit_io);
+  }
+}
+
+TEST_CASE("A compressor that throws fails its own cells and the run goes on", "[engine][audit][failure]") {
+  if (!fs::exists(kDigits)) return;
+  const auto dir = engine_test::scratch_dir("audit-failure");
+  // A layer pattern that matches no layer: the pruning plugin throws in compress().
+  const std::string broken = R"(
+[[arm]]
+name = "broken"
+  [[arm.step]]
+  plugin = "org.compaudit.prune.magnitude"
+  sparsity = 0.5
+  layers = ["no_such_layer*"]
+)";
+  const std::string pipeline = write_pipeline(dir, digits_pipeline("digits-failure", broken));
+  CHECK(engine_test::run_pipeline(pipeline, (dir / "run").string()) == host::exit_cells_failed);
+  const store::Store s = store::Store::open((dir / "run").string(), store::Store::Access::read_only);
+  const auto failed = s.cells(store::CellStatus::failed);
+  REQUIRE(failed.size() == 3);
+  for (const auto& c : failed) {
+    CHECK(c.arm == "broken");
+    CHECK_THAT(c.error, Catch::Contains("plugin org.compaudit.prune.magnitude failed in compress"));
+  }
+  CHECK(s.cells(store::CellStatus::done).size() == 15);
+  const auto* pie = find_metric(s.metrics(), "org.compaudit.metric.pie", "broken");
+  REQUIRE(pie != nullptr);
+  CHECK_FALSE(pie->error.empty());
+  CHECK(fs::exists(dir / "run" / "report.json"));
+}
+
+TEST_CASE("Bad runs are refused with the exit code of their category", "[engine][audit][bad]") {
+  const auto dir = engine_test::scratch_dir("audit-bad");
+  SECTION("a pipeline file that does not exist") {
+    CHECK(engine_test::run_pipeline((dir / "missing.toml").string()) == host::exit_input);
+  }
+  SECTION("a corrupt data file is a data error") {
+    engine_test::write_text(dir / "bad.csv", "1,2,0\n3,4,1\n5,6\n");
+    std::string text = digits_pipeline("bad-data");
+    text.replace(text.find(kDigits), kDigits.size(), (dir / "bad.csv").string());
+    CHECK(engine_test::run_pipeline(write_pipeline(dir, text), (dir / "run").string()) == host::exit_input);
+  }
+  SECTION("resuming a directory without a run") {
+    CHECK(engine_test::run_pipeline("", (dir / "nothing").string(), true) == host::exit_io);
+  }
+}
+
+TEST_CASE("A TorchScript model from PyTorch is pruned, fine-tuned, evaluated and exported back to PyTorch",
+          "[engine][audit][torchscript][export]") {
+  if (!fs::exists(kDigits) || !fs::exists("/usr/bin/python3")) return;
+  const auto dir = engine_test::scratch_dir("audit-torchscript");
+  std::string text = digits_pipeline("digits-ts");
+  const std::string mlp = "arch = \"mlp\"\nhidden = [32]";
+  text.replace(text.find(mlp), mlp.size(),
+               fmt::format("arch = \"torchscript\"\npath = \"{}/tiny_mlp.pt\"", COMPAUDIT_ENGINE_FIXTURES));
+  const std::string pipeline = write_pipeline(dir, text);
+  REQUIRE(engine_test::run_pipeline(pipeline, (dir / "run").string()) == host::exit_ok);
+  const store::Store s = store::Store::open((dir / "run").string(), store::Store::Access::read_only);
+  CHECK(s.cells(store::CellStatus::done).size() == 15);
+  const auto top1 = find_metric(s.metrics(), "org.compaudit.metric.top1", "prune@sparsity=0.5");
+  REQUIRE(top1 != nullptr);
+  INFO(top1->result.dump());
+  CHECK(top1->error.empty());
+
+  host::ExportRequest request;
+  request.run_dir = (dir / "run").string();
+  request.arm = "prune@sparsity=0.9";
+  request.seed = 2;
+  request.output = (dir / "export" / "pruned.pt").string();
+  REQUIRE(engine_test::engine().export_model(request) == host::exit_ok);
+  const auto loaded = nlohmann::json::parse(engine_test::shell(
+      fmt::format("/usr/bin/python3 {}/check_export.py {} torchscript 64", COMPAUDIT_ENGINE_FIXTURES, request.output)));
+  CHECK(loaded["output_shape"] == nlohmann::json::array({2, 10}));
+}
+
+TEST_CASE("A built-in model exports as a state dict torch.load reads, masks applied", "[engine][export]") {
+  if (!fs::exists(kDigits) || !fs::exists("/usr/bin/python3")) return;
+  const auto dir = engine_test::scratch_dir("export-builtin");
+  const std::string pipeline = write_pipeline(dir, digits_pipeline("digits-export"));
+  REQUIRE(engine_test::run_pipeline(pipeline, (dir / "run").string()) == host::exit_ok);
+  host::ExportRequest request;
+  request.run_dir = (dir / "run").string();
+  request.arm = "prune@sparsity=0.9";
+  request.seed = 1;
+  request.output = (dir / "pruned.pt").string();
+  REQUIRE(engine_test::engine().export_model(request) == host::exit_ok);
+  const auto state = nlohmann::json::parse(engine_test::shell(
+      fmt::format("/usr/bin/python3 {}/check_export.py {} state", COMPAUDIT_ENGINE_FIXTURES, request.output)));
+  CHECK(state["keys"] == nlohmann::json::array({"fc1.bias", "fc1.weight", "fc2.bias", "fc2.weight"}));
+  CHECK(state["shapes"]["fc1.weight"] == nlohmann::json::array({32, 64}));
+  CHECK(state["weight_zero_fraction"].get<double>() >= 0.89);
+
+  SECTION("an unknown cell is refused") {
+    request.arm = "no-such-arm";
+    CHECK(engine_test::engine().export_model(request) == host::exit_input);
+  }
+}
