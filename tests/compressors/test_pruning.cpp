@@ -30,15 +30,25 @@ TensorModel fixture_model(const nlohmann::json& tensors) {
   return TensorModel(w);
 }
 
-// Our masks against PyTorch's: the same number pruned, and the same decision for every weight whose magnitude is
-// not the threshold itself (which of several tied weights PyTorch's topk drops is unspecified).
-void check_same_masks(const at::Tensor& weight, const at::Tensor& ours, const at::Tensor& torch_mask) {
+// Our masks against PyTorch's: the same decision for every weight whose magnitude is not the threshold itself
+// (which of several tied weights PyTorch's topk drops is unspecified). Returns (our count, torch's count) of
+// pruned weights, which the caller compares per tensor (layerwise) or in total (global).
+std::pair<double, double> check_same_masks(const at::Tensor& weight, const at::Tensor& ours, const at::Tensor& torch_mask,
+                                           double threshold) {
   const at::Tensor ours_f = ours.to(at::kFloat), want = torch_mask.to(at::kFloat);
-  CHECK(ours_f.sum().item<double>() == want.sum().item<double>());
-  const at::Tensor mag = weight.abs().to(at::kDouble);
-  const double threshold = mag.masked_select(want.eq(0)).numel() ? mag.masked_select(want.eq(0)).max().item<double>() : -1;
-  const at::Tensor clear = mag.ne(threshold);
+  const at::Tensor clear = weight.abs().to(at::kDouble).ne(threshold);
   CHECK(ours_f.masked_select(clear).equal(want.masked_select(clear)));
+  return {ours_f.eq(0).sum().item<double>(), want.eq(0).sum().item<double>()};
+}
+
+// The largest pruned magnitude over the given tensors: PyTorch's threshold.
+double threshold_of(const std::vector<at::Tensor>& weights, const std::vector<at::Tensor>& masks) {
+  double t = -1;
+  for (std::size_t i = 0; i < weights.size(); ++i) {
+    const at::Tensor pruned = weights[i].abs().to(at::kDouble).masked_select(masks[i].eq(0));
+    if (pruned.numel()) t = std::max(t, pruned.max().item<double>());
+  }
+  return t;
 }
 }  // namespace
 
@@ -56,11 +66,21 @@ TEST_CASE("magnitude pruning gives torch's l1_unstructured and global_unstructur
         for (const auto& l : model.layers()) original[l.name] = l.weight.clone();
         auto pruner = load_compressor("prune_magnitude", {{"sparsity", amount}, {"scope", scope}});
         const CompressionRecord record = pruner->compress(model, ctx);
+        std::vector<at::Tensor> ws, want;
+        for (const char* k : {"a", "b", "c"}) {
+          ws.push_back(original[k]);
+          want.push_back(fixture_tensor(f["tensors"][k]["shape"], c[scope][k]));
+        }
+        double ours_total = 0, torch_total = 0;
+        int i = 0;
         for (const char* k : {"a", "b", "c"}) {
           INFO("tensor " << k);
-          const at::Tensor want = fixture_tensor(f["tensors"][k]["shape"], c[scope][k]);
-          check_same_masks(original[k], model.mask(std::string(k) + ".weight"), want);
+          const double threshold = scope == "global" ? threshold_of(ws, want) : threshold_of({ws[i]}, {want[i]});
+          const auto [ours, theirs] = check_same_masks(ws[i], model.mask(std::string(k) + ".weight"), want[i], threshold);
+          if (scope == "layerwise") CHECK(ours == theirs);
+          ours_total += ours, torch_total += theirs, ++i;
         }
+        CHECK(ours_total == torch_total);
         CHECK(record.details["scope"] == scope);
         CHECK_THAT(record.summary, Catch::Contains("magnitude pruning"));
       }

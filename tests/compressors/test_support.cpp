@@ -17,7 +17,8 @@ std::vector<at::Tensor> brute_force(const std::vector<ScoreSource>& sources, std
     const at::Tensor p = s.pruned.defined() ? s.pruned.flatten().eq(0) : at::zeros({v.numel()}, at::kBool);
     for (std::int64_t i = 0; i < v.numel(); ++i) {
       const double x = s.absolute ? std::abs(v[i].item<double>()) : v[i].item<double>();
-      all.emplace_back(p[i].item<bool>() ? 0 : 1, x, pos++);
+      const bool pruned = p[i].item<bool>();
+      all.emplace_back(pruned ? 0 : 1, pruned ? 0.0 : x, pos++);  // among pruned entries, position decides
     }
   }
   std::sort(all.begin(), all.end());
@@ -84,7 +85,7 @@ TEST_CASE("ROC AUC with tied scores matches sklearn's roc_auc_score", "[support]
   const at::Tensor labels = at::tensor(f["labels"].get<std::vector<std::int64_t>>());
   CHECK(roc_auc(scores, labels.eq(1)) == Approx(f["auc"].get<double>()).epsilon(1e-12));
   CHECK(std::isnan(roc_auc(scores, at::zeros({scores.numel()}, at::kBool))));
-  CHECK(roc_auc(at::tensor({0.1, 0.1}), at::tensor({true, false})) == 0.5);
+  CHECK(roc_auc(at::tensor({0.1, 0.1}), at::tensor({1, 0}).eq(1)) == 0.5);
 }
 
 TEST_CASE("layer globs follow shell rules", "[support]") {

@@ -215,7 +215,7 @@ TEST_CASE("pie of a population against itself is empty", "[metrics][pie]") {
   CHECK(out["per_class"][0]["pie_fraction"].is_null());
 }
 
-TEST_CASE("pie handles N = 10,000 examples and K = 30 models", "[metrics][pie]") {
+TEST_CASE("pie handles N = 10000 examples and K = 30 models", "[metrics][pie]") {
   const std::int64_t n = 10000, k = 30;
   at::manual_seed(7);
   compaudit::EvalData data{"test", at::randint(10, {n}, at::kLong), 10, {}};

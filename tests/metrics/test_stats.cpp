@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <map>
 
 using compaudit::test::metric_fixtures;
 namespace stats = compaudit::stats;
@@ -138,4 +139,22 @@ TEST_CASE("modal labels break ties towards the largest label, as in the hand-wor
 TEST_CASE("modal labels reject a label outside the classes", "[stats][pie]") {
   const std::vector<std::int64_t> labels = {0, 1, 3, 1};
   CHECK_THROWS_AS(stats::modal_labels(labels.data(), 2, 2, 3), std::out_of_range);
+}
+
+TEST_CASE("modal labels stay right across column blocks when there are many classes", "[stats][pie]") {
+  // 1,000 classes make the counter work in blocks of 65 columns; compare with a direct count per column.
+  const std::int64_t k = 7, n = 300;
+  const int classes = 1000;
+  std::vector<std::int64_t> labels(static_cast<std::size_t>(k * n));
+  for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<std::int64_t>((i * 7919) % 13 * 71 % classes);
+  const auto mode = stats::modal_labels(labels.data(), k, n, classes);
+  for (std::int64_t j = 0; j < n; ++j) {
+    std::map<std::int64_t, int> count;
+    for (std::int64_t r = 0; r < k; ++r) ++count[labels[static_cast<std::size_t>(r * n + j)]];
+    std::int64_t best = -1;
+    int best_count = 0;
+    for (const auto& [label, c] : count)  // ascending labels: >= keeps the largest of a tie
+      if (c >= best_count) best = label, best_count = c;
+    REQUIRE(mode[static_cast<std::size_t>(j)] == best);
+  }
 }

@@ -15,10 +15,15 @@ namespace compaudit::cli {
 void add_report_command(CLI::App& app, Context& context) {
   CLI::App* cmd = app.add_subcommand("report", "Rebuild report.json, report.html and the terminal summary of a run");
   auto run_dir = std::make_shared<std::string>();
+  auto formats = std::make_shared<std::vector<std::string>>();
   cmd->add_option("RUN_DIR", *run_dir, "Run directory")->required()->check(CLI::ExistingDirectory);
-  cmd->callback([&context, run_dir] {
+  cmd->add_option("--format", *formats, "Only these: json, html, terminal (repeatable; default: all three)")
+      ->check(CLI::IsMember({"json", "html", "terminal"}))
+      ->allow_extra_args(false);
+  cmd->callback([&context, run_dir, formats] {
 #ifdef COMPAUDIT_CLI_HAS_REPORT
-    context.exit_code = compaudit::report::report_command(*run_dir);
+    context.exit_code = formats->empty() ? compaudit::report::report_command(*run_dir)
+                                         : compaudit::report::build_reports(*run_dir, *formats, std::cout);
 #else
     // TODO(report): link compaudit_report and call its entry point once host/report provides it.
     std::cerr << "compaudit: report is not available in this build\n";

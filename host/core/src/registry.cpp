@@ -8,10 +8,13 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
+#include <thread>
 
 namespace fs = std::filesystem;
 
@@ -41,10 +44,15 @@ bool world_writable(const fs::path& dir) {
   return (st.st_mode & S_IWOTH) != 0;
 }
 
-// Manifests under `dir`, sorted so that discovery does not depend on directory order.
-std::vector<fs::path> manifest_files(const fs::path& dir, std::vector<std::string>& warnings) {
-  std::vector<fs::path> files;
+// Manifests under `dir` as (path, canonical path), sorted so that discovery does not depend on directory order.
+// The canonical path (to read a directory listed twice only once) costs one realpath for the root; below it, only
+// symlinked files need their own, since the walk does not follow directory symlinks. This keeps discovery at a few
+// system calls per manifest (bench/discovery).
+std::vector<std::pair<fs::path, std::string>> manifest_files(const fs::path& dir, std::vector<std::string>& warnings) {
+  std::vector<std::pair<fs::path, std::string>> files;
   std::error_code ec;
+  const fs::path root = fs::canonical(dir, ec);
+  if (ec) return files;
   if (world_writable(dir))
     warnings.push_back(fmt::format("plugin directory {} is world-writable: anyone on this machine can add plugins "
                                    "to it", dir.string()));
@@ -63,7 +71,11 @@ std::vector<fs::path> manifest_files(const fs::path& dir, std::vector<std::strin
                                        "plugins to it", entry.path().string()));
       continue;
     }
-    if (entry.path().extension() == ".toml" && entry.is_regular_file(type_ec)) files.push_back(entry.path());
+    if (entry.path().extension() != ".toml" || !entry.is_regular_file(type_ec)) continue;
+    std::string canonical = entry.is_symlink(type_ec)
+                                ? fs::weakly_canonical(entry.path(), type_ec).string()
+                                : (root / entry.path().lexically_relative(dir)).lexically_normal().string();
+    files.emplace_back(entry.path(), std::move(canonical));
   }
   std::sort(files.begin(), files.end());
   return files;
@@ -87,45 +99,83 @@ SearchPaths SearchPaths::standard(const std::vector<std::string>& cli_paths) {
   return paths;
 }
 
+namespace {
+struct Candidate {
+  fs::path file;
+  std::string origin;
+  std::optional<Manifest> manifest;
+  std::optional<Error> error;
+};
+
+void parse_one(Candidate& c) {
+  try {
+    c.manifest = parse_manifest(c.file.string());
+    c.manifest->origin = c.origin;
+  } catch (const Error& e) {
+    c.error = e;
+  } catch (const std::exception& e) {
+    c.error = Error(ErrorCode::manifest, e.what(), {c.file.string()});
+  }
+}
+
+// Parses every candidate. Manifests are independent, so a large search path is parsed on up to 4 threads; results
+// stay in search order, so the outcome does not depend on the thread count.
+void parse_all(std::vector<Candidate>& candidates) {
+  const std::size_t threads =
+      candidates.size() < 128 ? 1 : std::min<std::size_t>(4, std::max(1u, std::thread::hardware_concurrency()));
+  if (threads == 1) {
+    for (auto& c : candidates) parse_one(c);
+    return;
+  }
+  std::atomic<std::size_t> next{0};
+  auto worker = [&] {
+    for (std::size_t i; (i = next.fetch_add(16)) < candidates.size();)
+      for (std::size_t j = i; j < std::min(i + 16, candidates.size()); ++j) parse_one(candidates[j]);
+  };
+  std::vector<std::thread> pool;
+  for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(worker);
+  worker();
+  for (auto& t : pool) t.join();
+}
+}  // namespace
+
 Registry Registry::discover(const SearchPaths& paths) {
   Registry registry;
   registry.paths_ = paths;
-  std::vector<Manifest> found;                 // winners so far, in discovery order
-  std::map<std::string, std::size_t> by_id;    // id -> index in found
-  std::set<std::string> seen_files;            // canonical manifest paths: a directory listed twice counts once
+  std::vector<Candidate> candidates;
+  std::set<std::string> seen_files;  // canonical manifest paths: a directory listed twice counts once
   for (const auto& [dir, origin] : paths.dirs) {
     std::error_code ec;
     if (!fs::is_directory(dir, ec)) continue;
-    for (const fs::path& file : manifest_files(dir, registry.warnings_)) {
-      const std::string canonical = fs::weakly_canonical(file, ec).string();
-      if (!seen_files.insert(canonical).second) continue;
-      Manifest m;
-      try {
-        m = parse_manifest(file.string());
-      } catch (const Error& e) {
-        registry.errors_.push_back(e);
-        continue;
-      } catch (const std::exception& e) {
-        registry.errors_.push_back(Error(ErrorCode::manifest, e.what(), {file.string()}));
-        continue;
-      }
-      m.origin = origin;
-      auto it = by_id.find(m.id);
-      if (it == by_id.end()) {
-        by_id.emplace(m.id, found.size());
-        found.push_back(std::move(m));
-        continue;
-      }
-      Manifest& kept = found[it->second];
-      const int order = compare_versions(m.version, kept.version);
-      const Manifest& winner = order > 0 ? m : kept;
-      const Manifest& loser = order > 0 ? kept : m;
-      const char* why = order == 0 ? "same version, found earlier in the search path" : "higher version";
-      registry.warnings_.push_back(fmt::format(
-          "plugin {} is provided twice: using {} (version {}, {}) over {} (version {}, {}) — {}", m.id, winner.path,
-          winner.version, winner.origin, loser.path, loser.version, loser.origin, why));
-      if (order > 0) kept = std::move(m);
+    for (auto& [file, canonical] : manifest_files(dir, registry.warnings_))
+      if (seen_files.insert(canonical).second) candidates.push_back({std::move(file), origin, {}, {}});
+  }
+  parse_all(candidates);
+
+  std::vector<Manifest> found;               // winners so far, in discovery order
+  std::map<std::string, std::size_t> by_id;  // id -> index in found
+  found.reserve(candidates.size());
+  for (auto& c : candidates) {
+    if (c.error) {
+      registry.errors_.push_back(std::move(*c.error));
+      continue;
     }
+    Manifest& m = *c.manifest;
+    auto it = by_id.find(m.id);
+    if (it == by_id.end()) {
+      by_id.emplace(m.id, found.size());
+      found.push_back(std::move(m));
+      continue;
+    }
+    Manifest& kept = found[it->second];
+    const int order = compare_versions(m.version, kept.version);
+    const Manifest& winner = order > 0 ? m : kept;
+    const Manifest& loser = order > 0 ? kept : m;
+    const char* why = order == 0 ? "same version, found earlier in the search path" : "higher version";
+    registry.warnings_.push_back(fmt::format(
+        "plugin {} is provided twice: using {} (version {}, {}) over {} (version {}, {}) — {}", m.id, winner.path,
+        winner.version, winner.origin, loser.path, loser.version, loser.origin, why));
+    if (order > 0) kept = std::move(m);
   }
   std::sort(found.begin(), found.end(), [](const Manifest& a, const Manifest& b) { return a.id < b.id; });
   registry.plugins_ = std::move(found);

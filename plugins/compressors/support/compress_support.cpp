@@ -72,6 +72,7 @@ struct Source {
 inline std::uint32_t key_of(const Source& s, std::int64_t i) {
   std::uint32_t u;
   std::memcpy(&u, s.values + i, sizeof u);
+  if (!s.absolute && u == 0x80000000u) u = 0;  // -0.0 ranks as +0.0
   // |x| of a float is its bits without the sign; +1 keeps 0 free. Signed scores: flip so that the unsigned order
   // of the bits is the numeric order.
   const std::uint32_t k = s.absolute ? (u & 0x7FFFFFFFu) + 1u : ((u & 0x80000000u) ? ~u : (u | 0x80000000u));

@@ -1,0 +1,17 @@
+#!/bin/sh
+# Discovery benchmark: listing 1,000 plugins from manifests vs opening every library.
+#   bench/discovery/discovery.sh [BUILD_DIR] [LIBRARY.so...]
+# Default libraries: the built-in plugins of BUILD_DIR (real LibTorch plugins), else the core test plugin.
+set -eu
+build=${1:-build}
+[ $# -gt 0 ] && shift
+build=$(cd "$build" && pwd)
+if [ $# -eq 0 ]; then
+  set -- $(ls "$build"/lib/compaudit/plugins/*.so 2>/dev/null || true)
+  [ $# -eq 0 ] && set -- "$build/tests/core/test-plugins/libtp_good.so"
+fi
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+# Copies of built-in plugins find the SDK libraries through the build's lib directory.
+LD_LIBRARY_PATH="$build/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+  "$build/bin/discovery_bench" "$build/bin/compaudit" "$work/gen" "$@" --count 1000 --repeat 7

@@ -1,0 +1,222 @@
+// discovery_bench — manifest-first discovery against loading every library (issue 2, item 12).
+//
+// Generates N manifests in one directory — the layout of an installed lib/compaudit/plugins/ — each beside its own
+// *copy* of a real plugin library (copies, so that "load them all" really maps N files; symlinks would be loaded
+// once). Then times:
+//   1. `compaudit plugins list` as a whole process (start-up included), N plugins on --plugin-path;
+//   2. `compaudit validate` of a pipeline whose arms and metric use 20 of those plugins;
+//   3. opening every library in-process with the real Loader (dlopen RTLD_NOW + descriptor checks), no process
+//      start-up counted — which flatters loading, so the ratio is conservative.
+// Prints the medians and the ratio load/list. Targets: list < 50 ms and >= 20x faster than loading all.
+//
+//   discovery_bench COMPAUDIT_EXE WORK_DIR LIBRARY.so... [--count N] [--repeat R]
+#include <compaudit/host/loader.h>
+#include <compaudit/host/manifest.h>
+
+#include <fmt/format.h>
+
+#include <dlfcn.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <vector>
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+struct Times {
+  double wall = 0, cpu = 0;  // seconds; cpu = user + system time of the child
+};
+
+// Runs argv with stdout and stderr to /dev/null; returns its wall and CPU time, or throws on a non-zero exit.
+// CPU time is reported beside wall time because on a shared, loaded machine the wall time includes waiting for a
+// core.
+Times time_process(const std::vector<std::string>& args) {
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  const auto start = Clock::now();
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    std::freopen("/dev/null", "w", stdout);
+    std::freopen("/dev/null", "w", stderr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  struct rusage usage {};
+  ::wait4(pid, &status, 0, &usage);
+  const double wall = seconds_since(start);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    throw std::runtime_error(fmt::format("{} failed (status {})", args[1], status));
+  auto secs = [](const timeval& t) { return double(t.tv_sec) + double(t.tv_usec) * 1e-6; };
+  return {wall, secs(usage.ru_utime) + secs(usage.ru_stime)};
+}
+
+Times median(std::vector<Times> v) {
+  Times m;
+  std::sort(v.begin(), v.end(), [](const Times& a, const Times& b) { return a.wall < b.wall; });
+  m.wall = v[v.size() / 2].wall;
+  std::sort(v.begin(), v.end(), [](const Times& a, const Times& b) { return a.cpu < b.cpu; });
+  m.cpu = v[v.size() / 2].cpu;
+  return m;
+}
+
+double process_cpu_seconds() {
+  struct rusage usage {};
+  ::getrusage(RUSAGE_SELF, &usage);
+  auto secs = [](const timeval& t) { return double(t.tv_sec) + double(t.tv_usec) * 1e-6; };
+  return secs(usage.ru_utime) + secs(usage.ru_stime);
+}
+
+// What a library's descriptor says (read once, outside the timings): the generated manifests need its kind, and
+// loading needs its id.
+struct Source {
+  fs::path library;
+  compaudit::host::LibraryInfo info;
+};
+
+Source describe(const fs::path& library) {
+  void* handle = ::dlopen(library.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!handle) throw std::runtime_error(::dlerror());
+  auto entry = reinterpret_cast<compaudit_plugin_entry_fn*>(::dlsym(handle, COMPAUDIT_PLUGIN_ENTRY_NAME));
+  if (!entry) throw std::runtime_error(library.string() + " is not a compaudit plugin");
+  const compaudit::PluginDescriptor* d = entry();
+  Source s{library, {}};
+  s.info.id = d->id;
+  s.info.kind = d->kind;
+  return s;  // the handle stays open: the source library is not one of the timed copies
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 4) {
+    std::cerr << "usage: discovery_bench COMPAUDIT_EXE WORK_DIR LIBRARY.so... [--count N] [--repeat R]\n";
+    return 2;
+  }
+  const std::string exe = fs::absolute(argv[1]).string();
+  const fs::path work = fs::absolute(argv[2]);
+  std::vector<fs::path> libraries;
+  int count = 1000, repeat = 7;
+  for (int i = 3; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--count" && i + 1 < argc) count = std::stoi(argv[++i]);
+    else if (a == "--repeat" && i + 1 < argc) repeat = std::stoi(argv[++i]);
+    else libraries.push_back(fs::absolute(a));
+  }
+  std::vector<Source> sources;
+  for (const auto& l : libraries) sources.push_back(describe(l));
+
+  // 1. Generate: plugins/{libpNNNN.so, pNNNN.toml}; ids org.bench.<kind>.pNNNN with a realistic schema.
+  fs::remove_all(work);
+  const fs::path plugins = work / "plugins";
+  std::vector<std::pair<std::string, std::string>> ids;  // id, kind
+  for (int i = 0; i < count; ++i) {
+    const Source& s = sources[i % sources.size()];
+    const std::string name = fmt::format("p{:04}", i);
+    const fs::path dir = plugins;
+    const std::string lib = "lib" + name + ".so";
+    fs::create_directories(dir);
+    fs::copy_file(s.library, dir / lib);
+    const std::string id = fmt::format("org.bench.{}.{}", s.info.kind, name);
+    ids.emplace_back(id, s.info.kind);
+    std::ofstream(dir / (name + ".toml")) << fmt::format(
+        R"(id = "{}"
+version = "1.0.{}"
+kind = "{}"
+library = "{}"
+abi = 1
+description = "Benchmark copy {} of {}"
+license = "MIT"
+
+[[param]]
+name = "sparsity"
+type = "float"
+default = 0.5
+min = 0.0
+max = 1.0
+doc = "Fraction of weights set to zero. Default: 0.5"
+
+[[param]]
+name = "scope"
+type = "string"
+default = "global"
+choices = ["global", "layerwise"]
+doc = "Default: global"
+)",
+        id, i, s.info.kind, lib, i, s.info.id);
+  }
+
+  // 2. A pipeline using 20 of them: 19 compressors in arms (a sweep on the first) and 1 metric, when available.
+  std::ofstream(work / "data.csv") << "a,b,label\n0.1,0.2,0\n0.3,0.4,1\n0.5,0.1,0\n0.2,0.9,1\n";
+  std::string pipeline = "[audit]\nname = \"bench\"\nseeds = 3\n\n[data]\nformat = \"csv\"\ntrain = \"data.csv\"\n\n"
+                         "[model]\narch = \"mlp\"\nhidden = [16]\n";
+  int used = 0;
+  bool have_metric = false;
+  for (const auto& [id, kind] : ids) {
+    if (kind == "metric" && !have_metric) {
+      pipeline += fmt::format("\n[[metric]]\nplugin = \"{}\"\n", id);
+      have_metric = true;
+      ++used;
+    } else if (kind == "compressor" && used < 19 + !have_metric) {
+      pipeline += fmt::format("\n[[arm]]\nname = \"a{}\"\nfinetune_epochs = 1\n  [[arm.step]]\n  plugin = \"{}\"\n"
+                              "  sparsity = {}\n",
+                              used, id, used == 0 ? "[0.5, 0.7, 0.9]" : "0.8");
+      ++used;
+    }
+    if (used >= 20 && have_metric) break;
+  }
+  std::ofstream(work / "pipeline.toml") << pipeline;
+  const bool can_validate = have_metric && used >= 2;
+
+  // 3. Time the front end as whole processes.
+  std::vector<Times> list_t, validate_t;
+  const std::vector<std::string> list_cmd = {exe, "plugins", "list", "--plugin-path", plugins.string()};
+  const std::vector<std::string> validate_cmd = {exe, "validate", "--plugin-path", plugins.string(),
+                                                 (work / "pipeline.toml").string()};
+  time_process(list_cmd);  // warm the page cache
+  for (int r = 0; r < repeat; ++r) list_t.push_back(time_process(list_cmd));
+  if (can_validate)
+    for (int r = 0; r < repeat; ++r) validate_t.push_back(time_process(validate_cmd));
+
+  // 4. Open every library with the real loader (once: the libraries stay loaded).
+  const auto start = Clock::now();
+  const double cpu_start = process_cpu_seconds();
+  compaudit::host::Loader loader;
+  for (int i = 0; i < count; ++i) {
+    const std::string name = fmt::format("p{:04}", i);
+    auto m = compaudit::host::parse_manifest((plugins / (name + ".toml")).string());
+    m.id = sources[i % sources.size()].info.id;  // the copies all carry their source's descriptor id
+    loader.open(m);
+  }
+  const Times load{seconds_since(start), process_cpu_seconds() - cpu_start};
+  const Times list = median(list_t);
+  fmt::print("discovery benchmark: {} plugins (copies of {} librar{}), median of {} runs\n", count, sources.size(),
+             sources.size() == 1 ? "y" : "ies", repeat);
+  for (const auto& s : sources) fmt::print("  source: {} ({} {})\n", s.library.string(), s.info.kind, s.info.id);
+  fmt::print("                                              wall        cpu\n");
+  fmt::print("  compaudit plugins list (whole process): {:8.1f} ms {:8.1f} ms   target < 50 ms: {}\n",
+             list.wall * 1e3, list.cpu * 1e3, list.wall < 0.050 ? "met" : (list.cpu < 0.050 ? "met in CPU time" : "NOT met"));
+  if (can_validate) {
+    const Times v = median(validate_t);
+    fmt::print("  compaudit validate, 20 plugins:         {:8.1f} ms {:8.1f} ms\n", v.wall * 1e3, v.cpu * 1e3);
+  }
+  fmt::print("  open every library (in-process Loader): {:8.1f} ms {:8.1f} ms   ({} libraries)\n", load.wall * 1e3,
+             load.cpu * 1e3, loader.library_count());
+  fmt::print("  ratio load-all / list: {:.1f}x wall, {:.1f}x cpu   target >= 20x: {}\n", load.wall / list.wall,
+             load.cpu / list.cpu, load.wall / list.wall >= 20 ? "met" : "NOT met");
+  return 0;
+}
