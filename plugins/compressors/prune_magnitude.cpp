@@ -50,7 +50,14 @@ class MagnitudePruning final : public Compressor {
       if (at::Tensor m = model.mask(l.name + ".weight"); m.defined()) already += zeros_of(m);
     }
     // The k smallest |w| by an O(n) selection (no sort), exact under ties; masks installed on the model.
-    const std::int64_t pruned = prune_to(model, layers, options_.sparsity, options_.scope == "global");
+    std::vector<std::int64_t> counts;
+    const std::int64_t pruned = prune_to(model, layers, options_.sparsity, options_.scope == "global", {}, &counts);
+    nlohmann::json per_layer = nlohmann::json::array();
+    for (std::size_t i = 0; i < layers.size(); ++i) {
+      const auto n = static_cast<double>(layers[i].weight.numel());
+      per_layer.push_back({{"layer", layers[i].name}, {"parameters", layers[i].weight.numel()},
+                           {"pruned", counts[i]}, {"sparsity", static_cast<double>(counts[i]) / n}});
+    }
 
     CompressionRecord record;
     record.details["scope"] = options_.scope;
@@ -58,7 +65,7 @@ class MagnitudePruning final : public Compressor {
     record.details["selected_weights"] = total;
     record.details["pruned"] = pruned;
     record.details["previously_pruned"] = already;
-    record.details["layers"] = mask_json(model, layers);
+    record.details["layers"] = std::move(per_layer);
     record.summary = fmt::format("{} magnitude pruning to {:.1f}% ({} of {} weights in {} layers zeroed)",
                                  options_.scope, 100.0 * static_cast<double>(pruned) / static_cast<double>(total),
                                  human_count(pruned), human_count(total), layers.size());

@@ -119,7 +119,8 @@ class MemorizationMetric final : public compaudit::Metric {
                      {"hi", e[b + 1]},
                      {"n", total[b]},
                      {"mismatched", flipped[b]},
-                     {"mismatch_rate", total[b] ? nlohmann::json(static_cast<double>(flipped[b]) / total[b])
+                     {"mismatch_rate", total[b] ? nlohmann::json(static_cast<double>(flipped[b]) /
+                                                                 static_cast<double>(total[b]))
                                                 : nlohmann::json()}});
     return out;
   }

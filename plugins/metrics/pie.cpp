@@ -26,6 +26,10 @@ namespace {
 
 using compaudit::metrics::number_or_null;
 
+double fraction(std::int64_t part, std::int64_t whole) {
+  return static_cast<double>(part) / static_cast<double>(whole);
+}
+
 /// Mean over models of top-1, or nullopt when no example is kept.
 std::optional<double> mean_top1(const at::Tensor& predicted, const at::Tensor& targets, const std::vector<bool>& keep) {
   const std::vector<double> top1 = compaudit::metrics::top1_per_model(predicted, targets, keep);
@@ -71,13 +75,12 @@ class PieMetric final : public compaudit::Metric {
       per_class.push_back({{"class", c},
                            {"name", compaudit::metrics::class_name(input.data, c)},
                            {"count", count},
-                           {"pie_fraction", pie_count ? nlohmann::json(static_cast<double>(count) / pie_count)
-                                                      : nlohmann::json()},
-                           {"data_fraction", static_cast<double>(class_count[static_cast<std::size_t>(c)]) / n}});
+                           {"pie_fraction", pie_count ? nlohmann::json(fraction(count, pie_count)) : nlohmann::json()},
+                           {"data_fraction", fraction(class_count[static_cast<std::size_t>(c)], n)}});
     }
     nlohmann::json summary = {
         {"pie_count", pie_count},
-        {"pie_fraction", static_cast<double>(pie_count) / static_cast<double>(n)},
+        {"pie_fraction", fraction(pie_count, n)},
         {"top1_ref", number_or_null(mean_top1(ref, targets, {}))},
         {"top1_cand", number_or_null(mean_top1(cand, targets, {}))},
         {"top1_ref_without_pies", number_or_null(mean_top1(ref, targets, keep))},

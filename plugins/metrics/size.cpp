@@ -24,6 +24,7 @@
 #include <compaudit/metric.h>
 
 #include <algorithm>
+#include <map>
 
 namespace {
 

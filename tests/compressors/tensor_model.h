@@ -43,7 +43,7 @@ class TensorModel final : public Model {
     at::Tensor& p = param(name);
     if (!p.sizes().equals(value.sizes())) throw Error(ErrorCode::runtime, "TensorModel: fixed shapes");
     p.copy_(value);
-    if (masks_.count(name)) p.mul_(masks_[name]);
+    if (masks_.count(name)) apply(p, masks_[name]);
   }
   void set_mask(const std::string& name, const at::Tensor& mask) override {
     if (!mask.defined()) {
@@ -51,8 +51,8 @@ class TensorModel final : public Model {
       return;
     }
     if (!mask.sizes().equals(param(name).sizes())) throw Error(ErrorCode::runtime, "TensorModel: mask shape");
-    masks_[name] = mask.clone();
-    param(name).mul_(masks_[name]);
+    masks_[name] = mask.contiguous().clone();
+    apply(param(name), masks_[name]);
   }
   at::Tensor mask(const std::string& name) const override {
     auto it = masks_.find(name);
@@ -66,6 +66,17 @@ class TensorModel final : public Model {
   bool set_activation_hook(ActivationHook) override { return false; }
 
  private:
+  // As the built-in models do: a plain loop for float parameters and bool masks (ATen's mul_ with a bool operand
+  // takes a slow casting path).
+  static void apply(at::Tensor& p, const at::Tensor& m) {
+    if (p.scalar_type() == at::kFloat && m.scalar_type() == at::kBool && p.is_contiguous()) {
+      float* w = p.data_ptr<float>();
+      const bool* keep = m.data_ptr<bool>();
+      for (std::int64_t i = 0, n = p.numel(); i < n; ++i) w[i] = keep[i] ? w[i] : 0.0f;
+    } else {
+      p.mul_(m);
+    }
+  }
   at::Tensor& param(const std::string& name) {
     for (auto& l : layers_) {
       if (name == l.name + ".weight") return l.weight;

@@ -71,7 +71,7 @@ TEST_CASE("plugins list reports a broken manifest and still lists the others", "
   CHECK(contains(r.err, (tmp / "dir" / "broken.toml").string() + ":3:8: manifest error: manifest: 'kind' must be a string"));
 }
 
-TEST_CASE("plugins inspect shows the schema; --load checks the library", "[cli]") {
+TEST_CASE("plugins inspect shows the schema and with --load checks the library", "[cli]") {
   const Result r = run("plugins inspect org.test.compressor.prune --plugin-path " + kPlugins);
   CHECK(r.exit_code == 0);
   CHECK(contains(r.out, "sparsity"));
@@ -139,8 +139,8 @@ TEST_CASE("new-plugin writes a project with a manifest the registry accepts", "[
   CHECK(run("new-plugin --kind metric Bad-Name -o " + (tmp / "y").string()).exit_code == 4);
 }
 
-TEST_CASE("run and export report a missing engine with exit code 7 after validating", "[cli]") {
-  // In the test tree the engine may or may not be built; an invalid pipeline must fail before the engine is opened.
+TEST_CASE("run validates the pipeline before it opens the engine", "[cli]") {
+  // An invalid pipeline fails in milliseconds, before LibTorch is paid for (and whether or not the engine is built).
   const Result bad = run("run --plugin-path " + kPlugins + " " + kPipelines + "/bad/no_metrics.toml");
   CHECK(bad.exit_code == 4);
   CHECK(contains(bad.err, "no [[metric]]"));

@@ -118,3 +118,32 @@ TEST_CASE("the standard search order: --plugin-path, COMPAUDIT_PLUGIN_PATH, user
   CHECK(p.dirs.back() == D{compaudit::host::builtin_plugin_dir(), "built-in"});
   CHECK(contains(compaudit::host::builtin_plugin_dir(), compaudit::host::host_library_dir()));
 }
+
+TEST_CASE("a large search path (parsed on several threads) gives the same result as a small one", "[registry]") {
+  test::TempDir tmp;
+  // 300 manifests over two directories: every id twice (versions 1.0.i in "a", 1.1.0 for even i in "b"), and one
+  // broken manifest per directory. The winners, warnings and errors must follow the sequential rules exactly.
+  for (const char* sub : {"a", "b"}) test::write_file(tmp / sub / "libdummy.so", "x");
+  for (int i = 0; i < 150; ++i) {
+    const std::string id = fmt::format("org.test.compressor.p{:03}", i);
+    const std::string body = "kind = \"compressor\"\nlibrary = \"libdummy.so\"\nabi = 1\n";
+    test::write_file(tmp / "a" / fmt::format("p{:03}.toml", i),
+                     fmt::format("id = \"{}\"\nversion = \"1.0.{}\"\n{}", id, i, body));
+    test::write_file(tmp / "b" / fmt::format("p{:03}.toml", i),
+                     fmt::format("id = \"{}\"\nversion = \"{}\"\n{}", id, i % 2 ? "1.0.0" : "1.1.0", body));
+  }
+  test::write_file(tmp / "a" / "zz_broken.toml", "id = 1\n");
+  test::write_file(tmp / "b" / "zz_broken.toml", "id = 2\n");
+  const Registry r = Registry::discover(paths({{(tmp / "a").string(), "--plugin-path"}, {(tmp / "b").string(), "user"}}));
+  REQUIRE(r.plugins().size() == 150);
+  for (int i = 0; i < 150; ++i) {
+    const auto& m = r.plugins()[i];
+    CHECK(m.id == fmt::format("org.test.compressor.p{:03}", i));
+    // Odd i: "b" has 1.0.0 <= 1.0.i, so "a" wins (earlier on equal version, i = 0 aside); even i: "b" has 1.1.0.
+    CHECK(m.origin == (i % 2 == 0 ? "user" : "--plugin-path"));
+  }
+  CHECK(r.warnings().size() == 150);
+  REQUIRE(r.errors().size() == 2);
+  CHECK(r.errors()[0].where().file == (tmp / "a" / "zz_broken.toml").string());
+  CHECK(r.errors()[1].where().file == (tmp / "b" / "zz_broken.toml").string());
+}

@@ -279,3 +279,43 @@ TEST_CASE("A built-in model exports as a state dict torch.load reads, masks appl
     CHECK(engine_test::engine().export_model(request) == host::exit_input);
   }
 }
+
+TEST_CASE("Memorization scores are estimated and an augmentation policy changes training", "[engine][audit][memorization]") {
+  if (!fs::exists(kDigits)) return;
+  const auto dir = engine_test::scratch_dir("audit-memorization");
+  const std::string extra = R"(
+[augmentation]
+plugin = "org.compaudit.augment.noise"
+std = 0.3
+
+[memorization]
+models = 4
+fraction = 0.75
+epochs = 1
+
+[[metric]]
+plugin = "org.compaudit.metric.memorization"
+)";
+  const std::string plain = write_pipeline(dir, digits_pipeline("digits-mem"));
+  fs::create_directories(dir / "aug");
+  const std::string augmented = write_pipeline(dir / "aug", digits_pipeline("digits-mem-aug") + extra);
+  REQUIRE(engine_test::run_pipeline(plain, (dir / "plain").string()) == host::exit_ok);
+  REQUIRE(engine_test::run_pipeline(augmented, (dir / "aug" / "run").string()) == host::exit_ok);
+
+  const store::Store s = store::Store::open((dir / "aug" / "run").string(), store::Store::Access::read_only);
+  const auto data = s.data();
+  REQUIRE(data);
+  const auto mem = s.memorization("train");
+  REQUIRE(mem);
+  CHECK(static_cast<std::int64_t>(mem->size()) == data->splits.at(0).n);
+  for (float m : *mem) CHECK((m >= -1.0f && m <= 1.0f));
+  const auto* metric = find_metric(s.metrics(), "org.compaudit.metric.memorization", "prune@sparsity=0.9");
+  REQUIRE(metric != nullptr);
+  INFO(metric->error);
+  CHECK(metric->error.empty());
+  // Predictions on the training split were stored for the metric.
+  CHECK(s.predictions("prune@sparsity=0.9", 0, "train", false));
+
+  const store::Store p = store::Store::open((dir / "plain").string(), store::Store::Access::read_only);
+  CHECK(p.predictions("dense", 0, "test")->probs != s.predictions("dense", 0, "test")->probs);
+}

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cctype>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "../../host/report/src/png.h"
@@ -79,6 +80,21 @@ TEST_CASE("build_reports writes report.json with the documented fields", "[repor
   CHECK(doc["log"].size() == 1);  // the warning, not the info line
 }
 
+TEST_CASE("Findings say whether differences exceed the intervals and how effects move with level", "[report][json]") {
+  TempDir dir;
+  compaudit::test::write_synthetic_run(dir.path());
+  const json doc = report::report_json(store::Store::open(dir.path(), store::Store::Access::read_only));
+  std::map<std::string, std::string> text;  // kind/subject -> text
+  for (const auto& f : doc["findings"]) text[f["kind"].get<std::string>() + "/" + f["subject"].get<std::string>()] = f["text"];
+  CHECK_THAT(text["top1/int8"], Catch::Contains("intervals overlap, not distinguishable with 5 models"));
+  CHECK_THAT(text["top1/prune@sparsity=0.9"], Catch::Contains("against dense+ft): the 95% intervals do not overlap"));
+  CHECK_THAT(text["pie_trend/prune"], Catch::StartsWith("PIE fraction rises with level"));
+  CHECK_THAT(text["impacted_trend/prune"], Catch::Contains("rises with level: 5 → 6 → 9"));
+  CHECK_THAT(text["pie_removal/"], Catch::Contains("for 5 of 5 arms"));
+  CHECK_THAT(text["failed_cells/"], Catch::StartsWith("1 cell failed"));
+  CHECK(text.count("top1/dense") == 0);  // the dense arm is compared with nothing
+}
+
 TEST_CASE("Top-1 mean, sd and 95% t-interval match an independent computation", "[report][json]") {
   TempDir dir;
   {
@@ -129,7 +145,7 @@ TEST_CASE("report.html has every section, inline plots and thumbnails, and no ex
   CHECK_THAT(html, Catch::Contains("Per-class normalized recall difference"));
   CHECK_THAT(html, Catch::Contains("Class profile of PIEs"));
   CHECK_THAT(html, Catch::Contains("Mismatch rate against memorization"));
-  CHECK_THAT(html, Catch::Contains("Critical class: false-negative rate"));
+  CHECK_THAT(html, Catch::Contains("Critical class (Shirt): false-negative rate"));
   CHECK_THAT(html, Catch::Contains("data:image/png;base64,iVBORw0KGgo"));  // PNG signature, base64
   CHECK_THAT(html, Catch::Contains("org.example.metric.entropy"));       // unknown metric: generic table
   CHECK_THAT(html, Catch::Contains("raw output"));

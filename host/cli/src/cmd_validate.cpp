@@ -77,6 +77,8 @@ std::string pipeline_text(const host::Pipeline& p) {
 
 int validate(const Context& context, const std::string& path, bool as_json) {
   const host::Registry registry = host::Registry::discover(host::SearchPaths::standard(context.plugin_paths));
+  if (!as_json)
+    for (const auto& w : registry.warnings()) std::cerr << "compaudit: warning: " << w << '\n';
   try {
     const host::Pipeline pipeline = host::load_pipeline(path, registry);
     std::cout << (as_json ? pipeline_json(pipeline).dump(2) + "\n" : pipeline_text(pipeline));

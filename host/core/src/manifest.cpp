@@ -2,6 +2,7 @@
 // errors with file:line:column, because a manifest is the only thing `validate` trusts before any code runs.
 #include <compaudit/host/manifest.h>
 
+#include "manifest_internal.h"
 #include "toml_reader.h"
 
 #include <fmt/format.h>
@@ -78,7 +79,8 @@ ParamSpec parse_param(const toml::table& table, const std::string& file, std::si
 
 // The library path: relative, lexically inside the manifest's directory, an existing regular file (symlinks are
 // followed, so a packager may link to a library kept elsewhere).
-std::string resolve_library(const TableReader& r, const std::string& text, const fs::path& manifest_dir) {
+std::string resolve_library(const TableReader& r, const std::string& text, const fs::path& manifest_dir,
+                            const std::unordered_set<std::string>* regular_files) {
   if (text.empty()) r.fail("library", "library is empty");
   const fs::path rel(text);
   if (rel.is_absolute())
@@ -87,6 +89,7 @@ std::string resolve_library(const TableReader& r, const std::string& text, const
   if (!normal.empty() && *normal.begin() == "..")
     r.fail("library", fmt::format("library '{}' escapes the manifest's directory", text));
   const fs::path full = (manifest_dir / normal).lexically_normal();
+  if (regular_files && regular_files->count(full.string())) return full.string();
   std::error_code ec;
   const auto status = fs::status(full, ec);
   if (!fs::exists(status)) r.fail("library", fmt::format("library '{}' does not exist ({})", text, full.string()));
@@ -96,7 +99,9 @@ std::string resolve_library(const TableReader& r, const std::string& text, const
 }
 }  // namespace
 
-Manifest parse_manifest(const std::string& path) {
+Manifest parse_manifest(const std::string& path) { return detail::parse_manifest(path, nullptr); }
+
+Manifest detail::parse_manifest(const std::string& path, const std::unordered_set<std::string>* regular_files) {
   const std::string file = fs::absolute(path).lexically_normal().string();
   const toml::table root = detail::parse_toml_file(file, ErrorCode::manifest);
   TableReader r(root, file, "manifest", ErrorCode::manifest);
@@ -142,7 +147,7 @@ Manifest parse_manifest(const std::string& path) {
   }
   const std::string library = r.required_string("library");
   r.finish();  // unknown keys first: a typo is the likelier mistake
-  m.library = resolve_library(r, library, fs::path(file).parent_path());
+  m.library = resolve_library(r, library, fs::path(file).parent_path(), regular_files);
   return m;
 }
 

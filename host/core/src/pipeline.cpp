@@ -12,13 +12,9 @@ namespace compaudit::host {
 
 Pipeline load_pipeline(const std::string& path, const Registry& registry) {
   const std::string file = fs::absolute(path).lexically_normal().string();
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw Error(ErrorCode::pipeline, "cannot open pipeline file", {file});
-  std::stringstream text;
-  text << in.rdbuf();
   Pipeline p;
   p.path = file;
-  p.toml = text.str();
+  p.toml = detail::read_small_file(file, ErrorCode::pipeline);
   toml::table root;
   try {
     root = toml::parse(p.toml, file);

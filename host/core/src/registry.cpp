@@ -2,6 +2,8 @@
 // that is what keeps `compaudit plugins list` fast (see bench/discovery).
 #include <compaudit/host/registry.h>
 
+#include "manifest_internal.h"
+
 #include <fmt/format.h>
 
 #include <dlfcn.h>
@@ -15,6 +17,7 @@
 #include <optional>
 #include <set>
 #include <thread>
+#include <unordered_set>
 
 namespace fs = std::filesystem;
 
@@ -48,7 +51,8 @@ bool world_writable(const fs::path& dir) {
 // The canonical path (to read a directory listed twice only once) costs one realpath for the root; below it, only
 // symlinked files need their own, since the walk does not follow directory symlinks. This keeps discovery at a few
 // system calls per manifest (bench/discovery).
-std::vector<std::pair<fs::path, std::string>> manifest_files(const fs::path& dir, std::vector<std::string>& warnings) {
+std::vector<std::pair<fs::path, std::string>> manifest_files(const fs::path& dir, std::vector<std::string>& warnings,
+                                                             std::unordered_set<std::string>& regular_files) {
   std::vector<std::pair<fs::path, std::string>> files;
   std::error_code ec;
   const fs::path root = fs::canonical(dir, ec);
@@ -71,8 +75,10 @@ std::vector<std::pair<fs::path, std::string>> manifest_files(const fs::path& dir
                                        "plugins to it", entry.path().string()));
       continue;
     }
+    const bool symlink = entry.is_symlink(type_ec);
+    if (!symlink && entry.is_regular_file(type_ec)) regular_files.insert(entry.path().lexically_normal().string());
     if (entry.path().extension() != ".toml" || !entry.is_regular_file(type_ec)) continue;
-    std::string canonical = entry.is_symlink(type_ec)
+    std::string canonical = symlink
                                 ? fs::weakly_canonical(entry.path(), type_ec).string()
                                 : (root / entry.path().lexically_relative(dir)).lexically_normal().string();
     files.emplace_back(entry.path(), std::move(canonical));
@@ -107,9 +113,9 @@ struct Candidate {
   std::optional<Error> error;
 };
 
-void parse_one(Candidate& c) {
+void parse_one(Candidate& c, const std::unordered_set<std::string>& regular_files) {
   try {
-    c.manifest = parse_manifest(c.file.string());
+    c.manifest = detail::parse_manifest(c.file.string(), &regular_files);
     c.manifest->origin = c.origin;
   } catch (const Error& e) {
     c.error = e;
@@ -120,17 +126,18 @@ void parse_one(Candidate& c) {
 
 // Parses every candidate. Manifests are independent, so a large search path is parsed on up to 4 threads; results
 // stay in search order, so the outcome does not depend on the thread count.
-void parse_all(std::vector<Candidate>& candidates) {
-  const std::size_t threads =
+void parse_all(std::vector<Candidate>& candidates, const std::unordered_set<std::string>& regular_files) {
+  std::size_t threads =
       candidates.size() < 128 ? 1 : std::min<std::size_t>(4, std::max(1u, std::thread::hardware_concurrency()));
+  if (const char* t = std::getenv("COMPAUDIT_DISCOVERY_THREADS")) threads = std::max(1, std::atoi(t));
   if (threads == 1) {
-    for (auto& c : candidates) parse_one(c);
+    for (auto& c : candidates) parse_one(c, regular_files);
     return;
   }
   std::atomic<std::size_t> next{0};
   auto worker = [&] {
     for (std::size_t i; (i = next.fetch_add(16)) < candidates.size();)
-      for (std::size_t j = i; j < std::min(i + 16, candidates.size()); ++j) parse_one(candidates[j]);
+      for (std::size_t j = i; j < std::min(i + 16, candidates.size()); ++j) parse_one(candidates[j], regular_files);
   };
   std::vector<std::thread> pool;
   for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(worker);
@@ -144,13 +151,14 @@ Registry Registry::discover(const SearchPaths& paths) {
   registry.paths_ = paths;
   std::vector<Candidate> candidates;
   std::set<std::string> seen_files;  // canonical manifest paths: a directory listed twice counts once
+  std::unordered_set<std::string> regular_files;  // seen by the walks: libraries that need no stat
   for (const auto& [dir, origin] : paths.dirs) {
     std::error_code ec;
     if (!fs::is_directory(dir, ec)) continue;
-    for (auto& [file, canonical] : manifest_files(dir, registry.warnings_))
+    for (auto& [file, canonical] : manifest_files(dir, registry.warnings_, regular_files))
       if (seen_files.insert(canonical).second) candidates.push_back({std::move(file), origin, {}, {}});
   }
-  parse_all(candidates);
+  parse_all(candidates, regular_files);
 
   std::vector<Manifest> found;               // winners so far, in discovery order
   std::map<std::string, std::size_t> by_id;  // id -> index in found

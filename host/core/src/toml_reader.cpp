@@ -2,8 +2,11 @@
 
 #include <fmt/format.h>
 
-#include <fstream>
-#include <sstream>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 namespace compaudit::host::detail {
 
@@ -11,13 +14,30 @@ SourceLocation location(const toml::source_region& region, const std::string& fi
   return {file, static_cast<int>(region.begin.line), static_cast<int>(region.begin.column)};
 }
 
+std::string read_small_file(const std::string& path, ErrorCode code) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Error(code, fmt::format("cannot open file: {}", std::strerror(errno)), {path});
+  std::string text;
+  char buffer[16384];
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer, sizeof(buffer));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      ::close(fd);
+      throw Error(code, fmt::format("cannot read file: {}", std::strerror(err)), {path});
+    }
+    text.append(buffer, static_cast<std::size_t>(n));
+    if (n < static_cast<ssize_t>(sizeof(buffer))) break;  // a short read of a regular file is its end
+  }
+  ::close(fd);
+  return text;
+}
+
 toml::table parse_toml_file(const std::string& path, ErrorCode code) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(code, "cannot open file", {path});
-  std::stringstream text;
-  text << in.rdbuf();
+  const std::string text = read_small_file(path, code);
   try {
-    return toml::parse(text.str(), path);
+    return toml::parse(text, path);
   } catch (const toml::parse_error& e) {
     throw Error(code, fmt::format("TOML syntax error: {}", e.description()), location(e.source(), path));
   }

@@ -21,6 +21,9 @@ namespace compaudit::host::detail {
 /// Location of a node (or key) in `file`.
 SourceLocation location(const toml::source_region& region, const std::string& file);
 
+/// The whole file (open, read, close). Throws Error(code) naming the file.
+std::string read_small_file(const std::string& path, ErrorCode code);
+
 /// Parses a TOML file, turning syntax errors into Error(code) at the parser's line and column.
 toml::table parse_toml_file(const std::string& path, ErrorCode code);
 

@@ -21,6 +21,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <thread>
 
@@ -43,6 +44,32 @@ void set_threads(int threads) {
 int stop_after_from_env() {
   const char* v = std::getenv("COMPAUDIT_STOP_AFTER_CELLS");
   return v && *v ? std::atoi(v) : -1;
+}
+
+// Everything needed to use the exported weights outside compaudit, next to them: the architecture, the input shape,
+// the class names, and the normalisation the model was trained with (docs/export.md).
+void write_export_card(const store::Store& store, const store::Cell& cell, models::TrainableModel& model,
+                       const std::string& path) {
+  const store::RunInfo info = store.run();
+  const auto data = store.data();
+  nlohmann::json params = nlohmann::json::array();
+  for (const auto& [name, t] : model.named_parameters())
+    params.push_back({{"name", name}, {"shape", t.sizes().vec()}, {"bits", model.storage_bits(name)}});
+  nlohmann::json card = {{"format", "compaudit.export/1"},
+                         {"run", info.name},
+                         {"arm", cell.arm},
+                         {"seed", cell.seed},
+                         {"architecture", model.architecture()},
+                         {"model", info.settings.value("model", nlohmann::json::object())},
+                         {"input_shape", data ? data->input_shape : std::vector<std::int64_t>{}},
+                         {"class_names", data ? data->class_names : std::vector<std::string>{}},
+                         {"normalization", info.settings.value("normalization", nlohmann::json::object())},
+                         {"parameters", params},
+                         {"compression", cell.records},
+                         {"size", cell.size}};
+  std::ofstream out(path);
+  out << card.dump(2) << '\n';
+  if (!out) throw Error(ErrorCode::io, "cannot write the export card", {path});
 }
 
 int run(const host::RunRequest& request) {
@@ -98,6 +125,7 @@ int export_model(const host::ExportRequest& request) {
     const std::filesystem::path out(request.output);
     if (out.has_parent_path()) std::filesystem::create_directories(out.parent_path());
     model->save(request.output);
+    write_export_card(store, *cell, *model, request.output + ".json");
     fmt::print(stderr, "compaudit export: {} seed {} ({}) -> {}\n", request.arm, request.seed,
                model->architecture(), request.output);
     return host::exit_ok;

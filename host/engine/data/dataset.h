@@ -35,6 +35,10 @@ struct DataSplits {
   int num_classes = 0;
   std::vector<std::string> class_names;   ///< num_classes entries ("0", "1", ... when the data names none).
   bool is_image = false;                  ///< Inputs are [N, C, H, W].
+  /// The normalisation fitted on the training split: x' = (x - shift) / scale, per channel (images) or per feature
+  /// (tabular); one element each for "none". Recorded with the run so an exported model can be fed correctly.
+  std::string normalize = "standard";
+  std::vector<float> norm_shift, norm_scale;
 };
 
 }  // namespace compaudit::engine

@@ -159,6 +159,13 @@ DataSplits load_data(const host::DataSpec& spec, const std::string& base_dir) {
   train.inputs = norm.apply(train.inputs);
   test.inputs = norm.apply(test.inputs);
   if (validation.size() > 0) validation.inputs = norm.apply(validation.inputs);
+  auto to_vector = [](const at::Tensor& t) {
+    const at::Tensor c = t.to(at::kFloat).contiguous().flatten();
+    return std::vector<float>(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
+  };
+  out.normalize = norm.mode;
+  out.norm_shift = to_vector(norm.shift);
+  out.norm_scale = to_vector(norm.scale);
   out.train = std::move(train);
   out.validation = std::move(validation);
   out.test = std::move(test);

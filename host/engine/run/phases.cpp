@@ -38,6 +38,8 @@ void Executor::describe_run() {
   settings["data"] = {{"format", pipeline_.data.format}, {"train", data_.train.size()},
                       {"validation", data_.validation.size()}, {"test", data_.test.size()},
                       {"imbalance", pipeline_.data.imbalance}};
+  settings["normalization"] = {{"mode", data_.normalize}, {"shift", data_.norm_shift}, {"scale", data_.norm_scale},
+                               {"per", data_.is_image ? "channel" : "feature"}};
   if (pipeline_.augmentation)
     settings["augmentation"] = {{"plugin", pipeline_.augmentation->plugin},
                                 {"params", to_json(pipeline_.augmentation->params)}};

@@ -26,6 +26,15 @@ at::Tensor fresh_leaf(const at::Tensor& value) {
 
 void apply_mask(at::Tensor& param, const at::Tensor& mask) {
   at::NoGradGuard no_grad;
+  if (param.scalar_type() == at::kFloat && mask.scalar_type() == at::kBool && param.is_contiguous() &&
+      mask.is_contiguous()) {
+    // The common case (pruning masks) as a plain loop: ATen's mul_ with a bool operand takes a slow casting path
+    // (about 10x slower here), and this runs after every optimizer step.
+    float* p = param.data_ptr<float>();
+    const bool* m = mask.data_ptr<bool>();
+    for (std::int64_t i = 0, n = param.numel(); i < n; ++i) p[i] = m[i] ? p[i] : 0.0f;
+    return;
+  }
   param.mul_(mask);
 }
 

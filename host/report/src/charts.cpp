@@ -92,7 +92,7 @@ std::string welch_heatmap(const json& report) {
   std::string alpha_text;
   for (const auto& arm : report["arms"]) {
     const json* r = metric_result(arm, kWelch);
-    if (!r || !r->contains("per_class") || is_uncompressed(arm)) continue;
+    if (!r || !r->contains("per_class") || !is_compared(arm)) continue;
     const auto& per_class = (*r)["per_class"];
     if (map.rows.empty()) {
       for (const auto& row : per_class) {
@@ -169,7 +169,7 @@ std::string memorization_chart(const json& report) {
   std::size_t color = 0;
   for (const auto& arm : report["arms"]) {
     const json* r = metric_result(arm, kMemorization);
-    if (!r || is_uncompressed(arm) || !r->contains("bins")) continue;
+    if (!r || !is_compared(arm) || !r->contains("bins")) continue;
     svg::Series s{arm.value("name", ""), svg::palette(color++), {}, false};
     for (const auto& bin : (*r)["bins"]) {
       auto lo = number(bin, "lo"), hi = number(bin, "hi"), rate = number(bin, "mismatch_rate");

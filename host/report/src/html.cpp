@@ -39,7 +39,7 @@ pre{background:#f4f5f7;border:1px solid #e1e4e8;padding:10px;overflow-x:auto;fon
 details{margin:6px 0}summary{cursor:pointer;font-weight:600}
 .gallery{display:flex;flex-wrap:wrap;gap:8px;margin:8px 0}.pie{width:96px;font-size:11px;text-align:center;border:1px solid #e3e6ea;padding:4px;border-radius:4px}
 .pie img{width:84px;height:84px;image-rendering:pixelated;display:block;margin:0 auto 3px;background:#000}
-.pie .t{color:#2e7d32}.pie .r{color:#1f6fb4}.pie .c{color:#b3261e}.kv td{text-align:left}
+.findings li{margin:2px 0}.pie .t{color:#2e7d32}.pie .r{color:#1f6fb4}.pie .c{color:#b3261e}.kv td{text-align:left}
 )css";
 
 std::string pct(const std::optional<double>& v, int digits = 2) {
@@ -132,7 +132,7 @@ std::string per_class_table(const json& report) {
     for (const auto& arm : report["arms"]) {
       const auto& r = arm["class_recall"];
       std::string recall = c < static_cast<int>(r.size()) && r[c].is_number() ? pct(r[c].get<double>(), 1) : "–";
-      const json* welch = is_uncompressed(arm) ? nullptr : metric_result(arm, kWelch);
+      const json* welch = is_compared(arm) ? metric_result(arm, kWelch) : nullptr;
       const json* row = nullptr;
       if (welch && welch->contains("per_class"))
         for (const auto& x : (*welch)["per_class"])
@@ -322,6 +322,14 @@ std::string report_html(const json& report, const store::Store& store) {
                                                                 report["failed_cells"].size()));
 
   h += "<h2 id=summary>Summary</h2>" + summary_table(report);
+  if (report.contains("findings") && !report["findings"].empty()) {
+    h += "<h3 id=findings>What the numbers show</h3><ul class=findings>";
+    for (const auto& f : report["findings"]) {
+      const std::string subject = f.value("subject", "");
+      h += "<li>" + (subject.empty() ? "" : "<b>" + esc(subject) + "</b>: ") + esc(f.value("text", "")) + "</li>";
+    }
+    h += "</ul>";
+  }
 
   h += "<h2 id=accuracy>Accuracy and forgetting against compression level</h2><div class=charts>";
   h += level_chart(report, "Top-1 accuracy (mean and 95% interval over seeds)", "top-1",
@@ -347,7 +355,13 @@ std::string report_html(const json& report, const store::Store& store) {
                      return f ? std::optional<Value>(Value{*f}) : std::nullopt;
                    },
                    false, true);
-  h += level_chart(report, "Critical class: false-negative rate (mean and 95% interval)", "FNR",
+  std::string critical = "Critical class";
+  for (const auto& arm : report["arms"])
+    if (const json* r = metric_result(arm, kCritical); r && (*r).contains("positive_name")) {
+      critical += " (" + (*r)["positive_name"].get<std::string>() + ")";
+      break;
+    }
+  h += level_chart(report, critical + ": false-negative rate (mean and 95% interval)", "FNR",
                    [](const json& arm) -> std::optional<Value> {
                      const json* r = metric_result(arm, kCritical);
                      auto f = r ? number_at(*r, {"summary", "fnr_cand_mean"}) : std::nullopt;

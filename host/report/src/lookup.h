@@ -49,4 +49,11 @@ inline std::optional<double> number_at(const nlohmann::json& j, std::initializer
 /// True for arms without compression steps (dense, dense+ft): drawn as reference lines.
 inline bool is_uncompressed(const nlohmann::json& arm) { return arm.value("steps", nlohmann::json::array()).empty(); }
 
+/// True for arms compared against another population (compressed arms, and the dense+ft control against dense):
+/// the arms whose per-class differences and mismatches mean something.
+inline bool is_compared(const nlohmann::json& arm) {
+  const std::string ref = arm.value("reference", "");
+  return !ref.empty() && ref != arm.value("name", "");
+}
+
 }  // namespace compaudit::report

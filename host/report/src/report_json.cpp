@@ -1,5 +1,7 @@
 // report.json: one document with everything the HTML page and the terminal table show (docs/report-json.md).
 // The HTML and terminal renderers read only this document (plus thumbnails), so the three never disagree.
+#include "findings.h"
+
 #include <compaudit/report/report.h>
 #include <compaudit/store/store.h>
 
@@ -169,6 +171,7 @@ json report_json(const store::Store& s) {
   for (const auto& l : s.log_lines())
     if (l.level != "debug" && l.level != "info") log.push_back({{"time", l.time}, {"level", l.level}, {"text", l.text}});
   doc["log"] = log;
+  doc["findings"] = findings(doc);
   return doc;
 }
 

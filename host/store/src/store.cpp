@@ -89,6 +89,10 @@ std::unique_ptr<Store::Impl> Store::connect(const std::string& run_dir, bool rea
   impl->path = store_path(run_dir);
   impl->read_only = read_only;
   if (!read_only) impl->lock_fd = detail::acquire_run_lock(run_dir);
+  // Checked under the lock, so two processes creating the same run cannot both succeed.
+  if (creating && exists(run_dir))
+    detail::fail(impl->path, "a results store already exists here; resume it with `compaudit run --resume "
+                             "RUN_DIR`, or choose a new run directory");
   int flags = (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_FULLMUTEX;
   if (creating) flags |= SQLITE_OPEN_CREATE;
   if (sqlite3_open_v2(impl->path.c_str(), &impl->db, flags, nullptr) != SQLITE_OK)
@@ -121,9 +125,6 @@ Store Store::create(const std::string& run_dir, const RunInfo& run) {
   std::error_code ec;
   fs::create_directories(run_dir, ec);
   if (ec) detail::fail(run_dir, "cannot create the run directory (" + ec.message() + ")");
-  if (exists(run_dir))
-    detail::fail(store_path(run_dir), "a results store already exists here; resume it with `compaudit run --resume "
-                                      "RUN_DIR`, or choose a new run directory");
   auto impl = connect(run_dir, false, true);
   impl->exec("PRAGMA journal_mode=WAL");
   impl->exec("PRAGMA synchronous=NORMAL");

@@ -69,43 +69,113 @@ struct Source {
   bool absolute;
 };
 
-inline std::uint32_t key_of(const Source& s, std::int64_t i) {
+template <bool Absolute, bool Pruned>
+inline std::uint32_t key_at(const float* v, const bool* pruned, std::int64_t i) {
   std::uint32_t u;
-  std::memcpy(&u, s.values + i, sizeof u);
-  if (!s.absolute && u == 0x80000000u) u = 0;  // -0.0 ranks as +0.0
-  // |x| of a float is its bits without the sign; +1 keeps 0 free. Signed scores: flip so that the unsigned order
-  // of the bits is the numeric order.
-  const std::uint32_t k = s.absolute ? (u & 0x7FFFFFFFu) + 1u : ((u & 0x80000000u) ? ~u : (u | 0x80000000u));
-  return (s.pruned && s.pruned[i]) ? 0u : k;
+  std::memcpy(&u, v + i, sizeof u);
+  std::uint32_t k;
+  if (Absolute) {
+    k = (u & 0x7FFFFFFFu) + 1u;  // |x| is x without its sign bit; +1 keeps 0 free
+  } else {
+    if (u == 0x80000000u) u = 0;  // -0.0 ranks as +0.0
+    k = (u & 0x80000000u) ? ~u : (u | 0x80000000u);  // flip so the unsigned order is the numeric order
+  }
+  if (Pruned) k = pruned[i] ? 0u : k;
+  return k;
 }
 
-constexpr std::int64_t kBlock = 4096;
+std::uint32_t key_of(const Source& s, std::int64_t i) {
+  if (s.absolute) return s.pruned ? key_at<true, true>(s.values, s.pruned, i) : key_at<true, false>(s.values, s.pruned, i);
+  return s.pruned ? key_at<false, true>(s.values, s.pruned, i) : key_at<false, false>(s.values, s.pruned, i);
+}
 
-// Counts keys below `lo` and appends keys in [lo, hi] to `cand` — branch-free, so it runs at memory speed.
+// The hot loops are templates over the key's kind, with everything in locals, so the compiler vectorizes them.
+constexpr std::int64_t kChunk = 16;
+
+// Counts keys below `lo` and appends keys in [lo, hi] to cand (from position c). Chunks of 16 are tested with
+// vector code; only chunks holding a candidate take the scalar, branch-free append.
+template <bool Absolute, bool Pruned>
+void bracket_kernel(const Source& s, std::uint32_t lo, std::uint32_t hi, std::int64_t& below,
+                    std::vector<std::uint32_t>& cand, std::int64_t& c) {
+  const float* v = s.values;
+  const bool* pr = s.pruned;
+  const std::int64_t n = s.n;
+  const std::uint32_t width = hi - lo;
+  std::int64_t blow = 0;
+  std::int64_t i = 0;
+  for (; i + kChunk <= n; i += kChunk) {
+    if (static_cast<std::int64_t>(cand.size()) < c + kChunk) cand.resize(static_cast<std::size_t>(2 * (c + kChunk)));
+    std::uint32_t keys[kChunk];
+    std::uint32_t any = 0;
+    for (std::int64_t j = 0; j < kChunk; ++j) {
+      keys[j] = key_at<Absolute, Pruned>(v, pr, i + j);
+      blow += keys[j] < lo;
+      any |= static_cast<std::uint32_t>(keys[j] - lo <= width);
+    }
+    if (!any) continue;
+    std::uint32_t* out = cand.data();
+    for (std::int64_t j = 0; j < kChunk; ++j) {
+      out[c] = keys[j];
+      c += keys[j] - lo <= width;
+    }
+  }
+  for (; i < n; ++i) {
+    if (static_cast<std::int64_t>(cand.size()) < c + 1) cand.resize(static_cast<std::size_t>(2 * (c + 1)));
+    const std::uint32_t k = key_at<Absolute, Pruned>(v, pr, i);
+    blow += k < lo;
+    cand[static_cast<std::size_t>(c)] = k;
+    c += k - lo <= width;
+  }
+  below += blow;
+}
+
+// Writes keep = key > t, and prunes the first `ties` entries whose key equals t. Returns the number pruned.
+template <bool Absolute, bool Pruned>
+std::int64_t mask_kernel(const Source& s, bool* keep, std::uint32_t t, std::int64_t& ties) {
+  const float* v = s.values;
+  const bool* pr = s.pruned;
+  const std::int64_t n = s.n;
+  std::int64_t kept = 0;
+  for (std::int64_t b = 0; b < n; b += 4096) {
+    const std::int64_t e = std::min(n, b + 4096);
+    std::int64_t equal = 0;
+    for (std::int64_t i = b; i < e; ++i) {
+      const std::uint32_t k = key_at<Absolute, Pruned>(v, pr, i);
+      keep[i] = k > t;
+      kept += k > t;
+      equal += k == t;
+    }
+    if (equal == 0) continue;
+    for (std::int64_t i = b; i < e; ++i) {
+      if (key_at<Absolute, Pruned>(v, pr, i) != t) continue;
+      const bool stays = ties-- <= 0;
+      keep[i] = stays;
+      kept += stays;
+    }
+  }
+  return n - kept;
+}
+
+template <class F>
+auto dispatch(const Source& s, F&& f) {
+  if (s.absolute) return s.pruned ? f(std::true_type{}, std::true_type{}) : f(std::true_type{}, std::false_type{});
+  return s.pruned ? f(std::false_type{}, std::true_type{}) : f(std::false_type{}, std::false_type{});
+}
+
+// Counts keys below `lo` and collects the keys in [lo, hi] over all sources.
 void bracket_pass(const std::vector<Source>& sources, std::uint32_t lo, std::uint32_t hi, std::int64_t& below,
                   std::vector<std::uint32_t>& cand) {
   std::int64_t c = 0;
   below = 0;
-  for (const Source& s : sources) {
-    for (std::int64_t b = 0; b < s.n; b += kBlock) {
-      const std::int64_t e = std::min(s.n, b + kBlock);
-      if (static_cast<std::int64_t>(cand.size()) < c + kBlock) cand.resize(static_cast<std::size_t>(2 * (c + kBlock)));
-      std::uint32_t* out = cand.data();
-      std::int64_t blow = 0;
-      for (std::int64_t i = b; i < e; ++i) {
-        const std::uint32_t k = key_of(s, i);
-        blow += k < lo;
-        out[c] = k;
-        c += (k >= lo) & (k <= hi);
-      }
-      below += blow;
-    }
-  }
+  for (const Source& s : sources)
+    dispatch(s, [&](auto a, auto p) { bracket_kernel<decltype(a)::value, decltype(p)::value>(s, lo, hi, below, cand, c); });
   cand.resize(static_cast<std::size_t>(c));
 }
 }  // namespace
 
-std::vector<at::Tensor> keep_masks(const std::vector<ScoreSource>& inputs, std::int64_t k) {
+std::vector<at::Tensor> keep_masks(const std::vector<ScoreSource>& inputs, std::int64_t k,
+                                   std::vector<std::int64_t>* pruned_counts) {
+  if (pruned_counts) pruned_counts->clear();
   std::vector<at::Tensor> values, pruned, masks;
   std::vector<Source> sources;
   std::int64_t n = 0;
@@ -119,7 +189,10 @@ std::vector<at::Tensor> keep_masks(const std::vector<ScoreSource>& inputs, std::
   }
   k = std::clamp<std::int64_t>(k, 0, n);
   if (k == 0 || k == n) {
-    for (auto& m : masks) m.fill_(k == 0);
+    for (auto& m : masks) {
+      m.fill_(k == 0);
+      if (pruned_counts) pruned_counts->push_back(k == 0 ? 0 : m.numel());
+    }
     return masks;
   }
 
@@ -167,26 +240,16 @@ std::vector<at::Tensor> keep_masks(const std::vector<ScoreSource>& inputs, std::
 
   // 4. One mask pass: keep everything above T; of the entries equal to T, prune the first ones in position order.
   for (std::size_t s = 0; s < sources.size(); ++s) {
-    const Source& src = sources[s];
-    bool* keep = masks[s].data_ptr<bool>();
-    for (std::int64_t b = 0; b < src.n; b += kBlock) {
-      const std::int64_t e = std::min(src.n, b + kBlock);
-      std::int64_t equal = 0;
-      for (std::int64_t i = b; i < e; ++i) {
-        const std::uint32_t key = key_of(src, i);
-        keep[i] = key > t;
-        equal += key == t;
-      }
-      if (equal == 0) continue;
-      for (std::int64_t i = b; i < e; ++i)
-        if (key_of(src, i) == t) keep[i] = ties_to_prune-- <= 0;
-    }
+    const std::int64_t z = dispatch(sources[s], [&](auto a, auto p) {
+      return mask_kernel<decltype(a)::value, decltype(p)::value>(sources[s], masks[s].data_ptr<bool>(), t, ties_to_prune);
+    });
+    if (pruned_counts) pruned_counts->push_back(z);
   }
   return masks;
 }
 
 std::int64_t prune_to(Model& model, const std::vector<Layer>& layers, double sparsity, bool global,
-                      const std::vector<at::Tensor>& scores) {
+                      const std::vector<at::Tensor>& scores, std::vector<std::int64_t>* per_layer) {
   std::vector<ScoreSource> sources;
   std::vector<std::int64_t> already;
   std::int64_t total = 0, total_already = 0;
@@ -199,17 +262,23 @@ std::int64_t prune_to(Model& model, const std::vector<Layer>& layers, double spa
     total_already += already.back();
   }
   std::vector<at::Tensor> keep;
+  std::vector<std::int64_t> counts;
   if (global) {
-    keep = keep_masks(sources, std::max(count_for(sparsity, total), total_already));
+    keep = keep_masks(sources, std::max(count_for(sparsity, total), total_already), &counts);
   } else {
-    for (std::size_t i = 0; i < sources.size(); ++i)
-      keep.push_back(keep_masks({sources[i]}, std::max(count_for(sparsity, sources[i].values.numel()), already[i])).front());
+    std::vector<std::int64_t> one;
+    for (std::size_t i = 0; i < sources.size(); ++i) {
+      const std::int64_t k = std::max(count_for(sparsity, sources[i].values.numel()), already[i]);
+      keep.push_back(keep_masks({sources[i]}, k, &one).front());
+      counts.push_back(one.front());
+    }
   }
   std::int64_t pruned = 0;
   for (std::size_t i = 0; i < layers.size(); ++i) {
     model.set_mask(layers[i].name + ".weight", keep[i]);
-    pruned += zeros_of(keep[i]);
+    pruned += counts[i];
   }
+  if (per_layer) *per_layer = std::move(counts);
   return pruned;
 }
 

@@ -41,13 +41,16 @@ struct ScoreSource {
 /// scores, already-pruned entries first, ties at the threshold broken by position (earlier source, then lower flat
 /// index, pruned first) so the count is exact. O(n) reads and no sort: a sampled bracket around the k-th score,
 /// one counting pass, nth_element on the few candidates, one mask pass.
-std::vector<at::Tensor> keep_masks(const std::vector<ScoreSource>& sources, std::int64_t k);
+/// `pruned_counts`, if given, receives the number pruned in each mask.
+std::vector<at::Tensor> keep_masks(const std::vector<ScoreSource>& sources, std::int64_t k,
+                                   std::vector<std::int64_t>* pruned_counts = nullptr);
 
 /// Masks the selected layers' weights so that round(sparsity * n) of them are pruned — over all layers together
 /// (global) or per layer — keeping every weight already masked pruned. `scores` (one per layer, optional) replace
-/// |w| as the ranking (signed: smaller goes first). Returns the number of weights pruned in total.
+/// |w| as the ranking (signed: smaller goes first). Returns the number of weights pruned in total; `per_layer`, if
+/// given, receives the number pruned in each layer.
 std::int64_t prune_to(Model& model, const std::vector<Layer>& layers, double sparsity, bool global,
-                      const std::vector<at::Tensor>& scores = {});
+                      const std::vector<at::Tensor>& scores = {}, std::vector<std::int64_t>* per_layer = nullptr);
 
 /// Sets every parameter named in `point` back to its value there (masks are re-applied by the model). Throws
 /// Error(runtime) when a parameter's shape changed since (structured pruning ran before a rewinding scheme).
