@@ -91,7 +91,8 @@ class MemorizationMetric final : public compaudit::Metric {
 
     nlohmann::json summary = {
         {"mismatch_count", mismatches},
-        {"mismatch_rate", n ? nlohmann::json(static_cast<double>(mismatches) / static_cast<double>(n)) : nlohmann::json()},
+        {"mismatch_rate",
+         n ? nlohmann::json(static_cast<double>(mismatches) / static_cast<double>(n)) : nlohmann::json()},
         {"mean_mem_mismatched", number_or_null(mean_where(mem, mismatch, true))},
         {"mean_mem_matched", number_or_null(mean_where(mem, mismatch, false))},
         {"spearman", number_or_null(compaudit::stats::spearman(mem, mismatch_value))},

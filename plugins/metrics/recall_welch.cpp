@@ -80,7 +80,8 @@ class RecallWelchMetric final : public compaudit::Metric {
     const int num_classes = input.data.num_classes;
     const at::Tensor targets = compaudit::metrics::checked_targets(input.data.targets, "recall_welch");
     const std::int64_t n = targets.size(0);
-    const std::vector<std::int64_t> class_count = compaudit::metrics::class_counts(targets, num_classes, "recall_welch");
+    const std::vector<std::int64_t> class_count =
+        compaudit::metrics::class_counts(targets, num_classes, "recall_welch");
     const auto ref = normalized_recall(compaudit::metrics::checked_predictions(input.reference, n, "reference"),
                                        targets, class_count, num_classes);
     const auto cand = normalized_recall(compaudit::metrics::checked_predictions(input.candidate, n, "candidate"),

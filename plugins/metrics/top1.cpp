@@ -52,7 +52,8 @@ class Top1Metric final : public compaudit::Metric {
     return {{"summary", std::move(summary)},
             {"intervals", std::move(intervals)},
             {"confidence", options_.confidence},
-            {"models", {{"reference", per_model(input.reference, ref)}, {"candidate", per_model(input.candidate, cand)}}}};
+            {"models",
+             {{"reference", per_model(input.reference, ref)}, {"candidate", per_model(input.candidate, cand)}}}};
   }
 
  private:

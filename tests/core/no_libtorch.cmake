@@ -1,6 +1,7 @@
 # Runs the front-end commands under LD_DEBUG=libs and fails if the dynamic linker opened LibTorch.
 # The check that libcompaudit_host appears in the trace shows that the trace works (so the test can fail).
 set(commands "--help" "plugins list" "plugins list --json"
+             "plugins inspect org.test.compressor.prune --plugin-path ${DATA}/plugins"
              "validate --plugin-path ${DATA}/plugins ${DATA}/pipelines/good/sweep.toml")
 foreach(args IN LISTS commands)
   separate_arguments(argv UNIX_COMMAND "${args}")

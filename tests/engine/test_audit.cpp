@@ -224,6 +224,17 @@ TEST_CASE("Bad runs are refused with the exit code of their category", "[engine]
     text.replace(text.find(kDigits), kDigits.size(), (dir / "bad.csv").string());
     CHECK(engine_test::run_pipeline(write_pipeline(dir, text), (dir / "run").string()) == host::exit_input);
   }
+  SECTION("a TOML syntax error") {
+    engine_test::write_text(dir / "syntax.toml", "[audit\nname = 1\n");
+    CHECK(engine_test::run_pipeline((dir / "syntax.toml").string()) == host::exit_input);
+  }
+  SECTION("an unknown plugin") {
+    std::string text = digits_pipeline("bad-plugin");
+    const std::string id = "org.compaudit.metric.pie";
+    text.replace(text.find(id), id.size(), "org.example.no_such_metric");
+    CHECK(engine_test::run_pipeline(write_pipeline(dir, text), (dir / "run").string()) == host::exit_input);
+    CHECK_FALSE(fs::exists(dir / "run" / "results.sqlite"));  // refused before any work
+  }
   SECTION("resuming a directory without a run") {
     CHECK(engine_test::run_pipeline("", (dir / "nothing").string(), true) == host::exit_io);
   }

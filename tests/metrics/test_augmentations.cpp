@@ -90,7 +90,8 @@ TEST_CASE("each randaugment operation changes images, and only noise touches tab
     const auto batch = images();
     CHECK_FALSE(at::equal(augmented("augment_randaugment", params, batch).inputs, batch.inputs));
     const auto table = rows();
-    CHECK(at::equal(augmented("augment_randaugment", params, table).inputs, table.inputs) == (op != std::string("noise")));
+    const bool unchanged = at::equal(augmented("augment_randaugment", params, table).inputs, table.inputs);
+    CHECK(unchanged == (op != std::string("noise")));
   }
 }
 
@@ -105,9 +106,9 @@ TEST_CASE("cutout blanks one square of the image and contrast keeps each image's
   CHECK(zeros.max().item<std::int64_t>() == 100);
 
   const auto batch = images(8, 3, 12, 12);
-  const auto contrasted = augmented(
-      "augment_randaugment", {{"magnitude", 15.0}, {"n", std::int64_t{1}}, {"ops", std::vector<std::string>{"contrast"}}},
-      batch);
+  const std::map<std::string, compaudit::ParamValue> contrast = {
+      {"magnitude", 15.0}, {"n", std::int64_t{1}}, {"ops", std::vector<std::string>{"contrast"}}};
+  const auto contrasted = augmented("augment_randaugment", contrast, batch);
   CHECK(at::allclose(contrasted.inputs.mean({1, 2, 3}), batch.inputs.mean({1, 2, 3}), 1e-5, 1e-6));
   const at::Tensor spread = contrasted.inputs.std({1, 2, 3}) / batch.inputs.std({1, 2, 3});
   CHECK(at::allclose(at::abs(spread - 1.0), at::full({8}, 0.45), 1e-4, 1e-5));  // factor 1 ± 0.9 * 15/30

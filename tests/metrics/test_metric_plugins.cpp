@@ -277,7 +277,8 @@ TEST_CASE("critical_class refuses populations without probabilities and a class 
 TEST_CASE("memorization correlates mismatch with the score as scipy and sklearn do", "[metrics][memorization]") {
   Scenario s;
   const json& e = expected("memorization");
-  auto metric = make_plugin<compaudit::Metric>("metric_memorization", {{"edges", e["edges"].get<std::vector<double>>()}});
+  auto metric =
+      make_plugin<compaudit::Metric>("metric_memorization", {{"edges", e["edges"].get<std::vector<double>>()}});
   CHECK(metric->needs().memorization);
   const json out = metric->compute(s.input());
   CHECK(out["summary"]["mismatch_count"] == e["mismatch_count"]);

@@ -202,13 +202,17 @@ TEST_CASE("The terminal summary fits 100 columns and names every arm", "[report]
 
 TEST_CASE("Reports build from a store with only a run, and while a writer holds it", "[report]") {
   TempDir dir;
-  auto writer = store::Store::create(dir.path(), {});
+  store::RunInfo run;
+  run.name = std::string(150, 'n');  // a long name is cut to fit the terminal
+  auto writer = store::Store::create(dir.path(), run);
   writer.ensure_cells({{"dense", 0}});
   std::ostringstream terminal;
   REQUIRE(report::build_reports(dir.path(), {}, terminal) == 0);
   CHECK(json::parse(slurp(dir.path() + "/report.json"))["arms"][0]["cells"]["pending"] == 1);
   CHECK_THAT(slurp(dir.path() + "/report.html"), Catch::Contains("id=pipeline"));
   CHECK_THAT(terminal.str(), Catch::Contains("dense"));
+  std::istringstream lines(terminal.str());
+  for (std::string line; std::getline(lines, line);) CHECK(line.size() <= 100);
 }
 
 TEST_CASE("Tabular data gets no gallery", "[report][html]") {

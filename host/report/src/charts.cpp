@@ -5,7 +5,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <map>
+#include <set>
 
 namespace compaudit::report {
 
@@ -29,17 +31,23 @@ std::string tip_of(const json& arm, const Value& v, bool percent) {
 }  // namespace
 
 std::string level_chart(const json& report, const std::string& title, const std::string& y_label,
-                        const ValueOf& value, bool percent, bool from_zero) {
-  // Families: base names with at least one swept arm are drawn against their level.
-  std::map<std::string, bool> swept;
+                        const ValueOf& value, bool percent, bool from_zero, bool integer) {
+  // Families: base names whose swept arms have at least two distinct levels are drawn against their level (a sweep
+  // over a non-numeric parameter has level 0 throughout: those arms are drawn as lines like unswept arms).
+  std::map<std::string, std::set<double>> levels;
   for (const auto& arm : report["arms"])
-    if (!is_uncompressed(arm) && !arm.value("sweep", json::object()).empty()) swept[arm["base_name"]] = true;
+    if (!is_uncompressed(arm) && !arm.value("sweep", json::object()).empty())
+      levels[arm["base_name"]].insert(arm.value("level", 0.0));
+  std::set<std::string> swept;
+  for (const auto& [base, ls] : levels)
+    if (ls.size() >= 2) swept.insert(base);
 
   svg::XYChart chart;
   chart.title = title;
   chart.y_label = y_label;
   chart.y_percent = percent;
   chart.y_from_zero = from_zero;
+  chart.y_integer = integer;
   std::map<std::string, std::size_t> family;  // base name -> series index
   std::vector<std::string> sweep_keys;
   std::size_t color = 0, any = 0;
@@ -58,10 +66,11 @@ std::string level_chart(const json& report, const std::string& title, const std:
         if (std::find(sweep_keys.begin(), sweep_keys.end(), k) == sweep_keys.end()) sweep_keys.push_back(k);
     } else {
       // Uncompressed arms in gray tones, fixed (non-swept) compressed arms in the palette.
+      // Bands only for the uncompressed arms: several overlapping bands turn into mud.
       const bool plain = is_uncompressed(arm);
       chart.refs.push_back({arm.value("name", ""), plain ? (chart.refs.empty() ? "#333333" : "#888888")
                                                          : svg::palette(color++),
-                            v->y, v->lo, v->hi});
+                            v->y, plain ? v->lo : std::nullopt, plain ? v->hi : std::nullopt});
     }
   }
   if (!any) return "";
@@ -110,7 +119,11 @@ std::string welch_heatmap(const json& report) {
         const auto& row = per_class[i];
         cell.value = number(row, "d");
         cell.marked = row.value("impacted", false);
-        if (cell.value) cell.text = fmt::format("{:+.1f}", *cell.value * 100);
+        // Round first so that -0.004 pp prints as 0.0, not -0.0.
+        if (cell.value) {
+          const double v = std::round(*cell.value * 1000) / 10;
+          cell.text = v == 0 ? "0.0" : fmt::format("{:+.1f}", v);
+        }
         auto p = number(row, "p_adjusted");
         if (!p) p = number(row, "p");
         cell.tip = fmt::format("{} / {}: d = {}, t = {}, p = {}{}", map.rows[i], arm.value("name", ""),

@@ -22,7 +22,7 @@ using ValueOf = std::function<std::optional<Value>(const nlohmann::json& arm)>;
 /// the uncompressed arms and for compressed arms without a sweep. Falls back to bars per arm when nothing is swept.
 /// Returns "" when no arm has a value.
 std::string level_chart(const nlohmann::json& report, const std::string& title, const std::string& y_label,
-                        const ValueOf& value, bool percent, bool from_zero);
+                        const ValueOf& value, bool percent, bool from_zero, bool integer = false);
 
 /// Per-class normalized recall difference d (Welch metric) as a classes × arms heatmap, impacted classes marked.
 std::string welch_heatmap(const nlohmann::json& report);

@@ -7,7 +7,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
+#include <set>
 
 namespace compaudit::report {
 
@@ -67,7 +69,9 @@ json findings(const json& report) {
   for (const auto& arm : report["arms"])
     if (!is_uncompressed(arm) && !arm.value("sweep", json::object()).empty()) families[arm["base_name"]].push_back(&arm);
   for (auto& [family, arms] : families) {
-    if (arms.size() < 2) continue;
+    std::set<double> levels;
+    for (const json* a : arms) levels.insert(a->value("level", 0.0));
+    if (levels.size() < 2) continue;  // a sweep over a non-numeric parameter has no order
     std::stable_sort(arms.begin(), arms.end(),
                      [](const json* a, const json* b) { return a->value("level", 0.0) < b->value("level", 0.0); });
     std::vector<double> pies, impacted;

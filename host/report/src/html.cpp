@@ -71,18 +71,25 @@ std::string top1_cell(const json& arm) {
   return s;
 }
 
+/// The compression chain as text. Scalar parameters only (lists such as layer patterns are long and rarely the
+/// point); the full chain, lists included, goes in the hover text.
 std::string steps_text(const json& arm) {
-  std::string out;
+  std::string out, full;
   for (const auto& s : arm.value("steps", json::array())) {
     std::string id = s.value("plugin", "?");
     if (auto dot = id.rfind('.'); dot != std::string::npos) id = id.substr(dot + 1);
-    std::string params;
+    std::string params, all;
     if (s.contains("params") && s["params"].is_object())
-      for (const auto& [k, v] : s["params"].items()) params += (params.empty() ? "" : ", ") + k + "=" + num(v);
+      for (const auto& [k, v] : s["params"].items()) {
+        all += (all.empty() ? "" : ", ") + k + "=" + num(v);
+        if (!v.is_array() && !v.is_object()) params += (params.empty() ? "" : ", ") + k + "=" + num(v);
+      }
     out += (out.empty() ? "" : " → ") + esc(id) + (params.empty() ? "" : "(" + params + ")");
+    full += (full.empty() ? "" : " → ") + esc(id) + "(" + all + ")";
   }
   if (arm.value("finetune_epochs", 0) > 0) out += fmt::format(" + {} ft epochs", arm["finetune_epochs"].get<int>());
-  return out.empty() ? "uncompressed" : out;
+  if (out.empty()) return "uncompressed";
+  return "<span title=\"" + full + "\">" + out + "</span>";
 }
 
 std::string summary_table(const json& report) {
@@ -354,7 +361,7 @@ std::string report_html(const json& report, const store::Store& store) {
                      auto f = r ? number_at(*r, {"summary", "impacted_classes"}) : std::nullopt;
                      return f ? std::optional<Value>(Value{*f}) : std::nullopt;
                    },
-                   false, true);
+                   false, true, true);
   std::string critical = "Critical class";
   for (const auto& arm : report["arms"])
     if (const json* r = metric_result(arm, kCritical); r && (*r).contains("positive_name")) {

@@ -63,13 +63,13 @@ double nice_step(double lo, double hi, int n) {
 }
 
 /// Widens a range to whole tick steps; a degenerate range gets some room around its value.
-double fit(Range& r, int ticks) {
+double fit(Range& r, int ticks, bool integer = false) {
   if (r.empty()) r.lo = 0, r.hi = 1;
   if (r.hi - r.lo < 1e-12) {
     const double pad = std::abs(r.lo) > 0 ? std::abs(r.lo) * 0.1 : 0.5;
     r.lo -= pad, r.hi += pad;
   }
-  const double step = nice_step(r.lo, r.hi, ticks);
+  const double step = integer ? std::max(1.0, nice_step(r.lo, r.hi, ticks)) : nice_step(r.lo, r.hi, ticks);
   r.lo = std::floor(r.lo / step + 1e-9) * step;
   r.hi = std::ceil(r.hi / step - 1e-9) * step;
   return step;
@@ -137,7 +137,7 @@ std::string render(const XYChart& c) {
     if (r.hi) yr.add(*r.hi);
   }
   if (c.y_from_zero) yr.add(0);
-  const double ystep = fit(yr, 5);
+  const double ystep = fit(yr, 5, c.y_integer);
   if (c.y_percent && c.y_from_zero && yr.hi > 1 && yr.lo >= 0) yr.hi = std::max(1.0, yr.hi);
   const double xstep = fit(xr, 6);
   auto X = [&](double v) { return left + (v - xr.lo) / (xr.hi - xr.lo) * (right - left); };
@@ -159,7 +159,7 @@ std::string render(const XYChart& c) {
   for (const auto& r : c.refs) {
     if (r.lo && r.hi)
       out += fmt::format("<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"{}\" "
-                         "opacity=\"0.12\"/>",
+                         "opacity=\"0.07\"/>",
                          left, Y(*r.hi), right - left, std::max(0.5, Y(*r.lo) - Y(*r.hi)), r.color);
     out += fmt::format("<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"{}\" "
                        "stroke-width=\"2\" stroke-dasharray=\"6 4\"><title>{}: {}</title></line>",

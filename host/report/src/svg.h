@@ -25,7 +25,7 @@ struct Series {
 struct RefLine {
   std::string label, color;
   double y = 0;
-  std::optional<double> lo, hi;
+  std::optional<double> lo, hi;  ///< Drawn as a light band when both are set.
 };
 
 /// y against a numeric x (e.g. top-1 against sparsity).
@@ -35,6 +35,7 @@ struct XYChart {
   std::vector<RefLine> refs;
   bool y_percent = false;      ///< Tick labels as percentages (values are fractions).
   bool y_from_zero = false;    ///< Start the y axis at 0 (rates); else fit the data (top-1 differences are small).
+  bool y_integer = false;      ///< Counts: tick steps of at least 1.
   int width = 560, height = 320;
 };
 std::string render(const XYChart& chart);

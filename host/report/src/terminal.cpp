@@ -27,8 +27,11 @@ std::string terminal_summary(const json& report, int width) {
 
   std::string out;
   const auto& run = report["run"];
-  out += fmt::format("compaudit report: {} ({} cells: {} done, {} failed)\n", run.value("name", ""),
-                     run["cells"].value("total", 0), run["cells"].value("done", 0), run["cells"].value("failed", 0));
+  out += shorten(fmt::format("compaudit report: {} ({} cells: {} done, {} failed)", run.value("name", ""),
+                             run["cells"].value("total", 0), run["cells"].value("done", 0),
+                             run["cells"].value("failed", 0)),
+                 static_cast<std::size_t>(std::max(width, 40))) +
+         "\n";
   auto row = [&](const std::string& a, const std::string& b, const std::string& c, const std::string& d,
                  const std::string& e, const std::string& f) {
     out += fmt::format("{:<{}}  {:>7}  {:>21}  {:>8}  {:>8}  {:>11}\n", shorten(a, name_w), name_w, b, c, d, e, f);

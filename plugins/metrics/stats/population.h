@@ -20,7 +20,9 @@ namespace compaudit::metrics {
 [[noreturn]] inline void fail(const std::string& message) { throw Error(ErrorCode::runtime, message); }
 
 /// JSON for a number that may not exist (std::nullopt -> null, never NaN).
-inline nlohmann::json number_or_null(const std::optional<double>& v) { return v ? nlohmann::json(*v) : nlohmann::json(); }
+inline nlohmann::json number_or_null(const std::optional<double>& v) {
+  return v ? nlohmann::json(*v) : nlohmann::json();
+}
 
 /// The labels of `targets` as a contiguous CPU int64 tensor of shape [n].
 inline at::Tensor checked_targets(const at::Tensor& targets, const char* what) {
