@@ -5,19 +5,22 @@
 #
 # REPORT_HTML defaults to a synthetic run's report (built with report_synthetic_run from $BUILD_DIR, default
 # build/, into a temporary run directory); OUT_PNG defaults to report.png beside it. Installs Debian's chromium when
-# missing (needs root). The flags keep Chromium off the network: the page must render offline.
+# missing (needs root; NO_INSTALL=1 exits 77 instead). The flags keep Chromium off the network: the page must render
+# offline. WINDOW_SIZE=1280,6000 takes a taller shot.
 set -eu
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$here/build}
 html=${1:-}
+made_run=
 if [ -z "$html" ]; then
   tool="$build/bin/report_synthetic_run"
   if [ ! -x "$tool" ]; then
     echo "screenshot_report.sh: $tool not built (cmake --build $build --target report_synthetic_run)" >&2
     exit 2
   fi
-  run=$(mktemp -d)/synthetic-run
+  made_run=$(mktemp -d)
+  run=$made_run/synthetic-run
   "$tool" "$run" >/dev/null
   html=$run/report.html
 fi
@@ -25,6 +28,8 @@ fi
 out=${2:-$(dirname "$html")/report.png}
 
 if ! command -v chromium >/dev/null 2>&1; then
+  # Tests set NO_INSTALL=1: a missing browser skips (exit 77, ctest's SKIP_RETURN_CODE) instead of installing.
+  if [ -n "${NO_INSTALL:-}" ]; then echo "screenshot_report.sh: chromium not installed" >&2; exit 77; fi
   apt-get install -y chromium >/dev/null
 fi
 

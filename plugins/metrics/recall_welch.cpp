@@ -31,9 +31,10 @@
 namespace {
 
 namespace stats = compaudit::stats;
+
 /// The plugin's parameters, mirroring manifests/metric_recall_welch.toml.
 struct Options {
-  double alpha = 0.05;                                ///< Significance level. Default: 0.05
+  double alpha = 0.05;                                     ///< Significance level. Default: 0.05
   stats::Correction correction = stats::Correction::none;  ///< Multiple-comparison correction. Default: none
 };
 

@@ -37,7 +37,7 @@ const BadPipeline kBad[] = {
     {"unknown_key.toml", ErrorCode::pipeline, 6, 1, "[data]: unknown key 'formt'"},
     {"missing_audit.toml", ErrorCode::pipeline, 1, 1, "the [audit] table (name, seeds) is missing"},
     {"bad_choice.toml", ErrorCode::pipeline, 10, 1, "arch = \"transformer\" is not one of \"mlp\", \"cnn\""},
-    {"unknown_plugin.toml", ErrorCode::pipeline, 15, 3, "unknown plugin 'org.test.compressor.prun'"},
+    {"unknown_plugin.toml", ErrorCode::pipeline, 15, 3, "unknown plugin 'org.test.compressor.prun' — did you mean 'org.test.compressor.prune'?"},
     {"wrong_kind.toml", ErrorCode::pipeline, 15, 3, "plugin 'org.test.metric.top1' is a metric, but a compressor"},
     {"param_out_of_range.toml", ErrorCode::parameters, 16, 14, "sparsity = 1.5 is above its maximum 1"},
     {"param_wrong_type.toml", ErrorCode::parameters, 16, 14, "sparsity = \"high\" has type string, expected float"},

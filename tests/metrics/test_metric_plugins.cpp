@@ -165,6 +165,27 @@ TEST_CASE("recall_welch of a population against itself finds nothing and flags t
   CHECK(out["per_class"][3]["direction"] == "none");
 }
 
+TEST_CASE("recall_welch with a single candidate model reports insufficient samples, not NaN", "[metrics][welch]") {
+  Scenario s;
+  s.candidate.predicted = s.candidate.predicted.slice(0, 2, 3);
+  const json out = make_plugin<compaudit::Metric>("metric_recall_welch")->compute(s.input());
+  for (const json& row : out["per_class"]) {
+    CHECK(row["status"] == "insufficient_samples");
+    CHECK(row["p"].is_null());
+    CHECK(row["impacted"] == false);
+    CHECK(row["d"].is_number());
+  }
+  CHECK(out["summary"]["tested_classes"] == 0);
+}
+
+TEST_CASE("metrics name the population whose predictions do not fit the data", "[metrics][errors]") {
+  Scenario s;
+  s.candidate.predicted = s.candidate.predicted.slice(1, 0, 100);
+  for (const char* plugin : {"metric_top1", "metric_recall_welch", "metric_pie"})
+    CHECK_THROWS_WITH(make_plugin<compaudit::Metric>(plugin)->compute(s.input()),
+                      Catch::Contains("candidate population 'prune@0.9'") && Catch::Contains("[K, 120]"));
+}
+
 TEST_CASE("recall_welch rejects parameters outside its schema before it is created", "[metrics][welch]") {
   CHECK_THROWS_AS(make_plugin<compaudit::Metric>("metric_recall_welch", {{"alpha", 1.5}}), compaudit::Error);
   CHECK_THROWS_WITH(make_plugin<compaudit::Metric>("metric_recall_welch", {{"correction", std::string("sidak")}}),

@@ -218,6 +218,7 @@ inline void write_synthetic_run(const std::string& run_dir, const SyntheticOptio
     // A third-party metric the report has no view for.
     s.put_metric({3, "org.example.metric.entropy", arm.name, ref,
                   {{"summary", {{"entropy_mean", 0.4 + damage(arm)}, {"entropy_max", 1.9}}},
+                   {"examples", {3, 14, 15, 92}},
                    {"histogram", {1, 4, 9, 4, 1}}},
                   ""});
   }

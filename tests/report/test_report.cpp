@@ -149,6 +149,7 @@ TEST_CASE("report.html has every section, inline plots and thumbnails, and no ex
   CHECK_THAT(html, Catch::Contains("data:image/png;base64,iVBORw0KGgo"));  // PNG signature, base64
   CHECK_THAT(html, Catch::Contains("org.example.metric.entropy"));       // unknown metric: generic table
   CHECK_THAT(html, Catch::Contains("raw output"));
+  CHECK_THAT(html, Catch::Contains("examples singled out for int8 (4 of 4)"));  // the "examples" convention
   CHECK_THAT(html, Catch::Contains("does not match weight"));            // the failed cell's error
   CHECK_THAT(html, Catch::Contains("org.compaudit.prune.magnitude"));    // the pipeline TOML
   CHECK(std::count(html.begin(), html.end(), '\n') >= 1);

@@ -35,6 +35,32 @@ std::string plain(const ParamValue& v) {  // a value as it appears in an arm nam
   return to_string(v);
 }
 
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// " (did you mean 'x'?)" for a near miss among the installed ids, else "".
+std::string suggestion(const Registry& registry, const std::string& id) {
+  const Manifest* best = nullptr;
+  std::size_t best_distance = 4;  // more edits than this is not a typo
+  for (const auto& m : registry.plugins()) {
+    const std::size_t d = edit_distance(id, m.id);
+    if (d < best_distance) best = &m, best_distance = d;
+  }
+  return best ? fmt::format(" — did you mean '{}'?", best->id) : "";
+}
+
 std::string known_ids(const Registry& registry, PluginKind kind) {
   std::string out;
   for (const auto& m : registry.plugins())
@@ -69,8 +95,8 @@ ParsedUse read_use(const toml::table& table, const std::string& file, const std:
   const std::string id = r.required_string("plugin");
   use.manifest = registry.find(id);
   if (!use.manifest)
-    r.fail("plugin", fmt::format("{}: unknown plugin '{}' (installed {} plugins: {}; see `compaudit plugins list`)",
-                                 what, id, to_string(kind), known_ids(registry, kind)));
+    r.fail("plugin", fmt::format("{}: unknown plugin '{}'{} (installed {} plugins: {}; see `compaudit plugins list`)",
+                                 what, id, suggestion(registry, id), to_string(kind), known_ids(registry, kind)));
   if (use.manifest->kind != kind)
     r.fail("plugin", fmt::format("{}: plugin '{}' is a {}, but a {} is needed here", what, id,
                                  to_string(use.manifest->kind), to_string(kind)));
