@@ -76,7 +76,9 @@ int main(int argc, char** argv) {
   double checksum = 0;
   std::int64_t pruned = 0;
   for (int r = 0; r < repeats; ++r) {
-    compaudit::testing::TensorModel model(weights);  // fresh copies: the plugin zeroes weights in place
+    std::vector<std::pair<std::string, at::Tensor>> copy;  // the plugin zeroes weights in place: fresh copies
+    for (const auto& [name, w] : weights) copy.emplace_back(name, w.clone());
+    compaudit::testing::TensorModel model(copy);
     auto start = std::chrono::steady_clock::now();
     const auto record = pruner->compress(model, context);
     best_plugin = std::min(best_plugin, seconds_since(start));

@@ -216,6 +216,34 @@ TEST_CASE("Reports build from a store with only a run, and while a writer holds 
   for (std::string line; std::getline(lines, line);) CHECK(line.size() <= 100);
 }
 
+TEST_CASE("Metric output of an unexpected shape costs only its part of the page", "[report][html]") {
+  TempDir dir;
+  compaudit::test::SyntheticOptions o;
+  o.seeds = 3;
+  compaudit::test::write_synthetic_run(dir.path(), o);
+  {
+    auto s = store::Store::open(dir.path());
+    // A PIE result whose per_class rows and labels have the wrong types, a Welch result with a string class id.
+    s.put_metric({0, "org.compaudit.metric.pie", "prune@sparsity=0.9", "dense+ft",
+                  {{"summary", {{"pie_fraction", "lots"}, {"pie_count", 3}}},
+                   {"per_class", {1, 2, 3}},
+                   {"pie_labels", {{{"id", "x"}, {"label", "y"}}}}},
+                  ""});
+    s.put_metric({1, "org.compaudit.metric.recall_welch", "prune@sparsity=0.9", "dense+ft",
+                  {{"per_class", {{{"class", "six"}, {"name", 6}, {"d", "big"}, {"impacted", "yes"}}}},
+                   {"alpha", "0.05"}},
+                  ""});
+  }
+  std::ostringstream terminal;
+  REQUIRE(report::build_reports(dir.path(), {}, terminal) == 0);
+  const std::string html = slurp(dir.path() + "/report.html");
+  CHECK_THAT(html, Catch::Contains("Could not draw the"));
+  CHECK_THAT(html, Catch::Contains("id=pipeline"));  // the rest of the page is there
+  CHECK_THAT(html, Catch::Contains("Top-1 accuracy"));
+  CHECK(json::parse(slurp(dir.path() + "/report.json"))["arms"].size() == 6);
+  CHECK_THAT(terminal.str(), Catch::Contains("prune@sparsity=0.9"));
+}
+
 TEST_CASE("Tabular data gets no gallery", "[report][html]") {
   TempDir dir;
   compaudit::test::SyntheticOptions o;

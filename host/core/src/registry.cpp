@@ -3,6 +3,7 @@
 #include <compaudit/host/registry.h>
 
 #include "manifest_internal.h"
+#include "registry_cache.h"
 
 #include <fmt/format.h>
 
@@ -102,6 +103,7 @@ SearchPaths SearchPaths::standard(const std::vector<std::string>& cli_paths) {
     paths.dirs.emplace_back(COMPAUDIT_SYSTEM_PLUGIN_DIR, "system");
 #endif
   paths.dirs.emplace_back(builtin, "built-in");
+  paths.cache_file = detail::RegistryCache::default_path();
   return paths;
 }
 
@@ -111,9 +113,25 @@ struct Candidate {
   std::string origin;
   std::optional<Manifest> manifest;
   std::optional<Error> error;
+  std::optional<detail::FileStamp> stamp;  // of the manifest file, for the cache
+  bool cached = false;                     // taken from the cache, not parsed
 };
 
-void parse_one(Candidate& c, const std::unordered_set<std::string>& regular_files) {
+// An unchanged manifest comes from the cache (one stat); its library must still be a regular file.
+void parse_one(Candidate& c, const std::unordered_set<std::string>& regular_files, const detail::RegistryCache& cache) {
+  c.stamp = detail::stamp_of(c.file.string());
+  if (c.stamp) {
+    const std::string key = fs::absolute(c.file).lexically_normal().string();
+    if (const Manifest* m = cache.find(key, *c.stamp)) {
+      std::error_code ec;
+      if (regular_files.count(m->library) || fs::is_regular_file(m->library, ec)) {
+        c.manifest = *m;
+        c.manifest->origin = c.origin;
+        c.cached = true;
+        return;
+      }
+    }
+  }
   try {
     c.manifest = detail::parse_manifest(c.file.string(), &regular_files);
     c.manifest->origin = c.origin;
@@ -126,18 +144,19 @@ void parse_one(Candidate& c, const std::unordered_set<std::string>& regular_file
 
 // Parses every candidate. Manifests are independent, so a large search path is parsed on up to 4 threads; results
 // stay in search order, so the outcome does not depend on the thread count.
-void parse_all(std::vector<Candidate>& candidates, const std::unordered_set<std::string>& regular_files) {
+void parse_all(std::vector<Candidate>& candidates, const std::unordered_set<std::string>& regular_files,
+               const detail::RegistryCache& cache) {
   std::size_t threads =
       candidates.size() < 128 ? 1 : std::min<std::size_t>(4, std::max(1u, std::thread::hardware_concurrency()));
   if (const char* t = std::getenv("COMPAUDIT_DISCOVERY_THREADS")) threads = std::max(1, std::atoi(t));
   if (threads == 1) {
-    for (auto& c : candidates) parse_one(c, regular_files);
+    for (auto& c : candidates) parse_one(c, regular_files, cache);
     return;
   }
   std::atomic<std::size_t> next{0};
   auto worker = [&] {
     for (std::size_t i; (i = next.fetch_add(16)) < candidates.size();)
-      for (std::size_t j = i; j < std::min(i + 16, candidates.size()); ++j) parse_one(candidates[j], regular_files);
+      for (std::size_t j = i; j < std::min(i + 16, candidates.size()); ++j) parse_one(candidates[j], regular_files, cache);
   };
   std::vector<std::thread> pool;
   for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(worker);
@@ -158,7 +177,11 @@ Registry Registry::discover(const SearchPaths& paths) {
     for (auto& [file, canonical] : manifest_files(dir, registry.warnings_, regular_files))
       if (seen_files.insert(canonical).second) candidates.push_back({std::move(file), origin, {}, {}});
   }
-  parse_all(candidates, regular_files);
+  detail::RegistryCache cache(paths.cache_file);
+  parse_all(candidates, regular_files, cache);
+  for (const auto& c : candidates)
+    if (c.manifest && !c.cached && c.stamp) cache.put(c.manifest->path, *c.stamp, *c.manifest);
+  cache.save();
 
   std::vector<Manifest> found;               // winners so far, in discovery order
   std::map<std::string, std::size_t> by_id;  // id -> index in found

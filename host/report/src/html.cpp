@@ -10,7 +10,6 @@
 
 #include <fmt/format.h>
 
-
 namespace compaudit::report {
 
 using nlohmann::json;
@@ -40,6 +39,17 @@ details{margin:6px 0}summary{cursor:pointer;font-weight:600}
 .findings li{margin:2px 0}.pie .t{color:#2e7d32}.pie .r{color:#1f6fb4}.pie .c{color:#b3261e}.kv td{text-align:left}
 )css";
 
+/// Renders one part of the page; a metric output of an unexpected shape (a third-party plugin, an older version)
+/// costs that part only, shown as an error in its place, never the whole report.
+template <class F>
+std::string guarded(const char* part, F&& render) {
+  try {
+    return render();
+  } catch (const std::exception& e) {
+    return fmt::format("<p class=bad>Could not draw the {}: {}</p>", part, esc(e.what()));
+  }
+}
+
 }  // namespace
 
 std::string report_html(const json& report, const store::Store& store) {
@@ -63,7 +73,7 @@ std::string report_html(const json& report, const store::Store& store) {
                                                   : fmt::format("<span class=bad>{} failed cells</span>",
                                                                 report["failed_cells"].size()));
 
-  h += "<h2 id=summary>Summary</h2>" + summary_table(report);
+  h += "<h2 id=summary>Summary</h2>" + guarded("summary table", [&] { return summary_table(report); });
   if (report.contains("findings") && !report["findings"].empty()) {
     h += "<h3 id=findings>What the numbers show</h3><ul class=findings>";
     for (const auto& f : report["findings"]) {
@@ -74,7 +84,7 @@ std::string report_html(const json& report, const store::Store& store) {
   }
 
   h += "<h2 id=accuracy>Accuracy and forgetting against compression level</h2><div class=charts>";
-  h += level_chart(report, "Top-1 accuracy (mean and 95% interval over seeds)", "top-1",
+  h += guarded("top-1 chart", [&] { return level_chart(report, "Top-1 accuracy (mean and 95% interval over seeds)", "top-1",
                    [](const json& arm) -> std::optional<Value> {
                      auto m = number(arm["top1"], "mean");
                      if (!m) return std::nullopt;
@@ -82,28 +92,28 @@ std::string report_html(const json& report, const store::Store& store) {
                      if (arm["top1"]["ci95"].is_array()) v.lo = arm["top1"]["ci95"][0], v.hi = arm["top1"]["ci95"][1];
                      return v;
                    },
-                   true, false);
-  h += level_chart(report, "PIE fraction (against each arm's reference)", "PIE fraction",
+                   true, false); });
+  h += guarded("PIE chart", [&] { return level_chart(report, "PIE fraction (against each arm's reference)", "PIE fraction",
                    [](const json& arm) -> std::optional<Value> {
                      const json* r = metric_result(arm, kPie);
                      auto f = r ? number_at(*r, {"summary", "pie_fraction"}) : std::nullopt;
                      return f ? std::optional<Value>(Value{*f}) : std::nullopt;
                    },
-                   true, true);
-  h += level_chart(report, "Impacted classes (Welch's t-test)", "classes",
+                   true, true); });
+  h += guarded("impacted classes chart", [&] { return level_chart(report, "Impacted classes (Welch's t-test)", "classes",
                    [](const json& arm) -> std::optional<Value> {
                      const json* r = metric_result(arm, kWelch);
                      auto f = r ? number_at(*r, {"summary", "impacted_classes"}) : std::nullopt;
                      return f ? std::optional<Value>(Value{*f}) : std::nullopt;
                    },
-                   false, true, true);
+                   false, true, true); });
   std::string critical = "Critical class";
   for (const auto& arm : report["arms"])
     if (const json* r = metric_result(arm, kCritical); r && (*r).contains("positive_name")) {
-      critical += " (" + (*r)["positive_name"].get<std::string>() + ")";
+      if ((*r)["positive_name"].is_string()) critical += " (" + (*r)["positive_name"].get<std::string>() + ")";
       break;
     }
-  h += level_chart(report, critical + ": false-negative rate (mean and 95% interval)", "FNR",
+  h += guarded("critical-class chart", [&] { return level_chart(report, critical + ": false-negative rate (mean and 95% interval)", "FNR",
                    [](const json& arm) -> std::optional<Value> {
                      const json* r = metric_result(arm, kCritical);
                      auto f = r ? number_at(*r, {"summary", "fnr_cand_mean"}) : std::nullopt;
@@ -113,19 +123,20 @@ std::string report_html(const json& report, const store::Store& store) {
                        v.lo = (*r)["intervals"]["fnr_cand_mean"][0], v.hi = (*r)["intervals"]["fnr_cand_mean"][1];
                      return v;
                    },
-                   true, true);
+                   true, true); });
   h += "</div>";
 
-  h += "<h2 id=classes>Per-class results</h2><div class=charts>" + welch_heatmap(report) + pie_profile_chart(report) +
-       "</div>";
-  h += per_class_table(report);
-  if (auto mem = memorization_chart(report); !mem.empty())
+  h += "<h2 id=classes>Per-class results</h2><div class=charts>" +
+       guarded("per-class heatmap", [&] { return welch_heatmap(report); }) +
+       guarded("PIE class profile", [&] { return pie_profile_chart(report); }) + "</div>";
+  h += guarded("per-class table", [&] { return per_class_table(report); });
+  if (auto mem = guarded("memorization chart", [&] { return memorization_chart(report); }); !mem.empty())
     h += "<h2 id=memorization>Memorization</h2>" + mem +
          "<p class=note>A training example mismatches when its modal label over the compressed models differs from "
          "its modal label over the reference models.</p>";
-  h += gallery(report, store);
-  h += metric_sections(report, store);
-  h += failed_section(report);
+  h += guarded("PIE gallery", [&] { return gallery(report, store); });
+  h += guarded("metric tables", [&] { return metric_sections(report, store); });
+  h += guarded("cells", [&] { return failed_section(report); });
   if (!report["log"].empty()) {
     h += "<h2 id=log>Warnings and errors</h2><pre>";
     for (const auto& l : report["log"])

@@ -171,7 +171,11 @@ json report_json(const store::Store& s) {
   for (const auto& l : s.log_lines())
     if (l.level != "debug" && l.level != "info") log.push_back({{"time", l.time}, {"level", l.level}, {"text", l.text}});
   doc["log"] = log;
-  doc["findings"] = findings(doc);
+  try {
+    doc["findings"] = findings(doc);
+  } catch (const std::exception& e) {  // a metric output of an unexpected shape must not cost the whole report
+    doc["findings"] = json::array({{{"kind", "error"}, {"subject", ""}, {"text", e.what()}}});
+  }
   return doc;
 }
 

@@ -3,6 +3,7 @@
 
 #include "lookup.h"
 #include "png.h"
+#include "svg.h"
 
 #include <compaudit/store/store.h>
 

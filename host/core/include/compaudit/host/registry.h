@@ -8,7 +8,8 @@
 //   5. "built-in"                builtin_plugin_dir()
 // Every directory is searched recursively for `*.toml` files. Two manifests with one id: the higher version wins,
 // then the one found earlier in this order; a warning names both files. A manifest that fails to parse becomes an
-// entry of errors() and discovery goes on. See docs/manifests.md.
+// entry of errors() and discovery goes on. Parsed manifests are cached between runs (SearchPaths::cache_file), so an
+// unchanged manifest costs one stat. See docs/manifests.md.
 #pragma once
 
 #include <compaudit/error.h>
@@ -22,6 +23,10 @@ namespace compaudit::host {
 
 struct SearchPaths {
   std::vector<std::pair<std::string, std::string>> dirs;  ///< (directory, origin), in search order.
+  /// Where parsed manifests are cached between runs (keyed by path, mtime and size), or "" for no cache.
+  /// standard() sets $COMPAUDIT_REGISTRY_CACHE ("off" disables), else $XDG_CACHE_HOME/compaudit/registry.bin, else
+  /// ~/.cache/compaudit/registry.bin. See docs/manifests.md.
+  std::string cache_file;
 
   /// The standard order above, with `cli_paths` first. Directories that do not exist are kept (and skipped
   /// silently at discovery) so that `plugins list --json` can show where it looked.

@@ -23,7 +23,7 @@
 //   run(id=1, name, pipeline_path, pipeline_toml, created_at, compaudit_version, schema_version, settings JSON)
 //   arms(position, name PK, base_name, level, sweep JSON, steps JSON, finetune_epochs, reference)
 //   data(id=1, kind, num_classes, class_names JSON, input_shape JSON)
-//   splits(name PK, n, targets BLOB int16 LE)
+//   splits(name PK, position, n, targets BLOB int16 LE)
 //   thumbnails(split, example_id, channels, height, width, pixels BLOB uint8 HWC) PK(split, example_id)
 //   cells(arm, seed, status, error, started_at, finished_at, records JSON, size JSON, train_seconds, eval_seconds)
 //   predictions(arm, seed, split, n, label_bytes 1|2, labels BLOB int8/int16 LE,

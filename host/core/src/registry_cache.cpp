@@ -1,0 +1,242 @@
+// The registry cache's file format (all integers little-endian, as this host writes them; strings are u32 length +
+// bytes):
+//   "CAUDREG1" | u32 abi | u32 count | count x { str file | i64 mtime_ns | u64 size | manifest }
+//   manifest = str id, version, description, license, sha256, library, path | u8 kind | i32 abi
+//              | u32 n x param | u32 n x str need
+//   param    = str name | u8 type | u8 has_default [value] | u8 has_min [f64] | u8 has_max [f64]
+//              | u32 n x str choice | str doc
+// The SDK ABI is part of the header so that a host of another ABI never trusts this one's entries.
+#include "registry_cache.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+namespace fs = std::filesystem;
+
+namespace compaudit::host::detail {
+namespace {
+
+constexpr char kMagic[8] = {'C', 'A', 'U', 'D', 'R', 'E', 'G', '1'};
+constexpr std::size_t kMaxEntries = 20000;  // bounds a cache fed by many temporary plugin directories
+
+class Writer {
+ public:
+  template <class T>
+  void pod(const T& v) { out_.append(reinterpret_cast<const char*>(&v), sizeof(T)); }
+  void str(const std::string& s) {
+    pod(static_cast<std::uint32_t>(s.size()));
+    out_ += s;
+  }
+  void value(const ParamValue& v) {
+    std::visit([this](const auto& x) { one(x); }, v);
+  }
+  std::string& data() { return out_; }
+
+ private:
+  void one(bool b) { pod(static_cast<std::uint8_t>(b)); }
+  void one(std::int64_t i) { pod(i); }
+  void one(double d) { pod(d); }
+  void one(const std::string& s) { str(s); }
+  template <class T>
+  void one(const std::vector<T>& v) {
+    pod(static_cast<std::uint32_t>(v.size()));
+    for (const auto& x : v) one(x);
+  }
+  std::string out_;
+};
+
+// Reads with bounds checks; any inconsistency sets failed() and the whole cache is dropped.
+class Reader {
+ public:
+  explicit Reader(const std::string& data) : data_(data) {}
+  bool failed() const { return failed_; }
+  bool at_end() const { return at_ == data_.size(); }
+  template <class T>
+  T pod() {
+    T v{};
+    if (data_.size() - at_ < sizeof(T)) {
+      failed_ = true;
+      return v;
+    }
+    std::memcpy(&v, data_.data() + at_, sizeof(T));
+    at_ += sizeof(T);
+    return v;
+  }
+  std::string str() {
+    const auto n = pod<std::uint32_t>();
+    if (failed_ || data_.size() - at_ < n) {
+      failed_ = true;
+      return {};
+    }
+    std::string s = data_.substr(at_, n);
+    at_ += n;
+    return s;
+  }
+  ParamValue value(ParamType type) {
+    switch (type) {
+      case ParamType::boolean: return pod<std::uint8_t>() != 0;
+      case ParamType::integer: return pod<std::int64_t>();
+      case ParamType::real: return pod<double>();
+      case ParamType::string: return str();
+      case ParamType::integer_list: return list<std::int64_t>([this] { return pod<std::int64_t>(); });
+      case ParamType::real_list: return list<double>([this] { return pod<double>(); });
+      case ParamType::string_list: return list<std::string>([this] { return str(); });
+    }
+    failed_ = true;
+    return false;
+  }
+
+ private:
+  template <class T, class F>
+  std::vector<T> list(F one) {
+    const auto n = pod<std::uint32_t>();
+    std::vector<T> v;
+    for (std::uint32_t i = 0; i < n && !failed_; ++i) v.push_back(one());
+    return v;
+  }
+  const std::string& data_;
+  std::size_t at_ = 0;
+  bool failed_ = false;
+};
+
+void write_manifest(Writer& w, const Manifest& m) {
+  for (const std::string* s : {&m.id, &m.version, &m.description, &m.license, &m.sha256, &m.library, &m.path})
+    w.str(*s);
+  w.pod(static_cast<std::uint8_t>(m.kind));
+  w.pod(static_cast<std::int32_t>(m.abi));
+  w.pod(static_cast<std::uint32_t>(m.params.size()));
+  for (const auto& p : m.params) {
+    w.str(p.name);
+    w.pod(static_cast<std::uint8_t>(p.type));
+    w.pod(static_cast<std::uint8_t>(p.default_value.has_value()));
+    if (p.default_value) w.value(*p.default_value);
+    w.pod(static_cast<std::uint8_t>(p.min.has_value()));
+    if (p.min) w.pod(*p.min);
+    w.pod(static_cast<std::uint8_t>(p.max.has_value()));
+    if (p.max) w.pod(*p.max);
+    w.pod(static_cast<std::uint32_t>(p.choices.size()));
+    for (const auto& c : p.choices) w.str(c);
+    w.str(p.doc);
+  }
+  w.pod(static_cast<std::uint32_t>(m.needs.size()));
+  for (const auto& n : m.needs) w.str(n);
+}
+
+Manifest read_manifest(Reader& r) {
+  Manifest m;
+  for (std::string* s : {&m.id, &m.version, &m.description, &m.license, &m.sha256, &m.library, &m.path}) *s = r.str();
+  const auto kind = r.pod<std::uint8_t>();
+  if (kind < 1 || kind > 3) return Manifest{};  // an empty id makes the caller distrust the file
+  m.kind = static_cast<PluginKind>(kind);
+  m.abi = r.pod<std::int32_t>();
+  const auto n_params = r.pod<std::uint32_t>();
+  for (std::uint32_t i = 0; i < n_params && !r.failed(); ++i) {
+    ParamSpec p;
+    p.name = r.str();
+    const auto type = r.pod<std::uint8_t>();
+    if (type > static_cast<std::uint8_t>(ParamType::string_list)) return Manifest{};
+    p.type = static_cast<ParamType>(type);
+    if (r.pod<std::uint8_t>()) p.default_value = r.value(p.type);
+    if (r.pod<std::uint8_t>()) p.min = r.pod<double>();
+    if (r.pod<std::uint8_t>()) p.max = r.pod<double>();
+    const auto n_choices = r.pod<std::uint32_t>();
+    for (std::uint32_t c = 0; c < n_choices && !r.failed(); ++c) p.choices.push_back(r.str());
+    p.doc = r.str();
+    m.params.push_back(std::move(p));
+  }
+  const auto n_needs = r.pod<std::uint32_t>();
+  for (std::uint32_t i = 0; i < n_needs && !r.failed(); ++i) m.needs.push_back(r.str());
+  return m;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+}  // namespace
+
+std::optional<FileStamp> stamp_of(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+  return FileStamp{std::int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec, std::uint64_t(st.st_size)};
+}
+
+std::string RegistryCache::default_path() {
+  if (const char* p = std::getenv("COMPAUDIT_REGISTRY_CACHE")) return std::string(p) == "off" ? "" : p;
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) return std::string(xdg) + "/compaudit/registry.bin";
+  if (const char* home = std::getenv("HOME"); home && *home) return std::string(home) + "/.cache/compaudit/registry.bin";
+  return {};
+}
+
+RegistryCache::RegistryCache(std::string path) : path_(std::move(path)) {
+  if (path_.empty()) return;
+  const std::string data = read_file(path_);
+  if (data.size() < sizeof(kMagic) || std::memcmp(data.data(), kMagic, sizeof(kMagic)) != 0) return;
+  Reader r(data);
+  for (char c : kMagic) (void)c, r.pod<char>();
+  if (r.pod<std::uint32_t>() != COMPAUDIT_SDK_ABI_VERSION) return;
+  const auto count = r.pod<std::uint32_t>();
+  std::map<std::string, CachedManifest> entries;
+  for (std::uint32_t i = 0; i < count && !r.failed(); ++i) {
+    std::string file = r.str();
+    CachedManifest e;
+    e.stamp.mtime_ns = r.pod<std::int64_t>();
+    e.stamp.size = r.pod<std::uint64_t>();
+    e.manifest = read_manifest(r);
+    if (e.manifest.id.empty()) return;  // inconsistent entry: distrust the whole file
+    entries.emplace(std::move(file), std::move(e));
+  }
+  if (r.failed() || !r.at_end()) return;
+  entries_ = std::move(entries);
+}
+
+const Manifest* RegistryCache::find(const std::string& file, const FileStamp& stamp) const {
+  auto it = entries_.find(file);
+  return it != entries_.end() && it->second.stamp == stamp ? &it->second.manifest : nullptr;
+}
+
+void RegistryCache::put(const std::string& file, const FileStamp& stamp, const Manifest& manifest) {
+  if (path_.empty()) return;
+  if (entries_.size() >= kMaxEntries && !entries_.count(file)) entries_.erase(entries_.begin());
+  CachedManifest& e = entries_[file];
+  e.stamp = stamp;
+  e.manifest = manifest;
+  e.manifest.origin.clear();
+  dirty_ = true;
+}
+
+void RegistryCache::save() const {
+  if (!dirty_ || path_.empty()) return;
+  Writer w;
+  w.data().append(kMagic, sizeof(kMagic));
+  w.pod(static_cast<std::uint32_t>(COMPAUDIT_SDK_ABI_VERSION));
+  w.pod(static_cast<std::uint32_t>(entries_.size()));
+  for (const auto& [file, e] : entries_) {
+    w.str(file);
+    w.pod(e.stamp.mtime_ns);
+    w.pod(e.stamp.size);
+    write_manifest(w, e.manifest);
+  }
+  std::error_code ec;
+  fs::create_directories(fs::path(path_).parent_path(), ec);
+  const std::string tmp = path_ + ".tmp." + std::to_string(::getpid());
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out.write(w.data().data(), static_cast<std::streamsize>(w.data().size()));
+    if (!out) {
+      fs::remove(tmp, ec);
+      return;
+    }
+  }
+  fs::rename(tmp, path_, ec);  // atomic: a concurrent reader sees the old cache or the new one
+  if (ec) fs::remove(tmp, ec);
+}
+
+}  // namespace compaudit::host::detail
