@@ -18,9 +18,11 @@ struct Result {
 // Runs compaudit with `args` (a shell-quoted string) and an optional environment prefix.
 Result run(const std::string& args, const std::string& env = "") {
   test::TempDir tmp;
-  const std::string full = fmt::format("env -u COMPAUDIT_PLUGIN_PATH XDG_DATA_HOME={} {} '{}' {} >{} 2>{}",
-                                       (tmp / "xdg").string(), env, COMPAUDIT_EXE, args, (tmp / "out").string(),
-                                       (tmp / "err").string());
+  const std::string full =
+      fmt::format("env -u COMPAUDIT_PLUGIN_PATH -u COMPAUDIT_REGISTRY_CACHE XDG_DATA_HOME={} XDG_CACHE_HOME={} {} '{}' "
+                  "{} >{} 2>{}",
+                  (tmp / "xdg").string(), (tmp / "cache").string(), env, COMPAUDIT_EXE, args,
+                  (tmp / "out").string(), (tmp / "err").string());
   const int status = std::system(full.c_str());
   Result r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;

@@ -147,3 +147,47 @@ TEST_CASE("a large search path (parsed on several threads) gives the same result
   CHECK(r.errors()[0].where().file == (tmp / "a" / "zz_broken.toml").string());
   CHECK(r.errors()[1].where().file == (tmp / "b" / "zz_broken.toml").string());
 }
+
+TEST_CASE("the registry cache returns the same manifests, and notices changed and broken files", "[registry][cache]") {
+  test::TempDir tmp;
+  test::plugin_dir_with(tmp, "dir", "org.test.compressor.good", "tp_good", "1.0.0", "compressor",
+                        "\n[[param]]\nname = \"sparsity\"\ntype = \"float\"\ndefault = 0.5\nmin = 0.0\nmax = 1.0\n"
+                        "\n[[param]]\nname = \"layers\"\ntype = \"string_list\"\ndefault = [\"fc1\", \"fc2\"]\n");
+  SearchPaths p = paths({{(tmp / "dir").string(), "--plugin-path"}});
+  p.cache_file = (tmp / "cache" / "registry.bin").string();
+  const Registry cold = Registry::discover(p);
+  REQUIRE(fs::exists(p.cache_file));
+  const Registry warm = Registry::discover(p);
+  REQUIRE(warm.plugins().size() == 1);
+  const auto& a = cold.plugins()[0];
+  const auto& b = warm.plugins()[0];
+  CHECK(b.id == a.id);
+  CHECK(b.library == a.library);
+  CHECK(b.path == a.path);
+  CHECK(b.origin == "--plugin-path");
+  REQUIRE(b.params.size() == 2);
+  CHECK(std::get<double>(*b.params[0].default_value) == 0.5);
+  CHECK(*b.params[0].max == 1.0);
+  CHECK(std::get<std::vector<std::string>>(*b.params[1].default_value) == std::vector<std::string>{"fc1", "fc2"});
+
+  SECTION("a changed manifest is parsed again") {
+    test::write_manifest(tmp / "dir", "tp_good", "org.test.compressor.good", "tp_good", "2.0.0");
+    const Registry changed = Registry::discover(p);
+    REQUIRE(changed.plugins().size() == 1);
+    CHECK(changed.plugins()[0].version == "2.0.0");
+    CHECK(changed.plugins()[0].params.empty());
+  }
+  SECTION("a manifest whose library vanished is reported, not served from the cache") {
+    fs::remove(tmp / "dir" / "libtp_good.so");
+    const Registry gone = Registry::discover(p);
+    CHECK(gone.plugins().empty());
+    REQUIRE(gone.errors().size() == 1);
+    CHECK(contains(gone.errors()[0].message(), "does not exist"));
+  }
+  SECTION("a corrupt cache file is ignored") {
+    test::write_file(p.cache_file, "CAUDREG1 but then garbage");
+    const Registry again = Registry::discover(p);
+    CHECK(again.plugins().size() == 1);
+    CHECK(again.errors().empty());
+  }
+}

@@ -151,7 +151,7 @@ TEST_CASE("Bad CSV files are rejected with file, line and column", "[engine][dat
   }
   SECTION("a label beyond the classes the header names") {
     engine_test::write_text(path, "2,2,no,yes\n1,2,0\n3,4,2\n");
-    require_data_error([&] { read_csv(path, {"last", true}); }, {path, "label 2 is out of range"});
+    require_data_error([&] { read_csv(path, {"last", true}); }, {path + ":3", "label 2 is out of range"});
   }
   SECTION("no data rows") {
     engine_test::write_text(path, "a,b,c\n\n");

@@ -173,8 +173,12 @@ int compare_versions(const std::string& a, const std::string& b) {
     const bool nx = !x.empty() && x.find_first_not_of("0123456789") == std::string::npos;
     const bool ny = !y.empty() && y.find_first_not_of("0123456789") == std::string::npos;
     if (nx && ny) {
-      const auto ix = std::stoull(x), iy = std::stoull(y);
-      if (ix != iy) return ix < iy ? -1 : 1;
+      // Compared as digit strings, not with stoull: a component past 2^64 ("99999999999999999999") is a valid
+      // version and must not throw out of Registry::discover (found by fuzz/targets/fuzz_manifest.cpp).
+      const std::string dx = x.substr(std::min(x.find_first_not_of('0'), x.size()));
+      const std::string dy = y.substr(std::min(y.find_first_not_of('0'), y.size()));
+      if (dx.size() != dy.size()) return dx.size() < dy.size() ? -1 : 1;
+      if (dx != dy) return dx < dy ? -1 : 1;
     } else if (x != y) {
       return x < y ? -1 : 1;
     }

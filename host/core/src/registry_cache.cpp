@@ -1,17 +1,18 @@
 // The registry cache's file format (all integers little-endian, as this host writes them; strings are u32 length +
 // bytes):
-//   "CAUDREG1" | u32 abi | u32 count | count x { str file | i64 mtime_ns | u64 size | manifest }
+//   "CAUDREG1" | u32 abi | str compaudit version | u32 count | count x { str file | i64 mtime_ns | u64 size | manifest }
 //   manifest = str id, version, description, license, sha256, library, path | u8 kind | i32 abi
 //              | u32 n x param | u32 n x str need
 //   param    = str name | u8 type | u8 has_default [value] | u8 has_min [f64] | u8 has_max [f64]
 //              | u32 n x str choice | str doc
-// The SDK ABI is part of the header so that a host of another ABI never trusts this one's entries.
+// The SDK ABI and compaudit's version are part of the header so that another host never trusts this one's entries.
 #include "registry_cache.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -156,8 +157,12 @@ Manifest read_manifest(Reader& r) {
 }
 
 std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) return {};
+  std::string data(static_cast<std::size_t>(std::max<std::streamoff>(0, in.tellg())), '\0');
+  in.seekg(0);
+  in.read(data.data(), static_cast<std::streamsize>(data.size()));
+  return in ? data : std::string();
 }
 
 }  // namespace
@@ -181,7 +186,7 @@ RegistryCache::RegistryCache(std::string path) : path_(std::move(path)) {
   if (data.size() < sizeof(kMagic) || std::memcmp(data.data(), kMagic, sizeof(kMagic)) != 0) return;
   Reader r(data);
   for (char c : kMagic) (void)c, r.pod<char>();
-  if (r.pod<std::uint32_t>() != COMPAUDIT_SDK_ABI_VERSION) return;
+  if (r.pod<std::uint32_t>() != COMPAUDIT_SDK_ABI_VERSION || r.str() != COMPAUDIT_SDK_VERSION_STRING) return;
   const auto count = r.pod<std::uint32_t>();
   std::map<std::string, CachedManifest> entries;
   for (std::uint32_t i = 0; i < count && !r.failed(); ++i) {
@@ -217,6 +222,7 @@ void RegistryCache::save() const {
   Writer w;
   w.data().append(kMagic, sizeof(kMagic));
   w.pod(static_cast<std::uint32_t>(COMPAUDIT_SDK_ABI_VERSION));
+  w.str(COMPAUDIT_SDK_VERSION_STRING);  // another compaudit version may parse manifests differently
   w.pod(static_cast<std::uint32_t>(entries_.size()));
   for (const auto& [file, e] : entries_) {
     w.str(file);

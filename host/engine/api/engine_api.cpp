@@ -79,8 +79,8 @@ int run(const host::RunRequest& request) {
     set_threads(plan.threads);
     at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/true);
     if (!request.quiet)
-      fmt::print(stderr, "compaudit run: {} {} -> {} ({} threads)\n", plan.resuming ? "resuming" : "running",
-                 plan.pipeline.name, plan.run_dir, at::get_num_threads());
+      fmt::print(stderr, "compaudit run: {} {} -> {} ({} thread{})\n", plan.resuming ? "resuming" : "running",
+                 plan.pipeline.name, plan.run_dir, at::get_num_threads(), at::get_num_threads() == 1 ? "" : "s");
     const DataSplits data = load_data(plan.pipeline.data, pipeline_dir(plan.pipeline));
     store::Store store = plan.resuming ? store::Store::open(plan.run_dir) : store::Store::create(plan.run_dir, plan.info);
     ExecuteOptions options;

@@ -126,12 +126,11 @@ RawData read_csv(const std::string& path, const CsvOptions& options) {
       throw Error(ErrorCode::data, fmt::format("header says {} features, rows hold {}", header[1].text, features),
                   {path, lines[0].first, header[1].column});
     for (std::size_t i = 2; i < header.size(); ++i) raw.class_names.push_back(header[i].text);
-    if (!raw.class_names.empty()) {
-      const std::int64_t max_label = raw.targets.max().item<std::int64_t>();
-      if (max_label >= static_cast<std::int64_t>(raw.class_names.size()))
-        throw Error(ErrorCode::data, fmt::format("label {} is out of range: the header names {} classes", max_label,
-                                                 raw.class_names.size()), {path});
-    }
+    const auto named = static_cast<std::int64_t>(raw.class_names.size());
+    for (std::int64_t r = 0; named > 0 && r < rows; ++r)
+      if (y[r] >= named)
+        throw Error(ErrorCode::data, fmt::format("label {} is out of range: the header names {} classes", y[r], named),
+                    {path, lines[first + r].first});
   }
   return raw;
 }

@@ -7,6 +7,7 @@
 
 #include <ATen/ATen.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <cstring>
 
@@ -36,15 +37,21 @@ IdxArray parse_idx(const std::string& path, int expected_dims) {
                             expected_dims == 1 ? "labels" : "images"), {path});
   a.offset = 4 + 4 * static_cast<std::size_t>(expected_dims);
   if (b.size() < a.offset) throw Error(ErrorCode::data, "truncated IDX header", {path});
+  const std::size_t have = b.size() - a.offset;
   std::int64_t count = 1;
   for (int d = 0; d < expected_dims; ++d) {
     const std::uint8_t* p = &b[4 + 4 * d];
     const std::int64_t n = (std::int64_t(p[0]) << 24) | (p[1] << 16) | (p[2] << 8) | p[3];
     if (n <= 0 || n > (1 << 28)) throw Error(ErrorCode::data, fmt::format("IDX dimension {} is {}", d, n), {path});
     a.dims.push_back(n);
+    // Three dimensions of up to 2^28 overflow int64 (found by fuzz/targets/fuzz_idx.cpp); a product past the
+    // file's size is a truncated file anyway, so stop there.
+    if (count > static_cast<std::int64_t>(have) / n)
+      throw Error(ErrorCode::data, fmt::format("truncated IDX file: header promises more than the {} bytes of data "
+                                               "the file holds (dimensions {})", have, fmt::join(a.dims, " x ")),
+                  {path});
     count *= n;
   }
-  const std::size_t have = b.size() - a.offset;
   if (have < static_cast<std::size_t>(count))
     throw Error(ErrorCode::data, fmt::format("truncated IDX file: header promises {} bytes of data, file holds {}",
                                              count, have), {path});

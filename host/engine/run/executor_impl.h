@@ -77,7 +77,7 @@ class Executor {
   int computed_ = 0;
 };
 
-/// Population seeds, as the pipeline lists them.
+/// "<arm> seed <k>", how progress lines and logs name a cell.
 std::string cell_name(const std::string& arm, std::int64_t seed);
 
 }  // namespace compaudit::engine

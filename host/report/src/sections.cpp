@@ -276,7 +276,10 @@ std::string metric_sections(const json& report, const store::Store& store) {
         for (const auto& r : (*a)["metrics"])
           if (r.value("index", -1) == m.value("index", -2)) {
             std::string text = r["result"].dump(1);
-            if (text.size() > 20000) text = text.substr(0, 20000) + "\n… (truncated; see report.json)";
+            if (text.size() > 20000) {
+              text.resize(20000);
+              text += "\n… (truncated; see report.json)";
+            }
             h += fmt::format("<h4>{} (against {})</h4><pre>{}</pre>", esc((*a)["name"].get<std::string>()),
                              esc(r.value("reference", "")), esc(text));
           }

@@ -12,9 +12,12 @@ namespace compaudit::report {
 using nlohmann::json;
 
 namespace {
+/// Cuts `s` to at most n bytes, marking the cut with '~' and never splitting a UTF-8 sequence.
 std::string shorten(const std::string& s, std::size_t n) {
   if (s.size() <= n) return s;
-  return n <= 1 ? s.substr(0, n) : s.substr(0, n - 1) + "~";
+  std::size_t keep = n <= 1 ? n : n - 1;
+  while (keep > 0 && (static_cast<unsigned char>(s[keep]) & 0xC0) == 0x80) --keep;
+  return s.substr(0, keep) + (n <= 1 ? "" : "~");
 }
 }  // namespace
 

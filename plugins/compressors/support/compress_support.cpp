@@ -156,6 +156,55 @@ std::int64_t mask_kernel(const Source& s, bool* keep, std::uint32_t t, std::int6
   return n - kept;
 }
 
+// The usual single pass: keep = key > hi for every entry, count keys below lo, and collect the keys inside
+// [lo, hi] with the address of their mask entry, to be decided once the k-th key is known.
+template <bool Absolute, bool Pruned>
+std::int64_t fused_kernel(const Source& s, bool* keep, std::uint32_t lo, std::uint32_t hi, std::int64_t& below,
+                          std::vector<std::uint32_t>& keys_out, std::vector<bool*>& where, std::int64_t& c) {
+  const float* v = s.values;
+  const bool* pr = s.pruned;
+  const std::int64_t n = s.n;
+  const std::uint32_t width = hi - lo;
+  std::int64_t blow = 0, above = 0;
+  auto reserve = [&](std::int64_t more) {
+    if (static_cast<std::int64_t>(keys_out.size()) < c + more) {
+      keys_out.resize(static_cast<std::size_t>(2 * (c + more)));
+      where.resize(static_cast<std::size_t>(2 * (c + more)));
+    }
+  };
+  std::int64_t i = 0;
+  for (; i + kChunk <= n; i += kChunk) {
+    std::uint32_t keys[kChunk];
+    std::uint32_t any = 0;
+    for (std::int64_t j = 0; j < kChunk; ++j) {
+      keys[j] = key_at<Absolute, Pruned>(v, pr, i + j);
+      keep[i + j] = keys[j] > hi;
+      above += keys[j] > hi;
+      blow += keys[j] < lo;
+      any |= static_cast<std::uint32_t>(keys[j] - lo <= width);
+    }
+    if (!any) continue;
+    reserve(kChunk);
+    for (std::int64_t j = 0; j < kChunk; ++j) {
+      keys_out[static_cast<std::size_t>(c)] = keys[j];
+      where[static_cast<std::size_t>(c)] = keep + i + j;
+      c += keys[j] - lo <= width;
+    }
+  }
+  for (; i < n; ++i) {
+    reserve(1);
+    const std::uint32_t k = key_at<Absolute, Pruned>(v, pr, i);
+    keep[i] = k > hi;
+    above += k > hi;
+    blow += k < lo;
+    keys_out[static_cast<std::size_t>(c)] = k;
+    where[static_cast<std::size_t>(c)] = keep + i;
+    c += k - lo <= width;
+  }
+  below += blow;
+  return above;
+}
+
 template <class F>
 auto dispatch(const Source& s, F&& f) {
   if (s.absolute) return s.pruned ? f(std::true_type{}, std::true_type{}) : f(std::true_type{}, std::false_type{});
@@ -217,28 +266,57 @@ std::vector<at::Tensor> keep_masks(const std::vector<ScoreSource>& inputs, std::
     std::nth_element(sample.begin(), sample.begin() + r, sample.end());
     return sample[static_cast<std::size_t>(r)];
   };
-  std::uint32_t lo = rank - delta <= 0 ? 0u : sample_at(rank - delta);
-  std::uint32_t hi = rank + delta >= m - 1 ? std::numeric_limits<std::uint32_t>::max() : sample_at(rank + delta);
+  const std::uint32_t lo = rank - delta <= 0 ? 0u : sample_at(rank - delta);
+  const std::uint32_t hi = rank + delta >= m - 1 ? std::numeric_limits<std::uint32_t>::max() : sample_at(rank + delta);
 
-  // 2. One pass: how many keys fall below the bracket, and the keys inside it. Rarely the bracket misses; then the
-  //    whole range is the bracket (slower, same answer).
-  std::int64_t below = 0;
-  std::vector<std::uint32_t> cand;
-  bracket_pass(sources, lo, hi, below, cand);
-  if (!(below < k && k <= below + static_cast<std::int64_t>(cand.size()))) {
-    lo = 0, hi = std::numeric_limits<std::uint32_t>::max();
-    bracket_pass(sources, lo, hi, below, cand);
+  // 2. One pass over the data: everything above the bracket is kept, everything below it pruned, and the few
+  //    entries inside it are collected (key and mask address, in position order).
+  std::int64_t below = 0, c = 0;
+  std::vector<std::uint32_t> cand_keys;
+  std::vector<bool*> cand_where;
+  std::vector<std::int64_t> above(sources.size()), first_cand(sources.size() + 1);
+  for (std::size_t s = 0; s < sources.size(); ++s) {
+    first_cand[s] = c;
+    above[s] = dispatch(sources[s], [&](auto a, auto p) {
+      return fused_kernel<decltype(a)::value, decltype(p)::value>(sources[s], masks[s].data_ptr<bool>(), lo, hi, below,
+                                                                   cand_keys, cand_where, c);
+    });
+  }
+  first_cand[sources.size()] = c;
+
+  if (below < k && k <= below + c) {
+    // 3. The k-th smallest key T among the candidates, and how many entries equal to T must go for an exact count.
+    std::vector<std::uint32_t> sorted(cand_keys.begin(), cand_keys.begin() + c);
+    const auto nth = static_cast<std::size_t>(k - below - 1);
+    std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(nth), sorted.end());
+    const std::uint32_t t = sorted[nth];
+    std::int64_t less = below;
+    for (std::int64_t i = 0; i < c; ++i) less += cand_keys[static_cast<std::size_t>(i)] < t;
+    std::int64_t ties_to_prune = k - less;
+    // 4. Decide the candidates: above T stays; of those equal to T, the first ones in position order go.
+    for (std::size_t s = 0; s < sources.size(); ++s) {
+      std::int64_t kept = above[s];
+      for (std::int64_t i = first_cand[s]; i < first_cand[s + 1]; ++i) {
+        const std::uint32_t key = cand_keys[static_cast<std::size_t>(i)];
+        const bool stays = key > t || (key == t && ties_to_prune-- <= 0);
+        *cand_where[static_cast<std::size_t>(i)] = stays;
+        kept += stays;
+      }
+      if (pruned_counts) pruned_counts->push_back(sources[s].n - kept);
+    }
+    return masks;
   }
 
-  // 3. The k-th smallest key T, and how many entries equal to T must go to make the count exact.
+  // Rarely the sample's bracket misses the k-th key: then take the whole range as the bracket (two more passes,
+  // same answer).
+  std::vector<std::uint32_t> cand;
+  bracket_pass(sources, 0u, std::numeric_limits<std::uint32_t>::max(), below, cand);
   const auto nth = static_cast<std::size_t>(k - below - 1);
   std::nth_element(cand.begin(), cand.begin() + static_cast<std::ptrdiff_t>(nth), cand.end());
   const std::uint32_t t = cand[nth];
   std::int64_t less = below;
-  for (std::uint32_t c : cand) less += c < t;
+  for (std::uint32_t x : cand) less += x < t;
   std::int64_t ties_to_prune = k - less;
-
-  // 4. One mask pass: keep everything above T; of the entries equal to T, prune the first ones in position order.
   for (std::size_t s = 0; s < sources.size(); ++s) {
     const std::int64_t z = dispatch(sources[s], [&](auto a, auto p) {
       return mask_kernel<decltype(a)::value, decltype(p)::value>(sources[s], masks[s].data_ptr<bool>(), t, ties_to_prune);

@@ -39,8 +39,9 @@ struct ScoreSource {
 
 /// Keep-masks (bool, true = keep) that prune exactly `k` entries over all sources together: the k smallest
 /// scores, already-pruned entries first, ties at the threshold broken by position (earlier source, then lower flat
-/// index, pruned first) so the count is exact. O(n) reads and no sort: a sampled bracket around the k-th score,
-/// one counting pass, nth_element on the few candidates, one mask pass.
+/// index, pruned first) so the count is exact. O(n) and no sort: a sampled bracket around the k-th score, then
+/// one pass that writes the mask of everything outside the bracket and collects the few entries inside it, whose
+/// fate nth_element decides (a bracket that misses costs two more passes, same answer).
 /// `pruned_counts`, if given, receives the number pruned in each mask.
 std::vector<at::Tensor> keep_masks(const std::vector<ScoreSource>& sources, std::int64_t k,
                                    std::vector<std::int64_t>* pruned_counts = nullptr);

@@ -5,8 +5,9 @@
 //   1. sha256 pin of the manifest checked against the file — before the file is opened by the dynamic linker;
 //   2. dlopen with RTLD_NOW | RTLD_LOCAL, so an unresolved symbol fails here, with dlerror's text;
 //   3. the entry point `compaudit_plugin_entry` looked up and called; its descriptor checked — ABI major, ABI minor
-//      not newer than the host's, descriptor size, LibTorch version, _GLIBCXX_USE_CXX11_ABI, id and kind equal to
-//      the manifest's — before any other call into the library.
+//      not newer than the host's, descriptor size, LibTorch version (equal to host_torch_version(); "" — a plugin
+//      compiled without LibTorch headers — is accepted, it cannot disagree), _GLIBCXX_USE_CXX11_ABI, id and kind
+//      equal to the manifest's — before any other call into the library.
 // Libraries are cached by canonical path (a symlink or a relative path reaches the same library once). Every object
 // a plugin creates holds a reference to its library, so the library stays loaded as long as any object lives, even
 // after the Loader is gone. Nothing is ever unloaded while an object lives.
