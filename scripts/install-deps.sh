@@ -14,6 +14,8 @@ packages=(
   # independent oracles for the tests, and TorchScript models
   python3-torch python3-scipy python3-numpy
 )
+# Extra packages named on the command line, e.g. `install-deps.sh chromium` for the report's rendering test.
+packages+=("$@")
 
 missing=()
 for p in "${packages[@]}"; do

@@ -9,7 +9,10 @@ mode="${1:-audit}"
 build="${COMPAUDIT_BUILD_DIR:-build}"
 jobs="$(nproc)"
 
-bash scripts/install-deps.sh
+case "$mode" in
+  test) bash scripts/install-deps.sh chromium ;;  # the test suite also renders report.html in headless Chromium
+  *) bash scripts/install-deps.sh ;;
+esac
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
 case "$mode" in
   audit)
