@@ -284,6 +284,11 @@ TEST_CASE("A built-in model exports as a state dict torch.load reads, masks appl
   CHECK(state["keys"] == nlohmann::json::array({"fc1.bias", "fc1.weight", "fc2.bias", "fc2.weight"}));
   CHECK(state["shapes"]["fc1.weight"] == nlohmann::json::array({32, 64}));
   CHECK(state["weight_zero_fraction"].get<double>() >= 0.89);
+  // The documented loader (docs/export.md) rebuilds the model in PyTorch from the export and its card.
+  const auto used = nlohmann::json::parse(engine_test::shell(
+      fmt::format("/usr/bin/python3 {}/load_mlp_export.py {}", COMPAUDIT_ENGINE_FIXTURES, request.output)));
+  CHECK(used["sizes"] == nlohmann::json::array({64, 32, 10}));
+  CHECK(used["probability"].get<double>() > 0.1);
 
   SECTION("an unknown cell is refused") {
     request.arm = "no-such-arm";

@@ -46,7 +46,8 @@ inline void write_synthetic_run(const std::string& run_dir, const SyntheticOptio
   run.pipeline_toml =
       "[audit]\nname = \"synthetic-pie\"\nseeds = " + std::to_string(o.seeds) +
       "\n\n[data]\nformat = \"idx\"\n\n[model]\narch = \"mlp\"\nhidden = [256, 128]\n\n[[arm]]\nname = \"prune\"\n"
-      "finetune_epochs = 1\n  [[arm.step]]\n  plugin = \"org.compaudit.prune.magnitude\"\n  sparsity = [0.5, 0.7, 0.9]\n"
+      "finetune_epochs = 1\n  [[arm.step]]\n  plugin = \"org.compaudit.prune.magnitude\"\n  sparsity = [0.5, 0.7, "
+      "0.9]\n"
       "\n[[arm]]\nname = \"int8\"\n  [[arm.step]]\n  plugin = \"org.compaudit.quantize.ptq\"\n  bits = 8\n";
   run.settings = {{"seeds", seeds}, {"alpha", 0.05}, {"correction", "bh"}, {"evaluation_split", "test"}};
   auto s = Store::create(run_dir, run);
@@ -58,8 +59,12 @@ inline void write_synthetic_run(const std::string& run_dir, const SyntheticOptio
   };
   for (double sp : {0.5, 0.7, 0.9}) {
     std::string v = sp == 0.5 ? "0.5" : sp == 0.7 ? "0.7" : "0.9";
-    arms.push_back({"prune@sparsity=" + v, "prune", sp, {{"sparsity", v}},
-                    json::array({step("org.compaudit.prune.magnitude", {{"sparsity", sp}, {"scope", "global"}})}), 1,
+    arms.push_back({"prune@sparsity=" + v,
+                    "prune",
+                    sp,
+                    {{"sparsity", v}},
+                    json::array({step("org.compaudit.prune.magnitude", {{"sparsity", sp}, {"scope", "global"}})}),
+                    1,
                     "dense+ft"});
   }
   arms.push_back({"int8", "int8", 0, {}, json::array({step("org.compaudit.quantize.ptq", {{"bits", 8}})}), 0, "dense"});
@@ -111,8 +116,9 @@ inline void write_synthetic_run(const std::string& run_dir, const SyntheticOptio
     for (auto seed : seeds) {
       if (o.with_failure && arm.name == "prune@sparsity=0.9" && seed == seeds.back()) {
         s.start_cell(arm.name, seed);
-        s.fail_cell(arm.name, seed, "plugin org.compaudit.prune.magnitude failed in compress: mask shape [128, 256] "
-                                    "does not match weight [256, 128] of layer fc2");
+        s.fail_cell(arm.name, seed,
+                    "plugin org.compaudit.prune.magnitude failed in compress: mask shape [128, 256] "
+                    "does not match weight [256, 128] of layer fc2");
         continue;
       }
       std::mt19937 g(static_cast<unsigned>(seed * 7919 + std::hash<std::string>{}(arm.name) % 1000));
@@ -127,8 +133,8 @@ inline void write_synthetic_run(const std::string& run_dir, const SyntheticOptio
         const double fragile = (t == 6 || t == 2) ? 2.0 : 1.0;
         const double thr = 0.88 - damage(arm) * fragile - (arm.finetune_epochs ? 0.01 : 0);
         const bool wrong = difficulty[static_cast<std::size_t>(i)] + 0.08 * u(g) > thr;
-        p.labels[static_cast<std::size_t>(i)] =
-            static_cast<std::int16_t>(wrong ? (t + 1 + static_cast<int>(difficulty[static_cast<std::size_t>(i)] * 97) % (C - 1)) % C : t);
+        p.labels[static_cast<std::size_t>(i)] = static_cast<std::int16_t>(
+            wrong ? (t + 1 + static_cast<int>(difficulty[static_cast<std::size_t>(i)] * 97) % (C - 1)) % C : t);
         p.true_prob[static_cast<std::size_t>(i)] = float_to_half(wrong ? 0.2f : 0.9f);
       }
       Cell c;
@@ -169,14 +175,21 @@ inline void write_synthetic_run(const std::string& run_dir, const SyntheticOptio
     }
     const int pies = static_cast<int>(examples.size());
     for (int c = 0; c < C; ++c)
-      per_class.push_back({{"class", c}, {"name", names[c]}, {"count", count[c]},
+      per_class.push_back({{"class", c},
+                           {"name", names[c]},
+                           {"count", count[c]},
                            {"pie_fraction", pies ? json(double(count[c]) / pies) : json(nullptr)},
                            {"data_fraction", double(data_count[c]) / N}});
     json pie = {{"summary",
-                 {{"pie_count", pies}, {"pie_fraction", double(pies) / N}, {"top1_ref", top1_of(R)},
-                  {"top1_cand", top1_of(A)}, {"top1_ref_without_pies", top1_of(R) + 0.01},
+                 {{"pie_count", pies},
+                  {"pie_fraction", double(pies) / N},
+                  {"top1_ref", top1_of(R)},
+                  {"top1_cand", top1_of(A)},
+                  {"top1_ref_without_pies", top1_of(R) + 0.01},
                   {"top1_cand_without_pies", top1_of(A) + 0.015}}},
-                {"examples", examples}, {"pie_labels", pie_labels}, {"per_class", per_class}};
+                {"examples", examples},
+                {"pie_labels", pie_labels},
+                {"per_class", per_class}};
     s.put_metric({0, "org.compaudit.metric.pie", arm.name, ref, pie, ""});
 
     // Welch (values shaped like the plugin's; p from a normal approximation — this is a fixture, not the test)
@@ -194,12 +207,27 @@ inline void write_synthetic_run(const std::string& run_dir, const SyntheticOptio
       const double p = std::erfc(std::abs(t) / std::sqrt(2.0));
       const bool imp = p <= 0.05 && arm.name != ref;
       impacted += imp;
-      wc.push_back({{"class", c}, {"name", names[c]}, {"n", N / C}, {"recall_ref", recall(R)},
-                    {"recall_cand", recall(A)}, {"d", dd}, {"t", t}, {"df", 7.5}, {"p", p},
-                    {"p_adjusted", std::min(1.0, p * 1.5)}, {"impacted", imp},
-                    {"direction", t > 0 ? "down" : t < 0 ? "up" : "none"}, {"status", "ok"}, {"means_equal", nullptr}});
+      wc.push_back({{"class", c},
+                    {"name", names[c]},
+                    {"n", N / C},
+                    {"recall_ref", recall(R)},
+                    {"recall_cand", recall(A)},
+                    {"d", dd},
+                    {"t", t},
+                    {"df", 7.5},
+                    {"p", p},
+                    {"p_adjusted", std::min(1.0, p * 1.5)},
+                    {"impacted", imp},
+                    {"direction", t > 0   ? "down"
+                                  : t < 0 ? "up"
+                                          : "none"},
+                    {"status", "ok"},
+                    {"means_equal", nullptr}});
     }
-    s.put_metric({1, "org.compaudit.metric.recall_welch", arm.name, ref,
+    s.put_metric({1,
+                  "org.compaudit.metric.recall_welch",
+                  arm.name,
+                  ref,
                   {{"per_class", wc},
                    {"summary", {{"impacted_classes", impacted}, {"tested_classes", C}}},
                    {"alpha", 0.05},
@@ -209,14 +237,25 @@ inline void write_synthetic_run(const std::string& run_dir, const SyntheticOptio
     // Memorization bins: mismatch rises with memorization, more with damage.
     json bins = json::array();
     for (int b = 0; b < 5; ++b) {
-      const double rate = arm.name == ref ? 0.0 : std::min(1.0, damage(arm) * 0.5 + 0.02 + 0.05 * b * (1 + damage(arm) * 4));
-      bins.push_back({{"lo", b * 0.2}, {"hi", (b + 1) * 0.2}, {"n", 600 - 100 * b},
-                      {"mismatched", static_cast<int>(rate * (600 - 100 * b))}, {"mismatch_rate", rate}});
+      const double rate =
+          arm.name == ref ? 0.0 : std::min(1.0, damage(arm) * 0.5 + 0.02 + 0.05 * b * (1 + damage(arm) * 4));
+      bins.push_back({{"lo", b * 0.2},
+                      {"hi", (b + 1) * 0.2},
+                      {"n", 600 - 100 * b},
+                      {"mismatched", static_cast<int>(rate * (600 - 100 * b))},
+                      {"mismatch_rate", rate}});
     }
-    s.put_metric({2, "org.compaudit.metric.memorization", arm.name, ref,
-                  {{"summary", {{"spearman", 0.21}, {"auc", 0.63}, {"mismatch_rate", 0.05}}}, {"bins", bins}}, ""});
+    s.put_metric({2,
+                  "org.compaudit.metric.memorization",
+                  arm.name,
+                  ref,
+                  {{"summary", {{"spearman", 0.21}, {"auc", 0.63}, {"mismatch_rate", 0.05}}}, {"bins", bins}},
+                  ""});
     // A third-party metric the report has no view for.
-    s.put_metric({3, "org.example.metric.entropy", arm.name, ref,
+    s.put_metric({3,
+                  "org.example.metric.entropy",
+                  arm.name,
+                  ref,
                   {{"summary", {{"entropy_mean", 0.4 + damage(arm)}, {"entropy_max", 1.9}}},
                    {"examples", {3, 14, 15, 92}},
                    {"histogram", {1, 4, 9, 4, 1}}},
@@ -226,15 +265,22 @@ inline void write_synthetic_run(const std::string& run_dir, const SyntheticOptio
   for (const auto& arm : arms) {
     const std::string ref = arm.reference.empty() ? "dense" : arm.reference;
     const double fnr = 0.2 + damage(arm) * 1.5;
-    s.put_metric({4, "org.compaudit.metric.critical_class", arm.name, ref,
+    s.put_metric({4,
+                  "org.compaudit.metric.critical_class",
+                  arm.name,
+                  ref,
                   {{"summary", {{"fnr_ref_mean", 0.2}, {"fnr_cand_mean", fnr}, {"auc_cand_mean", 0.95 - damage(arm)}}},
                    {"intervals", {{"fnr_cand_mean", {fnr - 0.03, fnr + 0.03}}}},
                    {"positive_class", 6},
                    {"positive_name", "Shirt"}},
                   ""});
     const double ratio = arm.name == "int8" ? 0.25 : 1.0 - arm.level;
-    s.put_metric({5, "org.compaudit.metric.size", arm.name, ref,
-                  {{"summary", {{"parameters_cand", 235146}, {"bytes_ratio", ratio}, {"sparsity_cand", arm.level}}}}, ""});
+    s.put_metric({5,
+                  "org.compaudit.metric.size",
+                  arm.name,
+                  ref,
+                  {{"summary", {{"parameters_cand", 235146}, {"bytes_ratio", ratio}, {"sparsity_cand", arm.level}}}},
+                  ""});
   }
   s.log("info", "run finished");
   s.log("warning", "arm prune@sparsity=0.9: 1 of " + std::to_string(o.seeds) + " cells failed");

@@ -2,11 +2,10 @@
 // terminal table's width, top-1 statistics against an independent value, bad inputs.
 #include <compaudit/report/report.h>
 #include <compaudit/store/store.h>
-
-#include <catch2/catch.hpp>
 #include <zlib.h>
 
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cctype>
 #include <fstream>
 #include <map>
@@ -85,7 +84,8 @@ TEST_CASE("Findings say whether differences exceed the intervals and how effects
   compaudit::test::write_synthetic_run(dir.path());
   const json doc = report::report_json(store::Store::open(dir.path(), store::Store::Access::read_only));
   std::map<std::string, std::string> text;  // kind/subject -> text
-  for (const auto& f : doc["findings"]) text[f["kind"].get<std::string>() + "/" + f["subject"].get<std::string>()] = f["text"];
+  for (const auto& f : doc["findings"])
+    text[f["kind"].get<std::string>() + "/" + f["subject"].get<std::string>()] = f["text"];
   CHECK_THAT(text["top1/int8"], Catch::Contains("intervals overlap, not distinguishable with 5 models"));
   CHECK_THAT(text["top1/prune@sparsity=0.9"], Catch::Contains("against dense+ft): the 95% intervals do not overlap"));
   CHECK_THAT(text["pie_trend/prune"], Catch::StartsWith("PIE fraction rises with level"));
@@ -106,9 +106,8 @@ TEST_CASE("Top-1 mean, sd and 95% t-interval match an independent computation", 
     s.put_data(d);
     s.put_arms({{"dense", "dense", 0, {}, json::array(), 0, ""}});
     // Seeds right on 5, 6 and 7 of 10 examples: top-1 0.5, 0.6, 0.7.
-    const std::vector<std::vector<std::int16_t>> labels = {{0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
-                                                           {0, 0, 0, 0, 0, 1, 0, 0, 0, 0},
-                                                           {0, 0, 0, 0, 0, 1, 1, 0, 0, 0}};
+    const std::vector<std::vector<std::int16_t>> labels = {
+        {0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, {0, 0, 0, 0, 0, 1, 0, 0, 0, 0}, {0, 0, 0, 0, 0, 1, 1, 0, 0, 0}};
     for (int k = 0; k < 3; ++k) {
       store::Predictions p;
       p.arm = "dense";
@@ -147,11 +146,11 @@ TEST_CASE("report.html has every section, inline plots and thumbnails, and no ex
   CHECK_THAT(html, Catch::Contains("Mismatch rate against memorization"));
   CHECK_THAT(html, Catch::Contains("Critical class (Shirt): false-negative rate"));
   CHECK_THAT(html, Catch::Contains("data:image/png;base64,iVBORw0KGgo"));  // PNG signature, base64
-  CHECK_THAT(html, Catch::Contains("org.example.metric.entropy"));       // unknown metric: generic table
+  CHECK_THAT(html, Catch::Contains("org.example.metric.entropy"));         // unknown metric: generic table
   CHECK_THAT(html, Catch::Contains("raw output"));
   CHECK_THAT(html, Catch::Contains("examples singled out for int8 (4 of 4)"));  // the "examples" convention
-  CHECK_THAT(html, Catch::Contains("does not match weight"));            // the failed cell's error
-  CHECK_THAT(html, Catch::Contains("org.compaudit.prune.magnitude"));    // the pipeline TOML
+  CHECK_THAT(html, Catch::Contains("does not match weight"));                   // the failed cell's error
+  CHECK_THAT(html, Catch::Contains("org.compaudit.prune.magnitude"));           // the pipeline TOML
   CHECK(std::count(html.begin(), html.end(), '\n') >= 1);
   const std::string l = lower(html);
   CHECK(l.find("http") == std::string::npos);
@@ -224,15 +223,21 @@ TEST_CASE("Metric output of an unexpected shape costs only its part of the page"
   {
     auto s = store::Store::open(dir.path());
     // A PIE result whose per_class rows and labels have the wrong types, a Welch result with a string class id.
-    s.put_metric({0, "org.compaudit.metric.pie", "prune@sparsity=0.9", "dense+ft",
+    s.put_metric({0,
+                  "org.compaudit.metric.pie",
+                  "prune@sparsity=0.9",
+                  "dense+ft",
                   {{"summary", {{"pie_fraction", "lots"}, {"pie_count", 3}}},
                    {"per_class", {1, 2, 3}},
                    {"pie_labels", {{{"id", "x"}, {"label", "y"}}}}},
                   ""});
-    s.put_metric({1, "org.compaudit.metric.recall_welch", "prune@sparsity=0.9", "dense+ft",
-                  {{"per_class", {{{"class", "six"}, {"name", 6}, {"d", "big"}, {"impacted", "yes"}}}},
-                   {"alpha", "0.05"}},
-                  ""});
+    s.put_metric(
+        {1,
+         "org.compaudit.metric.recall_welch",
+         "prune@sparsity=0.9",
+         "dense+ft",
+         {{"per_class", {{{"class", "six"}, {"name", 6}, {"d", "big"}, {"impacted", "yes"}}}}, {"alpha", "0.05"}},
+         ""});
   }
   std::ostringstream terminal;
   REQUIRE(report::build_reports(dir.path(), {}, terminal) == 0);
@@ -279,13 +284,15 @@ TEST_CASE("Bad run directories and formats give clear errors", "[report][errors]
 }
 
 TEST_CASE("The PNG encoder writes valid chunks whose pixels decode back", "[report][png]") {
-  const std::vector<std::uint8_t> pixels = {0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120, 130, 140, 150, 160,
-                                            170};  // 3 x 2 RGB
+  const std::vector<std::uint8_t> pixels = {0,  10,  20,  30,  40,  50,  60,  70,  80,
+                                            90, 100, 110, 120, 130, 140, 150, 160, 170};  // 3 x 2 RGB
   const auto png = report::encode_png(pixels, 3, 2, 3);
   REQUIRE(png.size() > 8 + 25 + 12 + 12);
-  CHECK(std::equal(png.begin(), png.begin() + 8, std::vector<std::uint8_t>{0x89, 'P', 'N', 'G', 13, 10, 26, 10}.begin()));
+  CHECK(
+      std::equal(png.begin(), png.begin() + 8, std::vector<std::uint8_t>{0x89, 'P', 'N', 'G', 13, 10, 26, 10}.begin()));
   auto be32 = [&](std::size_t at) {
-    return std::uint32_t(png[at]) << 24 | std::uint32_t(png[at + 1]) << 16 | std::uint32_t(png[at + 2]) << 8 | png[at + 3];
+    return std::uint32_t(png[at]) << 24 | std::uint32_t(png[at + 1]) << 16 | std::uint32_t(png[at + 2]) << 8 |
+           png[at + 3];
   };
   // Walk the chunks, checking every CRC; collect IHDR and IDAT.
   std::size_t at = 8;
@@ -314,7 +321,8 @@ TEST_CASE("The PNG encoder writes valid chunks whose pixels decode back", "[repo
   CHECK(raw[0] == 0);
   CHECK(std::vector<std::uint8_t>(raw.begin() + 1, raw.begin() + 10) ==
         std::vector<std::uint8_t>(pixels.begin(), pixels.begin() + 9));
-  CHECK(std::vector<std::uint8_t>(raw.begin() + 11, raw.end()) == std::vector<std::uint8_t>(pixels.begin() + 9, pixels.end()));
+  CHECK(std::vector<std::uint8_t>(raw.begin() + 11, raw.end()) ==
+        std::vector<std::uint8_t>(pixels.begin() + 9, pixels.end()));
   CHECK(report::base64({'M', 'a', 'n'}) == "TWFu");
   CHECK(report::base64({'M', 'a'}) == "TWE=");
   CHECK(report::base64({'M'}) == "TQ==");

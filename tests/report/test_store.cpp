@@ -1,15 +1,14 @@
 // Results store: round trips of every table, resume listing, the writer lock, crash consistency, bad files.
 #include <compaudit/store/store.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
-
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "temp_dir.h"
 
@@ -52,10 +51,15 @@ TEST_CASE("A store round-trips the run, arms, data and thumbnails", "[store]") {
   TempDir dir;
   {
     auto s = Store::create(dir.path(), sample_run());
-    s.put_arms({{"dense", "dense", 0.0, {}, nlohmann::json::array(), 0, ""},
-                {"prune@sparsity=0.9", "prune", 0.9, {{"sparsity", "0.9"}},
-                 nlohmann::json::array({{{"plugin", "org.compaudit.prune.magnitude"}, {"params", {{"sparsity", 0.9}}}}}),
-                 1, "dense+ft"}});
+    s.put_arms(
+        {{"dense", "dense", 0.0, {}, nlohmann::json::array(), 0, ""},
+         {"prune@sparsity=0.9",
+          "prune",
+          0.9,
+          {{"sparsity", "0.9"}},
+          nlohmann::json::array({{{"plugin", "org.compaudit.prune.magnitude"}, {"params", {{"sparsity", 0.9}}}}}),
+          1,
+          "dense+ft"}});
     DataInfo d;
     d.kind = "image";
     d.num_classes = 3;
@@ -128,7 +132,8 @@ TEST_CASE("Predictions keep int8, int16 labels and fp16 probabilities exactly", 
     auto p = preds("x", 0, {1, 2});
     p.true_prob = {1};
     return p;
-  }()), Error);
+  }()),
+                  Error);
 }
 
 TEST_CASE("Metrics, memorization, blobs and log round-trip", "[store]") {
@@ -143,6 +148,10 @@ TEST_CASE("Metrics, memorization, blobs and log round-trip", "[store]") {
   CHECK(m[1].error == "boom");
   s.clear_metrics();
   CHECK(s.metrics().empty());
+  // A plugin's message with invalid UTF-8 is stored with a replacement character, not lost to an exception.
+  s.put_metric({2, "org.x", "prune", "dense", {{"note", std::string("bad \xff byte")}}, ""});
+  CHECK(s.metrics().at(0).result["note"] == "bad \xEF\xBF\xBD byte");
+  s.clear_metrics();
 
   s.put_memorization("train", {0.5f, -0.25f, 1.0f});
   CHECK(*s.memorization("train") == std::vector<float>{0.5f, -0.25f, 1.0f});
@@ -314,7 +323,7 @@ TEST_CASE("fp16 conversion is exact where it must be and rounds to nearest even"
   CHECK(float_to_half(1e6f) == 0x7c00);
   CHECK(float_to_half(-2.0f) == 0xc000);
   CHECK(float_to_half(1e-9f) == 0x0000);
-  CHECK(float_to_half(5.9604645e-8f) == 0x0001);      // smallest subnormal
+  CHECK(float_to_half(5.9604645e-8f) == 0x0001);       // smallest subnormal
   CHECK(float_to_half(1.0f + 1.0f / 2048) == 0x3c00);  // tie: rounds to even
   CHECK(float_to_half(1.0f + 3.0f / 2048) == 0x3c02);  // tie: rounds to even (up)
   int mismatches = 0;

@@ -1,13 +1,13 @@
 #include "charts.h"
 
-#include "lookup.h"
-
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
 #include <map>
 #include <set>
+
+#include "lookup.h"
 
 namespace compaudit::report {
 
@@ -23,15 +23,14 @@ std::vector<std::string> class_names(const json& report) {
 
 std::string tip_of(const json& arm, const Value& v, bool percent) {
   std::string tip = arm.value("name", "") + ": " + svg::label_number(v.y, percent);
-  if (v.lo && v.hi)
-    tip += " [" + svg::label_number(*v.lo, percent) + ", " + svg::label_number(*v.hi, percent) + "]";
+  if (v.lo && v.hi) tip += " [" + svg::label_number(*v.lo, percent) + ", " + svg::label_number(*v.hi, percent) + "]";
   return tip;
 }
 
 }  // namespace
 
-std::string level_chart(const json& report, const std::string& title, const std::string& y_label,
-                        const ValueOf& value, bool percent, bool from_zero, bool integer) {
+std::string level_chart(const json& report, const std::string& title, const std::string& y_label, const ValueOf& value,
+                        bool percent, bool from_zero, bool integer) {
   // Families: base names whose swept arms have at least two distinct levels are drawn against their level (a sweep
   // over a non-numeric parameter has level 0 throughout: those arms are drawn as lines like unswept arms).
   std::map<std::string, std::set<double>> levels;
@@ -61,16 +60,17 @@ std::string level_chart(const json& report, const std::string& title, const std:
         family[base] = chart.series.size();
         chart.series.push_back({base, svg::palette(color++), {}, false});
       }
-      chart.series[family[base]].points.push_back({arm.value("level", 0.0), v->y, v->lo, v->hi, tip_of(arm, *v, percent)});
+      chart.series[family[base]].points.push_back(
+          {arm.value("level", 0.0), v->y, v->lo, v->hi, tip_of(arm, *v, percent)});
       for (const auto& [k, _] : arm["sweep"].items())
         if (std::find(sweep_keys.begin(), sweep_keys.end(), k) == sweep_keys.end()) sweep_keys.push_back(k);
     } else {
       // Uncompressed arms in gray tones, fixed (non-swept) compressed arms in the palette.
       // Bands only for the uncompressed arms: several overlapping bands turn into mud.
       const bool plain = is_uncompressed(arm);
-      chart.refs.push_back({arm.value("name", ""), plain ? (chart.refs.empty() ? "#333333" : "#888888")
-                                                         : svg::palette(color++),
-                            v->y, plain ? v->lo : std::nullopt, plain ? v->hi : std::nullopt});
+      chart.refs.push_back({arm.value("name", ""),
+                            plain ? (chart.refs.empty() ? "#333333" : "#888888") : svg::palette(color++), v->y,
+                            plain ? v->lo : std::nullopt, plain ? v->hi : std::nullopt});
     }
   }
   if (!any) return "";
@@ -164,8 +164,7 @@ std::string pie_profile_chart(const json& report) {
   chart.series.push_back(data);
   std::size_t color = 0;
   for (const auto& [pies, arm] : ranked) {
-    svg::BarSeries s{(*arm)["name"].get<std::string>(),
-                     svg::palette(color++), {}};
+    svg::BarSeries s{(*arm)["name"].get<std::string>(), svg::palette(color++), {}};
     for (const auto& row : (*metric_result(*arm, kPie))["per_class"]) s.values.push_back(number(row, "pie_fraction"));
     chart.series.push_back(s);
   }

@@ -1,13 +1,12 @@
 // charts.h — the report's charts, built from a report.json document (see docs/report-json.md for the keys read).
 #pragma once
 
-#include "svg.h"
-
-#include <nlohmann/json.hpp>
-
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+
+#include "svg.h"
 
 namespace compaudit::report {
 

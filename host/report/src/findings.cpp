@@ -3,13 +3,13 @@
 // them and report.html lists them at the top.
 #include "findings.h"
 
-#include "lookup.h"
-
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <map>
 #include <set>
+
+#include "lookup.h"
 
 namespace compaudit::report {
 
@@ -52,8 +52,9 @@ json findings(const json& report) {
     const auto& rci = (*ref)["top1"]["ci95"];
     const std::string name = arm["name"];
     if (!ci.is_array() || !rci.is_array()) {
-      add("top1", name, fmt::format("top-1 {} ({} against {}); too few models for an interval.", pc(*m), pp(*m - *rm),
-                                    ref->value("name", "")));
+      add("top1", name,
+          fmt::format("top-1 {} ({} against {}); too few models for an interval.", pc(*m), pp(*m - *rm),
+                      ref->value("name", "")));
       continue;
     }
     const bool overlap = ci[0].get<double>() <= rci[1].get<double>() && rci[0].get<double>() <= ci[1].get<double>();
@@ -67,7 +68,8 @@ json findings(const json& report) {
   // Along each swept family: PIE fraction and impacted classes against level.
   std::map<std::string, std::vector<const json*>> families;
   for (const auto& arm : report["arms"])
-    if (!is_uncompressed(arm) && !arm.value("sweep", json::object()).empty()) families[arm["base_name"]].push_back(&arm);
+    if (!is_uncompressed(arm) && !arm.value("sweep", json::object()).empty())
+      families[arm["base_name"]].push_back(&arm);
   for (auto& [family, arms] : families) {
     std::set<double> levels;
     for (const json* a : arms) levels.insert(a->value("level", 0.0));
@@ -91,7 +93,8 @@ json findings(const json& report) {
     if (pies.size() == arms.size())
       add("pie_trend", family, fmt::format("PIE fraction {} with level: {}", trend(pies), pie_text));
     if (impacted.size() == arms.size())
-      add("impacted_trend", family, fmt::format("the number of impacted classes {} with level: {}", trend(impacted), imp_text));
+      add("impacted_trend", family,
+          fmt::format("the number of impacted classes {} with level: {}", trend(impacted), imp_text));
   }
 
   // Removing PIEs: does top-1 rise for both populations (Hooker et al.)?
@@ -106,8 +109,8 @@ json findings(const json& report) {
     rises += *rw > *r && *cw > *c;
   }
   if (total)
-    add("pie_removal", "", fmt::format("removing the PIEs raises top-1 of both populations for {} of {} arms", rises,
-                                       total));
+    add("pie_removal", "",
+        fmt::format("removing the PIEs raises top-1 of both populations for {} of {} arms", rises, total));
 
   // Memorization: mismatch rate from the lowest to the highest non-empty bin.
   for (const auto& arm : report["arms"]) {
@@ -127,8 +130,8 @@ json findings(const json& report) {
 
   const auto failed = report["failed_cells"].size();
   if (failed)
-    add("failed_cells", "", fmt::format("{} cell{} failed; the statistics above use the remaining seeds", failed,
-                                        failed == 1 ? "" : "s"));
+    add("failed_cells", "",
+        fmt::format("{} cell{} failed; the statistics above use the remaining seeds", failed, failed == 1 ? "" : "s"));
   return out;
 }
 

@@ -1,14 +1,13 @@
 // report.html: one self-contained page. Sections follow the questions of an audit: how accurate is each arm, how
 // many examples and classes did compression change, which ones, and what did the run do. No script and no URL: it
 // opens offline, and a test greps it for "http".
+#include <compaudit/report/report.h>
+#include <compaudit/store/store.h>
+#include <fmt/format.h>
+
 #include "charts.h"
 #include "lookup.h"
 #include "sections.h"
-
-#include <compaudit/report/report.h>
-#include <compaudit/store/store.h>
-
-#include <fmt/format.h>
 
 namespace compaudit::report {
 
@@ -54,24 +53,26 @@ std::string guarded(const char* part, F&& render) {
 
 std::string report_html(const json& report, const store::Store& store) {
   const auto& run = report["run"];
-  std::string h = "<!DOCTYPE html><html lang=en><head><meta charset=utf-8><meta name=viewport "
-                  "content=\"width=device-width,initial-scale=1\"><title>compaudit report — " +
-                  esc(run.value("name", "")) + "</title><style>" + kStyle + "</style></head><body><main>";
+  std::string h =
+      "<!DOCTYPE html><html lang=en><head><meta charset=utf-8><meta name=viewport "
+      "content=\"width=device-width,initial-scale=1\"><title>compaudit report — " +
+      esc(run.value("name", "")) + "</title><style>" + kStyle + "</style></head><body><main>";
   h += "<h1>compaudit report: " + esc(run.value("name", "")) + "</h1>";
   std::string data_line;
   if (report["data"].is_object()) {
     const auto& d = report["data"];
-    for (const auto& sp : d["splits"]) data_line += fmt::format("{} {} · ", esc(sp.value("name", "")), sp.value("n", 0));
-    data_line += fmt::format("{} classes · evaluated on {}", d.value("num_classes", 0),
-                             esc(d.value("evaluation_split", "")));
+    for (const auto& sp : d["splits"])
+      data_line += fmt::format("{} {} · ", esc(sp.value("name", "")), sp.value("n", 0));
+    data_line +=
+        fmt::format("{} classes · evaluated on {}", d.value("num_classes", 0), esc(d.value("evaluation_split", "")));
   }
   const auto seeds = run["settings"].value("seeds", json::array());
   h += fmt::format("<p class=sub>run {} · compaudit {} · {} · {} arms × {} seeds · {}</p>",
                    esc(run.value("created_at", "")), esc(run.value("compaudit_version", "")), data_line,
                    report["arms"].size(), seeds.empty() ? std::string("?") : std::to_string(seeds.size()),
-                   report["failed_cells"].empty() ? "<span class=ok>no failed cells</span>"
-                                                  : fmt::format("<span class=bad>{} failed cells</span>",
-                                                                report["failed_cells"].size()));
+                   report["failed_cells"].empty()
+                       ? "<span class=ok>no failed cells</span>"
+                       : fmt::format("<span class=bad>{} failed cells</span>", report["failed_cells"].size()));
 
   h += "<h2 id=summary>Summary</h2>" + guarded("summary table", [&] { return summary_table(report); });
   if (report.contains("findings") && !report["findings"].empty()) {
@@ -84,46 +85,58 @@ std::string report_html(const json& report, const store::Store& store) {
   }
 
   h += "<h2 id=accuracy>Accuracy and forgetting against compression level</h2><div class=charts>";
-  h += guarded("top-1 chart", [&] { return level_chart(report, "Top-1 accuracy (mean and 95% interval over seeds)", "top-1",
-                   [](const json& arm) -> std::optional<Value> {
-                     auto m = number(arm["top1"], "mean");
-                     if (!m) return std::nullopt;
-                     Value v{*m};
-                     if (arm["top1"]["ci95"].is_array()) v.lo = arm["top1"]["ci95"][0], v.hi = arm["top1"]["ci95"][1];
-                     return v;
-                   },
-                   true, false); });
-  h += guarded("PIE chart", [&] { return level_chart(report, "PIE fraction (against each arm's reference)", "PIE fraction",
-                   [](const json& arm) -> std::optional<Value> {
-                     const json* r = metric_result(arm, kPie);
-                     auto f = r ? number_at(*r, {"summary", "pie_fraction"}) : std::nullopt;
-                     return f ? std::optional<Value>(Value{*f}) : std::nullopt;
-                   },
-                   true, true); });
-  h += guarded("impacted classes chart", [&] { return level_chart(report, "Impacted classes (Welch's t-test)", "classes",
-                   [](const json& arm) -> std::optional<Value> {
-                     const json* r = metric_result(arm, kWelch);
-                     auto f = r ? number_at(*r, {"summary", "impacted_classes"}) : std::nullopt;
-                     return f ? std::optional<Value>(Value{*f}) : std::nullopt;
-                   },
-                   false, true, true); });
+  h += guarded("top-1 chart", [&] {
+    return level_chart(
+        report, "Top-1 accuracy (mean and 95% interval over seeds)", "top-1",
+        [](const json& arm) -> std::optional<Value> {
+          auto m = number(arm["top1"], "mean");
+          if (!m) return std::nullopt;
+          Value v{*m};
+          if (arm["top1"]["ci95"].is_array()) v.lo = arm["top1"]["ci95"][0], v.hi = arm["top1"]["ci95"][1];
+          return v;
+        },
+        true, false);
+  });
+  h += guarded("PIE chart", [&] {
+    return level_chart(
+        report, "PIE fraction (against each arm's reference)", "PIE fraction",
+        [](const json& arm) -> std::optional<Value> {
+          const json* r = metric_result(arm, kPie);
+          auto f = r ? number_at(*r, {"summary", "pie_fraction"}) : std::nullopt;
+          return f ? std::optional<Value>(Value{*f}) : std::nullopt;
+        },
+        true, true);
+  });
+  h += guarded("impacted classes chart", [&] {
+    return level_chart(
+        report, "Impacted classes (Welch's t-test)", "classes",
+        [](const json& arm) -> std::optional<Value> {
+          const json* r = metric_result(arm, kWelch);
+          auto f = r ? number_at(*r, {"summary", "impacted_classes"}) : std::nullopt;
+          return f ? std::optional<Value>(Value{*f}) : std::nullopt;
+        },
+        false, true, true);
+  });
   std::string critical = "Critical class";
   for (const auto& arm : report["arms"])
     if (const json* r = metric_result(arm, kCritical); r && (*r).contains("positive_name")) {
       if ((*r)["positive_name"].is_string()) critical += " (" + (*r)["positive_name"].get<std::string>() + ")";
       break;
     }
-  h += guarded("critical-class chart", [&] { return level_chart(report, critical + ": false-negative rate (mean and 95% interval)", "FNR",
-                   [](const json& arm) -> std::optional<Value> {
-                     const json* r = metric_result(arm, kCritical);
-                     auto f = r ? number_at(*r, {"summary", "fnr_cand_mean"}) : std::nullopt;
-                     if (!f) return std::nullopt;
-                     Value v{*f};
-                     if (r->contains("intervals") && (*r)["intervals"]["fnr_cand_mean"].is_array())
-                       v.lo = (*r)["intervals"]["fnr_cand_mean"][0], v.hi = (*r)["intervals"]["fnr_cand_mean"][1];
-                     return v;
-                   },
-                   true, true); });
+  h += guarded("critical-class chart", [&] {
+    return level_chart(
+        report, critical + ": false-negative rate (mean and 95% interval)", "FNR",
+        [](const json& arm) -> std::optional<Value> {
+          const json* r = metric_result(arm, kCritical);
+          auto f = r ? number_at(*r, {"summary", "fnr_cand_mean"}) : std::nullopt;
+          if (!f) return std::nullopt;
+          Value v{*f};
+          if (r->contains("intervals") && (*r)["intervals"]["fnr_cand_mean"].is_array())
+            v.lo = (*r)["intervals"]["fnr_cand_mean"][0], v.hi = (*r)["intervals"]["fnr_cand_mean"][1];
+          return v;
+        },
+        true, true);
+  });
   h += "</div>";
 
   h += "<h2 id=classes>Per-class results</h2><div class=charts>" +

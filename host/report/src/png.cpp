@@ -43,9 +43,9 @@ std::vector<std::uint8_t> encode_png(const std::vector<std::uint8_t>& pixels, in
   std::vector<std::uint8_t> ihdr;
   put32(ihdr, static_cast<std::uint32_t>(width));
   put32(ihdr, static_cast<std::uint32_t>(height));
-  ihdr.push_back(8);                          // bit depth
-  ihdr.push_back(channels == 1 ? 0 : 2);      // color type: gray or truecolor
-  ihdr.insert(ihdr.end(), {0, 0, 0});         // compression, filter, interlace
+  ihdr.push_back(8);                      // bit depth
+  ihdr.push_back(channels == 1 ? 0 : 2);  // color type: gray or truecolor
+  ihdr.insert(ihdr.end(), {0, 0, 0});     // compression, filter, interlace
   chunk(out, "IHDR", ihdr);
   chunk(out, "IDAT", packed);
   chunk(out, "IEND", {});

@@ -1,16 +1,15 @@
 // build_reports: open the store read-only, build report.json once, render the requested formats from it.
+#include <compaudit/error.h>
 #include <compaudit/report/report.h>
 #include <compaudit/store/store.h>
 
-#include <compaudit/error.h>
-
 #include <algorithm>
 #include <cstdio>
-#include <iostream>
-#include <sstream>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <ostream>
+#include <sstream>
 
 namespace compaudit::report {
 
@@ -46,7 +45,9 @@ int build_reports(const std::string& run_dir, const std::vector<std::string>& fo
   try {
     const auto store = store::Store::open(run_dir, store::Store::Access::read_only);
     const nlohmann::json doc = report_json(store);
-    if (want("json")) write_atomically(run_dir, "report.json", doc.dump(1) + "\n");
+    if (want("json"))
+      write_atomically(run_dir, "report.json",
+                       doc.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
     if (want("html")) write_atomically(run_dir, "report.html", report_html(doc, store));
     if (want("terminal")) terminal << terminal_summary(doc, 100);
     return 0;

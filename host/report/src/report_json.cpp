@@ -1,15 +1,14 @@
 // report.json: one document with everything the HTML page and the terminal table show (docs/report-json.md).
 // The HTML and terminal renderers read only this document (plus thumbnails), so the three never disagree.
-#include "findings.h"
-
 #include <compaudit/report/report.h>
 #include <compaudit/store/store.h>
 
 #include <boost/math/distributions/students_t.hpp>
-
 #include <cmath>
 #include <map>
 #include <set>
+
+#include "findings.h"
 
 namespace compaudit::report {
 
@@ -98,9 +97,12 @@ json report_json(const store::Store& s) {
       splits.push_back({{"name", sp.name}, {"n", sp.n}, {"class_counts", counts}});
       if (sp.name == eval_split) eval_targets = sp.targets;
     }
-    doc["data"] = {{"kind", data->kind},           {"num_classes", num_classes},
-                   {"class_names", data->class_names}, {"input_shape", data->input_shape},
-                   {"splits", splits},             {"evaluation_split", eval_split}};
+    doc["data"] = {{"kind", data->kind},
+                   {"num_classes", num_classes},
+                   {"class_names", data->class_names},
+                   {"input_shape", data->input_shape},
+                   {"splits", splits},
+                   {"evaluation_split", eval_split}};
   } else {
     doc["data"] = nullptr;
   }
@@ -114,8 +116,9 @@ json report_json(const store::Store& s) {
 
   json arms_json = json::array();
   for (const auto& arm : arms) {
-    json a = {{"name", arm.name},   {"base_name", arm.base_name},       {"level", arm.level},
-              {"sweep", arm.sweep}, {"steps", arm.steps},               {"finetune_epochs", arm.finetune_epochs},
+    json a = {{"name", arm.name},           {"base_name", arm.base_name},
+              {"level", arm.level},         {"sweep", arm.sweep},
+              {"steps", arm.steps},         {"finetune_epochs", arm.finetune_epochs},
               {"reference", arm.reference}, {"cells", cell_counts(cells, arm.name)}};
     // Top-1 and per-class recall straight from the stored predictions of the done cells: the report needs no metric
     // plugin for its headline numbers.
@@ -139,8 +142,11 @@ json report_json(const store::Store& s) {
       }
       const double acc = static_cast<double>(correct) / static_cast<double>(eval_targets.size());
       top1.push_back(acc);
-      per_seed.push_back({{"seed", c.seed}, {"top1", acc}, {"train_seconds", c.train_seconds},
-                          {"eval_seconds", c.eval_seconds}, {"size", c.size}});
+      per_seed.push_back({{"seed", c.seed},
+                          {"top1", acc},
+                          {"train_seconds", c.train_seconds},
+                          {"eval_seconds", c.eval_seconds},
+                          {"size", c.size}});
       for (std::size_t k = 0; k < recalls.size(); ++k)
         if (total[k]) recalls[k].push_back(static_cast<double>(hit[k]) / static_cast<double>(total[k]));
     }
@@ -152,8 +158,11 @@ json report_json(const store::Store& s) {
     json ms = json::array();
     for (const auto& r : metric_results)
       if (r.arm == arm.name)
-        ms.push_back({{"index", r.metric_index}, {"id", r.metric_id}, {"reference", r.reference},
-                      {"result", r.result}, {"error", r.error}});
+        ms.push_back({{"index", r.metric_index},
+                      {"id", r.metric_id},
+                      {"reference", r.reference},
+                      {"result", r.result},
+                      {"error", r.error}});
     a["metrics"] = ms;
     arms_json.push_back(std::move(a));
   }
@@ -162,14 +171,18 @@ json report_json(const store::Store& s) {
   json failed = json::array();
   for (const auto& c : cells)
     if (c.status == CellStatus::failed)
-      failed.push_back({{"arm", c.arm}, {"seed", c.seed}, {"error", c.error}, {"started_at", c.started_at},
+      failed.push_back({{"arm", c.arm},
+                        {"seed", c.seed},
+                        {"error", c.error},
+                        {"started_at", c.started_at},
                         {"finished_at", c.finished_at}});
   doc["failed_cells"] = failed;
 
   // The run log's notable lines (not "debug"/"info"), for the page's diagnostics section.
   json log = json::array();
   for (const auto& l : s.log_lines())
-    if (l.level != "debug" && l.level != "info") log.push_back({{"time", l.time}, {"level", l.level}, {"text", l.text}});
+    if (l.level != "debug" && l.level != "info")
+      log.push_back({{"time", l.time}, {"level", l.level}, {"text", l.text}});
   doc["log"] = log;
   try {
     doc["findings"] = findings(doc);

@@ -1,16 +1,15 @@
 // The tables and the gallery of report.html (see html.cpp for the page around them).
 #include "sections.h"
 
-#include "lookup.h"
-#include "png.h"
-#include "svg.h"
-
 #include <compaudit/store/store.h>
-
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <map>
+
+#include "lookup.h"
+#include "png.h"
+#include "svg.h"
 
 namespace compaudit::report {
 
@@ -27,7 +26,7 @@ std::string num(const json& v) {
   if (v.is_number()) return fmt::format("{:.4g}", v.get<double>());
   if (v.is_null()) return "–";
   if (v.is_string()) return esc(v.get<std::string>());
-  return esc(v.dump());
+  return esc(v.dump(-1, ' ', false, json::error_handler_t::replace));
 }
 
 std::string class_name(const json& report, int c) {
@@ -83,9 +82,10 @@ const json* metric_entry(const json& arm, int index) {
 }  // namespace
 
 std::string summary_table(const json& report) {
-  std::string h = "<div class=scroll><table><tr><th class=l>arm</th><th>level</th>"
-                  "<th>top-1 mean [95% CI]</th><th>sd</th><th>PIE fraction</th><th>top-1 w/o PIEs</th>"
-                  "<th>impacted classes</th><th>size ratio</th><th>cells done / failed</th></tr>";
+  std::string h =
+      "<div class=scroll><table><tr><th class=l>arm</th><th>level</th>"
+      "<th>top-1 mean [95% CI]</th><th>sd</th><th>PIE fraction</th><th>top-1 w/o PIEs</th>"
+      "<th>impacted classes</th><th>size ratio</th><th>cells done / failed</th></tr>";
   for (const auto& arm : report["arms"]) {
     const json* pie = metric_result(arm, kPie);
     const json* welch = metric_result(arm, kWelch);
@@ -100,16 +100,16 @@ std::string summary_table(const json& report) {
         "<td>{}</td><td>{}</td><td>{}</td><td{}>{} / {}</td></tr>",
         is_uncompressed(arm) ? " class=dense" : "", esc(arm.value("name", "")), steps_text(arm),
         ref.empty() ? "" : " · vs " + esc(ref),
-        arm.value("sweep", json::object()).empty() ? "–" : fmt::format("{:g}", arm.value("level", 0.0)),
-        top1_cell(arm), sd ? fmt::format("{:.2f}", *sd * 100) : "–",
-        pie ? pct(number_at(*pie, {"summary", "pie_fraction"})) : "–",
+        arm.value("sweep", json::object()).empty() ? "–" : fmt::format("{:g}", arm.value("level", 0.0)), top1_cell(arm),
+        sd ? fmt::format("{:.2f}", *sd * 100) : "–", pie ? pct(number_at(*pie, {"summary", "pie_fraction"})) : "–",
         pie ? pct(number_at(*pie, {"summary", "top1_cand_without_pies"})) : "–",
         impacted ? fmt::format("{:.0f}", *impacted) : "–", bytes ? fmt::format("{:.3f}", *bytes) : "–",
         cells.value("failed", 0) ? " class=bad" : "", cells.value("done", 0), cells.value("failed", 0));
   }
-  return h + "</table></div><p class=note>top-1 and sd in percent over the arm's finished seeds; PIE fraction, "
-             "top-1 without PIEs (the arm's, on the evaluation data with its PIEs removed) and impacted classes are "
-             "against the arm's reference (vs …).</p>";
+  return h +
+         "</table></div><p class=note>top-1 and sd in percent over the arm's finished seeds; PIE fraction, "
+         "top-1 without PIEs (the arm's, on the evaluation data with its PIEs removed) and impacted classes are "
+         "against the arm's reference (vs …).</p>";
 }
 
 /// Per-class table: one row per class, one column per arm: the arm's mean recall and, for compressed arms with a
@@ -146,14 +146,17 @@ std::string per_class_table(const json& report) {
       const std::string status = row->value("status", "ok");
       h += fmt::format("<td{}>{}<br><small>d {}{}</small></td>", impacted ? (down ? " class=imp" : " class=up") : "",
                        recall, d ? fmt::format("{:+.2f}", *d * 100) : "–",
-                       p ? fmt::format(" · p {:.2g}", *p) : status == "ok" ? "" : " · " + esc(status));
+                       p                ? fmt::format(" · p {:.2g}", *p)
+                       : status == "ok" ? ""
+                                        : " · " + esc(status));
     }
     h += "</tr>";
   }
-  return h + "</table></div><p class=note>Recall: mean over the arm's models. d: normalized recall difference against "
-             "the arm's reference, in percentage points (negative: the class lost more than the average accuracy); "
-             "p from Welch's t-test (adjusted when a correction is configured). Highlighted: impacted classes (red: "
-             "lost, blue: gained).</p>";
+  return h +
+         "</table></div><p class=note>Recall: mean over the arm's models. d: normalized recall difference against "
+         "the arm's reference, in percentage points (negative: the class lost more than the average accuracy); "
+         "p from Welch's t-test (adjusted when a correction is configured). Highlighted: impacted classes (red: "
+         "lost, blue: gained).</p>";
 }
 
 std::string gallery(const json& report, const store::Store& store) {
@@ -197,8 +200,8 @@ std::string gallery(const json& report, const store::Store& store) {
       h += fmt::format(
           "<div class=pie>{}<div>#{}</div><div class=t>true: {}</div><div class=r>{}: {}</div><div class=c>"
           "comp: {}</div></div>",
-          it != uri.end() ? "<img alt=\"example " + std::to_string(id) + "\" src=\"" + it->second + "\">" : "",
-          id, esc(class_name(report, l.value("label", -1))), esc((*arm).value("reference", "ref")),
+          it != uri.end() ? "<img alt=\"example " + std::to_string(id) + "\" src=\"" + it->second + "\">" : "", id,
+          esc(class_name(report, l.value("label", -1))), esc((*arm).value("reference", "ref")),
           esc(class_name(report, l.value("reference", -1))), esc(class_name(report, l.value("candidate", -1))));
     }
     h += "</div></details>";
@@ -249,7 +252,8 @@ std::string metric_sections(const json& report, const store::Store& store) {
           errors += fmt::format("<li><b>{}</b> (against {}): {}</li>", esc((*a)["name"].get<std::string>()),
                                 esc(r.value("reference", "")), esc(r["error"].get<std::string>()));
     if (!errors.empty()) h += "<p class=bad>This metric failed for:</p><ul>" + errors + "</ul>";
-    const bool known = id == kTop1 || id == kPie || id == kWelch || id == kCritical || id == kMemorization || id == kSize;
+    const bool known =
+        id == kTop1 || id == kPie || id == kWelch || id == kCritical || id == kMemorization || id == kSize;
     if (!known) {
       // The conventional "examples" member (example ids singled out): thumbnails on image data.
       if (report["data"].is_object()) {
@@ -275,7 +279,7 @@ std::string metric_sections(const json& report, const store::Store& store) {
       for (const json* a : arms)
         for (const auto& r : (*a)["metrics"])
           if (r.value("index", -1) == m.value("index", -2)) {
-            std::string text = r["result"].dump(1);
+            std::string text = r["result"].dump(1, ' ', false, json::error_handler_t::replace);
             if (text.size() > 20000) {
               text.resize(20000);
               text += "\n… (truncated; see report.json)";
@@ -299,10 +303,10 @@ std::string failed_section(const json& report) {
   if (failed.empty()) return h + "<p class=ok>No cell failed.</p>";
   h += "<table><tr><th class=l>arm</th><th>seed</th><th class=l>error</th><th class=l>finished</th></tr>";
   for (const auto& f : failed)
-    h += fmt::format("<tr><td class=l>{}</td><td>{}</td><td class=\"l bad\" style=\"white-space:pre-wrap\">{}</td>"
-                     "<td class=l>{}</td></tr>",
-                     esc(f.value("arm", "")), f.value("seed", 0), esc(f.value("error", "")),
-                     esc(f.value("finished_at", "")));
+    h += fmt::format(
+        "<tr><td class=l>{}</td><td>{}</td><td class=\"l bad\" style=\"white-space:pre-wrap\">{}</td>"
+        "<td class=l>{}</td></tr>",
+        esc(f.value("arm", "")), f.value("seed", 0), esc(f.value("error", "")), esc(f.value("finished_at", "")));
   return h + "</table>";
 }
 

@@ -13,12 +13,23 @@ std::string esc(const std::string& text) {
   out.reserve(text.size());
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -107,13 +118,15 @@ std::string y_axis(double left, double right, double top, double bottom, const R
   std::string out;
   auto Y = [&](double v) { return bottom - (v - r.lo) / (r.hi - r.lo) * (bottom - top); };
   for (double v = r.lo; v <= r.hi + step * 1e-6; v += step) {
-    out += fmt::format("<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" class=\"grid\"/>"
-                       "<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"end\" class=\"tick\">{}</text>",
-                       left, Y(v), right, Y(v), left - 6, Y(v) + 4, label_number(v, percent, step));
+    out += fmt::format(
+        "<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" class=\"grid\"/>"
+        "<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"end\" class=\"tick\">{}</text>",
+        left, Y(v), right, Y(v), left - 6, Y(v) + 4, label_number(v, percent, step));
   }
-  out += fmt::format("<text transform=\"translate(14 {:.1f}) rotate(-90)\" text-anchor=\"middle\" "
-                     "class=\"alabel\">{}</text>",
-                     (top + bottom) / 2, esc(label));
+  out += fmt::format(
+      "<text transform=\"translate(14 {:.1f}) rotate(-90)\" text-anchor=\"middle\" "
+      "class=\"alabel\">{}</text>",
+      (top + bottom) / 2, esc(label));
   out += fmt::format("<line x1=\"{0:.1f}\" y1=\"{1:.1f}\" x2=\"{0:.1f}\" y2=\"{2:.1f}\" class=\"axis\"/>", left, top,
                      bottom);
   return out;
@@ -146,9 +159,10 @@ std::string render(const XYChart& c) {
   std::string out = open_svg(c.width, c.height, c.title);
   out += y_axis(left, right, top, bottom, yr, ystep, c.y_percent, c.y_label);
   for (double v = xr.lo; v <= xr.hi + xstep * 1e-6; v += xstep)
-    out += fmt::format("<line x1=\"{0:.1f}\" y1=\"{1:.1f}\" x2=\"{0:.1f}\" y2=\"{2:.1f}\" class=\"axis\"/>"
-                       "<text x=\"{0:.1f}\" y=\"{3:.1f}\" text-anchor=\"middle\" class=\"tick\">{4}</text>",
-                       X(v), bottom, bottom + 4, bottom + 17, label_number(v, false, xstep));
+    out += fmt::format(
+        "<line x1=\"{0:.1f}\" y1=\"{1:.1f}\" x2=\"{0:.1f}\" y2=\"{2:.1f}\" class=\"axis\"/>"
+        "<text x=\"{0:.1f}\" y=\"{3:.1f}\" text-anchor=\"middle\" class=\"tick\">{4}</text>",
+        X(v), bottom, bottom + 4, bottom + 17, label_number(v, false, xstep));
   out += fmt::format("<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" class=\"axis\"/>", left, bottom,
                      right, bottom);
   out += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\" class=\"alabel\">{}</text>",
@@ -158,12 +172,14 @@ std::string render(const XYChart& c) {
   std::vector<bool> dashed;
   for (const auto& r : c.refs) {
     if (r.lo && r.hi)
-      out += fmt::format("<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"{}\" "
-                         "opacity=\"0.07\"/>",
-                         left, Y(*r.hi), right - left, std::max(0.5, Y(*r.lo) - Y(*r.hi)), r.color);
-    out += fmt::format("<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"{}\" "
-                       "stroke-width=\"2\" stroke-dasharray=\"6 4\"><title>{}: {}</title></line>",
-                       left, Y(r.y), right, Y(r.y), r.color, esc(r.label), label_number(r.y, c.y_percent));
+      out += fmt::format(
+          "<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"{}\" "
+          "opacity=\"0.07\"/>",
+          left, Y(*r.hi), right - left, std::max(0.5, Y(*r.lo) - Y(*r.hi)), r.color);
+    out += fmt::format(
+        "<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"{}\" "
+        "stroke-width=\"2\" stroke-dasharray=\"6 4\"><title>{}: {}</title></line>",
+        left, Y(r.y), right, Y(r.y), r.color, esc(r.label), label_number(r.y, c.y_percent));
     entries.emplace_back(r.label, r.color);
     dashed.push_back(true);
   }
@@ -177,9 +193,10 @@ std::string render(const XYChart& c) {
                          s.dashed ? " stroke-dasharray=\"5 3\"" : "");
     for (const auto& p : pts) {
       if (p.lo && p.hi)
-        out += fmt::format("<path d=\"M{0:.1f},{1:.1f} V{2:.1f} M{3:.1f},{1:.1f} H{4:.1f} M{3:.1f},{2:.1f} "
-                           "H{4:.1f}\" stroke=\"{5}\" stroke-width=\"1.4\" fill=\"none\"/>",
-                           X(p.x), Y(*p.lo), Y(*p.hi), X(p.x) - 4, X(p.x) + 4, s.color);
+        out += fmt::format(
+            "<path d=\"M{0:.1f},{1:.1f} V{2:.1f} M{3:.1f},{1:.1f} H{4:.1f} M{3:.1f},{2:.1f} "
+            "H{4:.1f}\" stroke=\"{5}\" stroke-width=\"1.4\" fill=\"none\"/>",
+            X(p.x), Y(*p.lo), Y(*p.hi), X(p.x) - 4, X(p.x) + 4, s.color);
       out += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"4\" fill=\"{}\"><title>{}</title></circle>", X(p.x),
                          Y(p.y), s.color, esc(p.tip.empty() ? s.label : p.tip));
     }
@@ -210,16 +227,17 @@ std::string render(const BarChart& c) {
       if (k >= c.series[s].values.size() || !c.series[s].values[k]) continue;
       const double v = *c.series[s].values[k];
       const double y0 = Y(std::max(0.0, yr.lo)), y1 = Y(v);
-      out += fmt::format("<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"{}\">"
-                         "<title>{} — {}: {}</title></rect>",
-                         gx + bar * static_cast<double>(s), std::min(y0, y1), std::max(bar - 1, 1.0),
-                         std::abs(y0 - y1), c.series[s].color, esc(c.categories[k]), esc(c.series[s].label),
-                         label_number(v, c.y_percent));
+      out += fmt::format(
+          "<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"{}\">"
+          "<title>{} — {}: {}</title></rect>",
+          gx + bar * static_cast<double>(s), std::min(y0, y1), std::max(bar - 1, 1.0), std::abs(y0 - y1),
+          c.series[s].color, esc(c.categories[k]), esc(c.series[s].label), label_number(v, c.y_percent));
     }
     // Category labels slanted so ten class names fit.
-    out += fmt::format("<text transform=\"translate({:.1f} {:.1f}) rotate(-30)\" text-anchor=\"end\" "
-                       "class=\"tick\">{}</text>",
-                       gx + group * 0.4, bottom + 14, esc(truncate(c.categories[k], 16)));
+    out += fmt::format(
+        "<text transform=\"translate({:.1f} {:.1f}) rotate(-30)\" text-anchor=\"end\" "
+        "class=\"tick\">{}</text>",
+        gx + group * 0.4, bottom + 14, esc(truncate(c.categories[k], 16)));
   }
   out += fmt::format("<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" class=\"axis\"/>", left,
                      Y(std::max(0.0, yr.lo)), right, Y(std::max(0.0, yr.lo)));
@@ -230,9 +248,8 @@ std::string render(const BarChart& c) {
 }
 
 std::string render(const Heatmap& m) {
-  const double row_label = 130, col_label = 110, cw = std::clamp(560.0 / std::max<std::size_t>(m.cols.size(), 1),
-                                                                  46.0, 90.0),
-               ch = 24, top = 34;
+  const double row_label = 130, col_label = 110,
+               cw = std::clamp(560.0 / std::max<std::size_t>(m.cols.size(), 1), 46.0, 90.0), ch = 24, top = 34;
   const double width = std::max(540.0, row_label + cw * static_cast<double>(m.cols.size()) + 20);
   const double height = top + col_label + ch * static_cast<double>(m.rows.size()) + 50;
   double vmax = 0;
@@ -242,10 +259,11 @@ std::string render(const Heatmap& m) {
   if (vmax <= 0) vmax = 1;
   std::string out = open_svg(static_cast<int>(width), static_cast<int>(height), m.title);
   for (std::size_t j = 0; j < m.cols.size(); ++j)
-    out += fmt::format("<text transform=\"translate({:.1f} {:.1f}) rotate(-40)\" class=\"tick\"><title>{}</title>"
-                       "{}</text>",
-                       row_label + cw * (static_cast<double>(j) + 0.5), top + col_label - 6, esc(m.cols[j]),
-                       esc(truncate(m.cols[j], 20)));
+    out += fmt::format(
+        "<text transform=\"translate({:.1f} {:.1f}) rotate(-40)\" class=\"tick\"><title>{}</title>"
+        "{}</text>",
+        row_label + cw * (static_cast<double>(j) + 0.5), top + col_label - 6, esc(m.cols[j]),
+        esc(truncate(m.cols[j], 20)));
   for (std::size_t i = 0; i < m.rows.size(); ++i) {
     const double y = top + col_label + ch * static_cast<double>(i);
     out += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"end\" class=\"tick\">{}</text>", row_label - 6,
@@ -258,17 +276,19 @@ std::string render(const Heatmap& m) {
         const double a = std::min(1.0, std::abs(*cell.value) / vmax);
         // White to red (negative) or white to blue (positive), linear in |value|.
         const int r = *cell.value < 0 ? 255 : static_cast<int>(255 - a * (255 - 31));
-        const int g = *cell.value < 0 ? static_cast<int>(255 - a * (255 - 80)) : static_cast<int>(255 - a * (255 - 111));
-        const int b = *cell.value < 0 ? static_cast<int>(255 - a * (255 - 60)) : static_cast<int>(255 - a * (255 - 180));
+        const int g =
+            *cell.value < 0 ? static_cast<int>(255 - a * (255 - 80)) : static_cast<int>(255 - a * (255 - 111));
+        const int b =
+            *cell.value < 0 ? static_cast<int>(255 - a * (255 - 60)) : static_cast<int>(255 - a * (255 - 180));
         fill = fmt::format("#{:02x}{:02x}{:02x}", r, g, b);
       }
-      out += fmt::format("<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"{}\" "
-                         "stroke=\"{}\" stroke-width=\"{}\"><title>{}</title></rect>",
-                         x + 1, y + 1, cw - 2, ch - 2, fill, cell.marked ? "#111" : "#fff",
-                         cell.marked ? 2.5 : 1, esc(cell.tip));
-      out += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\" class=\"hcell{}\">{}{}</text>",
-                         x + cw / 2, y + ch / 2 + 4, cell.marked ? " marked" : "", esc(cell.text),
-                         cell.marked ? "*" : "");
+      out += fmt::format(
+          "<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"{}\" "
+          "stroke=\"{}\" stroke-width=\"{}\"><title>{}</title></rect>",
+          x + 1, y + 1, cw - 2, ch - 2, fill, cell.marked ? "#111" : "#fff", cell.marked ? 2.5 : 1, esc(cell.tip));
+      out +=
+          fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\" class=\"hcell{}\">{}{}</text>",
+                      x + cw / 2, y + ch / 2 + 4, cell.marked ? " marked" : "", esc(cell.text), cell.marked ? "*" : "");
     }
   }
   // The legend may be long: one line per ';'-separated part.

@@ -33,9 +33,9 @@ struct XYChart {
   std::string title, x_label, y_label;
   std::vector<Series> series;
   std::vector<RefLine> refs;
-  bool y_percent = false;      ///< Tick labels as percentages (values are fractions).
-  bool y_from_zero = false;    ///< Start the y axis at 0 (rates); else fit the data (top-1 differences are small).
-  bool y_integer = false;      ///< Counts: tick steps of at least 1.
+  bool y_percent = false;    ///< Tick labels as percentages (values are fractions).
+  bool y_from_zero = false;  ///< Start the y axis at 0 (rates); else fit the data (top-1 differences are small).
+  bool y_integer = false;    ///< Counts: tick steps of at least 1.
   int width = 560, height = 320;
 };
 std::string render(const XYChart& chart);

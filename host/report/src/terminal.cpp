@@ -1,11 +1,10 @@
 // The terminal summary: one row per arm, fitted to a width (100 columns by default) by shortening arm names.
-#include "lookup.h"
-
 #include <compaudit/report/report.h>
-
 #include <fmt/format.h>
 
 #include <algorithm>
+
+#include "lookup.h"
 
 namespace compaudit::report {
 
@@ -52,8 +51,9 @@ std::string terminal_summary(const json& report, int width) {
     const json* welch = metric_result(arm, kWelch);
     auto pf = pie ? number_at(*pie, {"summary", "pie_fraction"}) : std::nullopt;
     auto imp = welch ? number_at(*welch, {"summary", "impacted_classes"}) : std::nullopt;
-    row(arm.value("name", ""), arm.value("sweep", json::object()).empty() ? "-" : fmt::format("{:g}", arm.value("level", 0.0)),
-        top1, pf ? fmt::format("{:.2f}%", *pf * 100) : "-", imp ? fmt::format("{:.0f}", *imp) : "-",
+    row(arm.value("name", ""),
+        arm.value("sweep", json::object()).empty() ? "-" : fmt::format("{:g}", arm.value("level", 0.0)), top1,
+        pf ? fmt::format("{:.2f}%", *pf * 100) : "-", imp ? fmt::format("{:.0f}", *imp) : "-",
         fmt::format("{}/{}", arm["cells"].value("done", 0), arm["cells"].value("failed", 0)));
   }
   for (const auto& f : report["failed_cells"]) {

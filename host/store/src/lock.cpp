@@ -1,15 +1,14 @@
 #include "lock.h"
 
 #include <compaudit/error.h>
-
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-#include <fcntl.h>
 #include <string>
-#include <sys/file.h>
-#include <unistd.h>
 
 namespace compaudit::store::detail {
 

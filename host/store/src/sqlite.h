@@ -3,7 +3,6 @@
 #pragma once
 
 #include <compaudit/error.h>
-
 #include <sqlite3.h>
 
 #include <cstdint>

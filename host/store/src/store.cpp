@@ -1,17 +1,14 @@
 // The results store: opening, locking, schema, transactions. The per-table reads and writes are in tables.cpp.
-#include "store_impl.h"
-
-#include "lock.h"
-
 #include <compaudit/version.h>
-
 #include <fmt/format.h>
-
 #include <sys/stat.h>
 
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+
+#include "lock.h"
+#include "store_impl.h"
 
 namespace compaudit::store {
 
@@ -66,10 +63,14 @@ Store::Impl::~Impl() {
 
 const char* to_string(CellStatus s) noexcept {
   switch (s) {
-    case CellStatus::pending: return "pending";
-    case CellStatus::running: return "running";
-    case CellStatus::done: return "done";
-    case CellStatus::failed: return "failed";
+    case CellStatus::pending:
+      return "pending";
+    case CellStatus::running:
+      return "running";
+    case CellStatus::done:
+      return "done";
+    case CellStatus::failed:
+      return "failed";
   }
   return "pending";
 }
@@ -91,8 +92,9 @@ std::unique_ptr<Store::Impl> Store::connect(const std::string& run_dir, bool rea
   if (!read_only) impl->lock_fd = detail::acquire_run_lock(run_dir);
   // Checked under the lock, so two processes creating the same run cannot both succeed.
   if (creating && exists(run_dir))
-    detail::fail(impl->path, "a results store already exists here; resume it with `compaudit run --resume "
-                             "RUN_DIR`, or choose a new run directory");
+    detail::fail(impl->path,
+                 "a results store already exists here; resume it with `compaudit run --resume "
+                 "RUN_DIR`, or choose a new run directory");
   int flags = (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_FULLMUTEX;
   if (creating) flags |= SQLITE_OPEN_CREATE;
   if (sqlite3_open_v2(impl->path.c_str(), &impl->db, flags, nullptr) != SQLITE_OK)
@@ -137,7 +139,8 @@ Store Store::create(const std::string& run_dir, const RunInfo& run) {
     q.bind(1, run.name).bind(2, run.pipeline_path).bind(3, run.pipeline_toml);
     q.bind(4, run.created_at.empty() ? now_utc() : run.created_at);
     q.bind(5, run.compaudit_version.empty() ? std::string(COMPAUDIT_SDK_VERSION_STRING) : run.compaudit_version);
-    q.bind(6, kSchemaVersion).bind(7, run.settings.dump());
+    q.bind(6, kSchemaVersion);
+    q.bind(7, run.settings.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     q.run();
     store.impl_->exec(fmt::format("PRAGMA user_version = {}", kSchemaVersion).c_str());
   });

@@ -3,9 +3,9 @@
 
 #include <compaudit/store/store.h>
 
-#include "sqlite.h"
-
 #include <mutex>
+
+#include "sqlite.h"
 
 namespace compaudit::store {
 
@@ -14,8 +14,8 @@ struct Store::Impl {
   std::string run_dir, path;
   bool read_only = false;
   int lock_fd = -1;
-  int depth = 0;                    ///< Transaction nesting depth (0: none open).
-  std::recursive_mutex mutex;       ///< Serializes every call; transaction() holds it throughout.
+  int depth = 0;               ///< Transaction nesting depth (0: none open).
+  std::recursive_mutex mutex;  ///< Serializes every call; transaction() holds it throughout.
   void exec(const char* sql);
   ~Impl();
 };

@@ -1,7 +1,7 @@
 // The store's reads and writes, one section per table. Every write runs in transaction(); every read holds the mutex.
-#include "store_impl.h"
-
 #include <algorithm>
+
+#include "store_impl.h"
 
 namespace compaudit::store {
 
@@ -16,6 +16,9 @@ json parse_json(const std::string& text, const std::string& file) {
     detail::fail(file, std::string("corrupt JSON in the results store (") + e.what() + ")");
   }
 }
+/// JSON as stored text. Invalid UTF-8 inside strings (a plugin's message, say) is replaced, not thrown on: a result
+/// must never be lost to its encoding.
+std::string json_text(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 template <class T>
 void bind_vec(Stmt& q, int i, const std::vector<T>& v) {
   q.bind_blob(i, v.data(), v.size() * sizeof(T));
@@ -43,7 +46,7 @@ RunInfo Store::run() const {
 }
 
 void Store::put_run_settings(const json& settings) {
-  transaction([&] { Stmt(impl_->db, impl_->path, "UPDATE run SET settings = ?").bind(1, settings.dump()).run(); });
+  transaction([&] { Stmt(impl_->db, impl_->path, "UPDATE run SET settings = ?").bind(1, json_text(settings)).run(); });
 }
 
 // --- arms ----------------------------------------------------------------------------------------------------------
@@ -56,8 +59,8 @@ void Store::put_arms(const std::vector<ArmInfo>& arms) {
            "VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
     int pos = 0;
     for (const auto& a : arms) {
-      q.bind(1, pos++).bind(2, a.name).bind(3, a.base_name).bind(4, a.level).bind(5, json(a.sweep).dump());
-      q.bind(6, a.steps.dump()).bind(7, a.finetune_epochs).bind(8, a.reference);
+      q.bind(1, pos++).bind(2, a.name).bind(3, a.base_name).bind(4, a.level).bind(5, json_text(json(a.sweep)));
+      q.bind(6, json_text(a.steps)).bind(7, a.finetune_epochs).bind(8, a.reference);
       q.run();
     }
   });
@@ -89,7 +92,8 @@ void Store::put_data(const DataInfo& d) {
     impl_->exec("DELETE FROM data; DELETE FROM splits");
     Stmt q(impl_->db, impl_->path,
            "INSERT INTO data(id, kind, num_classes, class_names, input_shape) VALUES(1, ?, ?, ?, ?)");
-    q.bind(1, d.kind).bind(2, d.num_classes).bind(3, json(d.class_names).dump()).bind(4, json(d.input_shape).dump());
+    q.bind(1, d.kind).bind(2, d.num_classes).bind(3, json_text(json(d.class_names)));
+    q.bind(4, json_text(json(d.input_shape)));
     q.run();
     Stmt s(impl_->db, impl_->path, "INSERT INTO splits(name, position, n, targets) VALUES(?, ?, ?, ?)");
     int pos = 0;
@@ -186,7 +190,7 @@ void Store::put_cell(const Cell& c) {
            "INSERT OR REPLACE INTO cells(arm, seed, status, error, started_at, finished_at, records, size, "
            "train_seconds, eval_seconds) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     q.bind(1, c.arm).bind(2, c.seed).bind(3, to_string(c.status)).bind(4, c.error).bind(5, c.started_at);
-    q.bind(6, c.finished_at).bind(7, c.records.dump()).bind(8, c.size.dump()).bind(9, c.train_seconds);
+    q.bind(6, c.finished_at).bind(7, json_text(c.records)).bind(8, json_text(c.size)).bind(9, c.train_seconds);
     q.bind(10, c.eval_seconds);
     q.run();
   });
@@ -280,11 +284,13 @@ void Store::put_predictions(const Predictions& p) {
   if (!p.probs.empty() && (p.num_classes <= 0 || p.probs.size() != n * static_cast<std::size_t>(p.num_classes)))
     detail::fail(impl_->path, "predictions of " + p.arm + ": probs is not N x num_classes");
   // int8 when every label fits: halves the largest table for the usual <= 127 classes.
-  const bool narrow = std::all_of(p.labels.begin(), p.labels.end(), [](std::int16_t v) { return v >= -128 && v <= 127; });
+  const bool narrow =
+      std::all_of(p.labels.begin(), p.labels.end(), [](std::int16_t v) { return v >= -128 && v <= 127; });
   transaction([&] {
-    Stmt q(impl_->db, impl_->path,
-           "INSERT OR REPLACE INTO predictions(arm, seed, split, n, label_bytes, labels, true_prob, num_classes, probs) "
-           "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    Stmt q(
+        impl_->db, impl_->path,
+        "INSERT OR REPLACE INTO predictions(arm, seed, split, n, label_bytes, labels, true_prob, num_classes, probs) "
+        "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)");
     q.bind(1, p.arm).bind(2, p.seed).bind(3, p.split).bind(4, static_cast<std::int64_t>(n)).bind(5, narrow ? 1 : 2);
     if (narrow) {
       std::vector<std::int8_t> bytes(p.labels.begin(), p.labels.end());
@@ -292,9 +298,15 @@ void Store::put_predictions(const Predictions& p) {
     } else {
       bind_vec(q, 6, p.labels);
     }
-    if (p.true_prob.empty()) q.bind_null(7); else bind_vec(q, 7, p.true_prob);
+    if (p.true_prob.empty())
+      q.bind_null(7);
+    else
+      bind_vec(q, 7, p.true_prob);
     q.bind(8, p.num_classes);
-    if (p.probs.empty()) q.bind_null(9); else bind_vec(q, 9, p.probs);
+    if (p.probs.empty())
+      q.bind_null(9);
+    else
+      bind_vec(q, 9, p.probs);
     q.run();
   });
 }
@@ -352,7 +364,7 @@ void Store::put_metric(const MetricResult& r) {
     Stmt q(impl_->db, impl_->path,
            "INSERT OR REPLACE INTO metrics(metric_index, metric_id, arm, reference, result, error) "
            "VALUES(?, ?, ?, ?, ?, ?)");
-    q.bind(1, r.metric_index).bind(2, r.metric_id).bind(3, r.arm).bind(4, r.reference).bind(5, r.result.dump());
+    q.bind(1, r.metric_index).bind(2, r.metric_id).bind(3, r.arm).bind(4, r.reference).bind(5, json_text(r.result));
     q.bind(6, r.error);
     q.run();
   });
@@ -360,10 +372,11 @@ void Store::put_metric(const MetricResult& r) {
 
 std::vector<MetricResult> Store::metrics() const {
   LOCKED;
-  Stmt q(impl_->db, impl_->path,
-         "SELECT metrics.metric_index, metrics.metric_id, metrics.arm, metrics.reference, metrics.result, metrics.error "
-         "FROM metrics LEFT JOIN arms ON arms.name = "
-         "metrics.arm ORDER BY metrics.metric_index, COALESCE(arms.position, 1000000000), metrics.arm, metrics.reference");
+  Stmt q(
+      impl_->db, impl_->path,
+      "SELECT metrics.metric_index, metrics.metric_id, metrics.arm, metrics.reference, metrics.result, metrics.error "
+      "FROM metrics LEFT JOIN arms ON arms.name = "
+      "metrics.arm ORDER BY metrics.metric_index, COALESCE(arms.position, 1000000000), metrics.arm, metrics.reference");
   std::vector<MetricResult> out;
   while (q.step()) {
     MetricResult r;

@@ -12,9 +12,8 @@
 //     int rc = compaudit::report::build_reports("runs/pie-digits", {"json", "html", "terminal"}, std::cout);
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <iosfwd>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 

@@ -4,10 +4,9 @@
 // them without LibTorch. The store's schema and its guarantees are described in compaudit/store/store.h.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -23,11 +22,11 @@ constexpr const char* kStoreFile = "results.sqlite";
 
 /// The run: what was asked for, by which version, when.
 struct RunInfo {
-  std::string name;               ///< Pipeline [audit] name.
-  std::string pipeline_path;      ///< The pipeline file the run came from (informative).
-  std::string pipeline_toml;      ///< The pipeline text, resolved / as run.
-  std::string created_at;         ///< Filled by create() when empty.
-  std::string compaudit_version;  ///< Filled by create() when empty (COMPAUDIT_SDK_VERSION_STRING).
+  std::string name;                     ///< Pipeline [audit] name.
+  std::string pipeline_path;            ///< The pipeline file the run came from (informative).
+  std::string pipeline_toml;            ///< The pipeline text, resolved / as run.
+  std::string created_at;               ///< Filled by create() when empty.
+  std::string compaudit_version;        ///< Filled by create() when empty (COMPAUDIT_SDK_VERSION_STRING).
   int schema_version = kSchemaVersion;  ///< Read back from the file; ignored on create.
   /// Free-form run settings the report may show, e.g. {"seeds":[0,1,2], "alpha":0.05, "correction":"bh",
   /// "model": "...", "training": {...}}.
@@ -36,27 +35,27 @@ struct RunInfo {
 
 /// One arm, in pipeline order (position 0 is "dense").
 struct ArmInfo {
-  std::string name;               ///< e.g. "dense", "dense+ft", "prune@sparsity=0.9".
-  std::string base_name;          ///< The [[arm]]'s name before sweep expansion.
-  double level = 0.0;             ///< Numeric value of the first swept parameter (x axis of plots); 0 for dense.
-  std::map<std::string, std::string> sweep;  ///< Swept parameter -> value text.
+  std::string name;       ///< e.g. "dense", "dense+ft", "prune@sparsity=0.9".
+  std::string base_name;  ///< The [[arm]]'s name before sweep expansion.
+  double level = 0.0;     ///< Numeric value of the first swept parameter (x axis of plots); 0 for dense.
+  std::map<std::string, std::string> sweep;        ///< Swept parameter -> value text.
   nlohmann::json steps = nlohmann::json::array();  ///< [{"plugin": id, "params": {...}}, ...]
   int finetune_epochs = 0;
-  std::string reference;          ///< Arm this one is compared against ("dense" or "dense+ft"); "" for dense.
+  std::string reference;  ///< Arm this one is compared against ("dense" or "dense+ft"); "" for dense.
 };
 
 /// One data split's labels. Targets are int16 (num_classes <= 32767).
 struct SplitInfo {
-  std::string name;               ///< "train", "validation", "test".
+  std::string name;  ///< "train", "validation", "test".
   std::int64_t n = 0;
   std::vector<std::int16_t> targets;  ///< [n] true labels, in the split's example order (example id = index).
 };
 
 struct DataInfo {
-  std::string kind;               ///< "image" (input_shape {C,H,W}) or "tabular".
+  std::string kind;  ///< "image" (input_shape {C,H,W}) or "tabular".
   int num_classes = 0;
-  std::vector<std::string> class_names;  ///< num_classes names ("0".."9" when the data has none).
-  std::vector<std::int64_t> input_shape; ///< Per example, e.g. {1,28,28} or {64}.
+  std::vector<std::string> class_names;   ///< num_classes names ("0".."9" when the data has none).
+  std::vector<std::int64_t> input_shape;  ///< Per example, e.g. {1,28,28} or {64}.
   std::vector<SplitInfo> splits;
 };
 
@@ -78,7 +77,7 @@ struct Cell {
   std::string arm;
   std::int64_t seed = 0;
   CellStatus status = CellStatus::pending;
-  std::string error;              ///< Failure text (failed cells).
+  std::string error;  ///< Failure text (failed cells).
   std::string started_at, finished_at;
   nlohmann::json records = nlohmann::json::array();  ///< Compression records, one per step.
   nlohmann::json size = nlohmann::json::object();    ///< Model size: parameters, nonzeros, bytes, per layer.
@@ -90,20 +89,20 @@ struct Predictions {
   std::string arm;
   std::int64_t seed = 0;
   std::string split;
-  std::vector<std::int16_t> labels;        ///< [N] top-1 labels.
-  std::vector<std::uint16_t> true_prob;    ///< [N] fp16 probability of the true class, or empty.
-  int num_classes = 0;                     ///< C, when probs is set.
-  std::vector<std::uint16_t> probs;        ///< [N × C] fp16 probabilities, row-major, or empty.
+  std::vector<std::int16_t> labels;      ///< [N] top-1 labels.
+  std::vector<std::uint16_t> true_prob;  ///< [N] fp16 probability of the true class, or empty.
+  int num_classes = 0;                   ///< C, when probs is set.
+  std::vector<std::uint16_t> probs;      ///< [N × C] fp16 probabilities, row-major, or empty.
 };
 
 /// One metric plugin's result for one arm against its reference.
 struct MetricResult {
-  int metric_index = 0;           ///< Position in the pipeline's [[metric]] list (a plugin may appear twice).
-  std::string metric_id;          ///< Plugin id, e.g. "org.compaudit.metric.pie".
+  int metric_index = 0;   ///< Position in the pipeline's [[metric]] list (a plugin may appear twice).
+  std::string metric_id;  ///< Plugin id, e.g. "org.compaudit.metric.pie".
   std::string arm;
-  std::string reference;          ///< Reference arm of the comparison.
-  nlohmann::json result;          ///< What Metric::compute returned (see compaudit/metric.h conventions); null on error.
-  std::string error;              ///< Non-empty when the metric failed for this arm.
+  std::string reference;  ///< Reference arm of the comparison.
+  nlohmann::json result;  ///< What Metric::compute returned (see compaudit/metric.h conventions); null on error.
+  std::string error;      ///< Non-empty when the metric failed for this arm.
 };
 
 struct LogLine {

@@ -38,10 +38,9 @@
 #include <compaudit/error.h>
 #include <compaudit/store/records.h>
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -85,10 +84,10 @@ class COMPAUDIT_STORE_API Store {
   // --- run and data --------------------------------------------------------------------------------------------
   RunInfo run() const;
   void put_run_settings(const nlohmann::json& settings);
-  void put_arms(const std::vector<ArmInfo>& arms);     ///< Replaces the arm list.
-  std::vector<ArmInfo> arms() const;                   ///< In position order.
-  void put_data(const DataInfo& data);                 ///< Replaces the data description and all splits.
-  std::optional<DataInfo> data() const;                ///< nullopt until put_data.
+  void put_arms(const std::vector<ArmInfo>& arms);            ///< Replaces the arm list.
+  std::vector<ArmInfo> arms() const;                          ///< In position order.
+  void put_data(const DataInfo& data);                        ///< Replaces the data description and all splits.
+  std::optional<DataInfo> data() const;                       ///< nullopt until put_data.
   void put_thumbnails(const std::vector<Thumbnail>& thumbs);  ///< Upserts by (split, example_id).
   /// Thumbnails of `split`; all of them when `ids` is empty, else those of `ids` that exist.
   std::vector<Thumbnail> thumbnails(const std::string& split, const std::vector<std::int64_t>& ids = {}) const;
@@ -119,9 +118,9 @@ class COMPAUDIT_STORE_API Store {
                                            bool with_probabilities = false) const;
 
   // --- metrics, memorization, artifacts, log ----------------------------------------------------------------------
-  void put_metric(const MetricResult& r);  ///< Upsert by (metric_index, arm, reference).
+  void put_metric(const MetricResult& r);     ///< Upsert by (metric_index, arm, reference).
   std::vector<MetricResult> metrics() const;  ///< Ordered by metric_index, then arm position.
-  void clear_metrics();                    ///< Metrics are recomputed from predictions at the end of every run.
+  void clear_metrics();                       ///< Metrics are recomputed from predictions at the end of every run.
   void put_memorization(const std::string& split, const std::vector<float>& scores);
   std::optional<std::vector<float>> memorization(const std::string& split) const;
   void put_blob(const std::string& arm, std::int64_t seed, const std::string& name,
