@@ -60,9 +60,11 @@ for t in "${targets[@]}"; do
   log="$work/$t/last-run.log"
   echo "== fuzz_$t: ${seconds}s on $here/corpus/$t (log: $log)"
   set +e
+  dict=()
+  [ -f "$here/dict/$t.dict" ] && dict=(-dict="$here/dict/$t.dict")
   # -timeout: one input taking this long is a finding (a hang); -rss_limit_mb: so is using this much memory.
   "$bin" "$corpus" "$here/corpus/$t" -max_total_time="$seconds" -max_len="$(max_len "$t")" -timeout=10 \
-    -rss_limit_mb=3072 -print_final_stats=1 -artifact_prefix="$artifacts/" ${FUZZ_ARGS:-} >"$log" 2>&1
+    -rss_limit_mb=3072 -print_final_stats=1 -artifact_prefix="$artifacts/" "${dict[@]}" ${FUZZ_ARGS:-} >"$log" 2>&1
   rc=$?
   set -e
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1 || true)
@@ -71,10 +73,12 @@ for t in "${targets[@]}"; do
   new=$(( $(find "$artifacts" -type f | wc -l) - before ))
   if [ "$rc" -ne 0 ] || [ "$new" -gt 0 ]; then
     status=1
-    grep -m1 -E 'ERROR: (AddressSanitizer|UndefinedBehaviorSanitizer|libFuzzer|LeakSanitizer)|runtime error|invariant violated|terminate called' "$log" || true
+    grep -m1 -E 'ERROR: (Address|UndefinedBehavior|Leak)Sanitizer|ERROR: libFuzzer|runtime error|invariant violated|terminate called' \
+      "$log" || true
     echo "   reproduce: $bin $(ls -t "$artifacts" | head -1 | sed "s#^#$artifacts/#")"
   fi
-  summary+=("$(printf '%-9s executions %10s   coverage %6s   crashes %d   (exit %d)' "$t" "${execs:-?}" "${cov:-?}" "$new" "$rc")")
+  summary+=("$(printf '%-9s executions %10s   coverage %6s   crashes %d   (exit %d)' \
+                      "$t" "${execs:-?}" "${cov:-?}" "$new" "$rc")")
 done
 
 echo

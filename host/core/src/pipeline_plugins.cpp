@@ -11,6 +11,10 @@
 namespace compaudit::host::detail {
 namespace {
 
+// Sweeps multiply, so a few short lists can ask for millions of arms (a 1.5 KB pipeline asked for 10^7 and hung
+// validation; found while writing fuzz/targets/fuzz_pipeline.cpp). No audit trains that many; refuse before expanding.
+constexpr std::size_t kMaxArms = 10000;
+
 // One parameter as written: a fixed value, or the values of a sweep.
 struct GivenParam {
   std::string name;
@@ -210,6 +214,15 @@ void expand_arm(const toml::table& table, const std::string& file, const Registr
         axes.push_back({u, p, swept_names[n] > 1 ? fmt::format("step{}.{}", u + 1, n) : n});
       }
 
+  std::size_t total = 1;
+  for (const auto& axis : axes) {
+    total *= uses[axis.use].params[axis.param].values.size();
+    if (total > kMaxArms)
+      throw Error(ErrorCode::pipeline, fmt::format("arm '{}': its sweeps expand to more than {} arms; sweep fewer "
+                                                   "values or split it into several arms", name, kMaxArms),
+                  base.where);
+  }
+
   std::vector<std::vector<std::size_t>> pick(uses.size());
   for (std::size_t u = 0; u < uses.size(); ++u) pick[u].assign(uses[u].params.size(), 0);
   std::vector<std::size_t> odometer(axes.size(), 0);
@@ -255,7 +268,12 @@ void read_plugin_uses(const toml::table& root, const std::string& file, const Re
   out.arms.push_back(dense);
   std::vector<ArmSpec> compressed;
   if (const toml::array* arms = array_of_tables(r, "arm"))
-    for (std::size_t i = 0; i < arms->size(); ++i) expand_arm(table_at(*arms, i), file, registry, i, compressed);
+    for (std::size_t i = 0; i < arms->size(); ++i) {
+      expand_arm(table_at(*arms, i), file, registry, i, compressed);
+      if (compressed.size() > kMaxArms)
+        throw Error(ErrorCode::pipeline, fmt::format("the pipeline's arms expand to more than {} arms", kMaxArms),
+                    location(table_at(*arms, i).source(), file));
+    }
   if (compressed.empty())
     throw Error(ErrorCode::pipeline, "the pipeline has no [[arm]]: with only the dense arm there is nothing to "
                                      "compare, so it would do nothing", {file, 1, 1});

@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <limits>
 
 namespace compaudit::engine {
 namespace {
@@ -109,6 +110,10 @@ RawData read_csv(const std::string& path, const CsvOptions& options) {
                                                    cells[c].text), {path, number, cells[c].column});
         y[r] = static_cast<std::int64_t>(v);
       } else {
+        // A double past float32's range would become inf (found by fuzz/targets/fuzz_csv.cpp).
+        if (std::fabs(v) > std::numeric_limits<float>::max())
+          throw Error(ErrorCode::data, fmt::format("cell {} ('{}') is out of range for a float32 feature", c + 1,
+                                                   cells[c].text), {path, number, cells[c].column});
         x[r * features + f++] = static_cast<float>(v);
       }
     }
@@ -119,10 +124,11 @@ RawData read_csv(const std::string& path, const CsvOptions& options) {
   double n_rows = 0, n_features = 0;
   if (header.size() >= 2 && parse_number(header[0].text, n_rows) && parse_number(header[1].text, n_features) &&
       header.size() != width) {
-    if (static_cast<std::int64_t>(n_rows) != rows)
+    // Compared as doubles: casting a header such as "1e300" to an integer is undefined (found by fuzz_csv).
+    if (n_rows != static_cast<double>(rows))
       throw Error(ErrorCode::data, fmt::format("header says {} rows, the file holds {}", header[0].text, rows),
                   {path, lines[0].first, header[0].column});
-    if (static_cast<std::int64_t>(n_features) != features)
+    if (n_features != static_cast<double>(features))
       throw Error(ErrorCode::data, fmt::format("header says {} features, rows hold {}", header[1].text, features),
                   {path, lines[0].first, header[1].column});
     for (std::size_t i = 2; i < header.size(); ++i) raw.class_names.push_back(header[i].text);

@@ -21,6 +21,9 @@
 // An input shape of one dimension whose size is a perfect square ({64}) is read as a one-channel image (1x8x8) by
 // cnn and resnet.
 //
+// Masks (Model::set_mask): the model keeps a private copy — bool masks stay bool (a quarter of the memory), others
+// take the parameter's dtype — and applies it at once and in apply_masks(). An activation hook installed by a
+// plugin (full-int8 quantization) is code in that plugin's library: keep the library loaded while the model lives.
 // Threading: one thread at a time per model (a cell). No <torch/torch.h> here: this header is included widely.
 #pragma once
 
@@ -98,7 +101,7 @@ struct LayerGeometry {
   bool residual = false;     ///< output is added to a residual sum (resnet: conv2, shortcut) — cannot shrink
 };
 
-/// The geometry of layer `index` of a built-in model, or nullopt-like default for TorchScript models.
+/// The geometry of layer `index` of a built-in model; a default LayerGeometry for TorchScript models.
 COMPAUDIT_MODELS_API LayerGeometry layer_geometry(const TrainableModel& model, int index);
 
 }  // namespace compaudit::models
