@@ -75,6 +75,10 @@ void write_export_card(const store::Store& store, const store::Cell& cell, model
 int run(const host::RunRequest& request) {
   try {
     const host::Registry registry = host::Registry::discover(host::SearchPaths::standard(request.plugin_paths));
+    if (!request.quiet) {  // a manifest that does not parse is skipped by discovery; say so before it surprises
+      for (const auto& w : registry.warnings()) fmt::print(stderr, "compaudit run: warning: {}\n", w);
+      for (const auto& e : registry.errors()) fmt::print(stderr, "compaudit run: warning: skipped {}\n", e.what());
+    }
     RunPlan plan = plan_run(request, registry);
     set_threads(plan.threads);
     at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/true);
