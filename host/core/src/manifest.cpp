@@ -117,9 +117,11 @@ Manifest detail::parse_manifest(const std::string& path, const std::unordered_se
   if (!parsed_kind)
     r.fail("kind", fmt::format("unknown kind '{}' (expected compressor, metric or augmentation)", kind));
   m.kind = *parsed_kind;
-  m.abi = static_cast<int>(r.required_integer("abi"));
-  if (m.abi != COMPAUDIT_SDK_ABI_VERSION)
-    r.fail("abi", fmt::format("abi = {} but this host loads SDK ABI {} plugins", m.abi, COMPAUDIT_SDK_ABI_VERSION));
+  // Checked before narrowing to int: abi = 4294967297 must not pass as ABI 1 (found with fuzz_manifest).
+  const std::int64_t abi = r.required_integer("abi");
+  if (abi != COMPAUDIT_SDK_ABI_VERSION)
+    r.fail("abi", fmt::format("abi = {} but this host loads SDK ABI {} plugins", abi, COMPAUDIT_SDK_ABI_VERSION));
+  m.abi = static_cast<int>(abi);
   m.description = r.string("description").value_or("");
   m.license = r.string("license").value_or("");
   m.sha256 = r.string("sha256").value_or("");
