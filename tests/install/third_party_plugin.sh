@@ -36,14 +36,21 @@ sed 's/org.compaudit.prune.magnitude/org.example.prune.random/' "$work/magnitude
   || { cat "$work/run-magnitude.log"; fail "run with magnitude pruning failed"; }
 "$compaudit" run "$work/random.toml" -o "$work/run-random" > "$work/run-random.log" 2>&1 \
   || { cat "$work/run-random.log"; fail "run with the third-party plugin failed"; }
-/usr/bin/python3 - "$work/run-magnitude/report.json" "$work/run-random/report.json" <<'PY'
-import json, sys
-def summaries(path):
-    text = json.dumps(json.load(open(path)))
-    return text
-a, b = summaries(sys.argv[1]), summaries(sys.argv[2])
-assert "random pruning" in b, "the swapped run's report does not record the example plugin's work"
+/usr/bin/python3 - "$work/run-magnitude/results.sqlite" "$work/run-random/results.sqlite" <<'PY'
+# The compression records each step wrote are kept in the results store: the swapped run must hold the example
+# plugin's record ("random pruning: ..."), the original run must not.
+import sqlite3, sys
+def text_of(path):
+    db = sqlite3.connect(path)
+    out = []
+    for (table,) in db.execute("select name from sqlite_master where type = 'table'"):
+        for row in db.execute(f'select * from "{table}"'):
+            out += [v for v in row if isinstance(v, str)]
+    return "\n".join(out)
+a, b = text_of(sys.argv[1]), text_of(sys.argv[2])
+assert "random pruning" in b, "the swapped run's store does not record the example plugin's work"
 assert "random pruning" not in a, "the magnitude run should not mention random pruning"
+assert "org.compaudit.prune.magnitude" in a
 print("swap ok")
 PY
 
