@@ -13,6 +13,8 @@ packages=(
   dataset-fashion-mnist python3-sklearn
   # independent oracles for the tests, and TorchScript models
   python3-torch python3-scipy python3-numpy
+  # `compaudit run --mpi` (docs/scaling.md): Open MPI; without it compaudit builds and runs, minus --mpi
+  libopenmpi-dev openmpi-bin
 )
 # Extra packages named on the command line, e.g. `install-deps.sh chromium` for the report's rendering test.
 packages+=("$@")

@@ -1,4 +1,5 @@
-// data_support.h — shared by the data-loader targets: one LibTorch thread, and the checks every RawData must pass.
+// data_support.h — shared by the data-loader targets: the checks every RawData must pass (data_init.cpp, linked into
+// each of them, sets up LibTorch).
 #pragma once
 
 #include "fuzz_support.h"
@@ -10,8 +11,7 @@
 
 namespace fuzz {
 
-/// LibTorch's thread pool is not needed to read files and would only slow each input.
-inline void init_torch() { at::set_num_threads(1); }
+namespace fs = std::filesystem;
 
 /// What any reader returns: N examples, N int64 targets in [0, max_label], inputs of `dims` dimensions.
 inline void check_raw(const compaudit::engine::RawData& raw, std::int64_t dims, std::int64_t max_label) {

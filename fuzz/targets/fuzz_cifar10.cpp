@@ -5,18 +5,9 @@
 // 10 and the ten class names, or compaudit::Error; nothing else. (Run with -max_len of a few records: see run.sh.)
 #include "data_support.h"
 
-namespace {
-namespace fs = std::filesystem;
-}
-
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  fuzz::init_torch();
-  return 0;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size < 1) return 0;
-  static const fs::path batch = fuzz::scratch_dir() / "data_batch_1.bin";
+  static const fuzz::fs::path batch = fuzz::scratch_dir() / "data_batch_1.bin";
   fuzz::write_file(batch, data + 1, size - 1);
   std::vector<std::string> paths{batch.string()};
   if (data[0] & 1) paths.push_back(batch.string());

@@ -7,18 +7,9 @@
 
 #include <cmath>
 
-namespace {
-namespace fs = std::filesystem;
-}
-
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  fuzz::init_torch();
-  return 0;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size < 1) return 0;
-  static const fs::path file = fuzz::scratch_dir() / "data.csv";
+  static const fuzz::fs::path file = fuzz::scratch_dir() / "data.csv";
   static const char* const columns[] = {"last", "first", "0", "1", "2", "17", "-1", "x"};
   compaudit::engine::CsvOptions options;
   options.header = (data[0] & 1) != 0;

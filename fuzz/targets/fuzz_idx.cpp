@@ -6,19 +6,10 @@
 // compaudit::Error; nothing else.
 #include "data_support.h"
 
-namespace {
-namespace fs = std::filesystem;
-}
-
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  fuzz::init_torch();
-  return 0;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size < 3) return 0;
-  static const fs::path images = fuzz::scratch_dir() / "images-idx3-ubyte";
-  static const fs::path labels = fuzz::scratch_dir() / "labels-idx1-ubyte";
+  static const fuzz::fs::path images = fuzz::scratch_dir() / "images-idx3-ubyte";
+  static const fuzz::fs::path labels = fuzz::scratch_dir() / "labels-idx1-ubyte";
   const std::size_t rest = size - 3;
   const std::size_t split = (std::size_t(data[0]) | std::size_t(data[1]) << 8) % (rest + 1);
   const int classes = data[2] == 0 ? 256 : data[2];

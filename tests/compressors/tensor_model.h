@@ -5,6 +5,7 @@
 
 #include <compaudit/error.h>
 #include <compaudit/model.h>
+#include <compaudit/models/parameter_masks.h>  // the mask / bits bookkeeping every model shares
 
 #include <ATen/ATen.h>
 
@@ -43,40 +44,18 @@ class TensorModel final : public Model {
     at::Tensor& p = param(name);
     if (!p.sizes().equals(value.sizes())) throw Error(ErrorCode::runtime, "TensorModel: fixed shapes");
     p.copy_(value);
-    if (masks_.count(name)) apply(p, masks_[name]);
+    masks_.reapply(name, p);
   }
-  void set_mask(const std::string& name, const at::Tensor& mask) override {
-    if (!mask.defined()) {
-      masks_.erase(name);
-      return;
-    }
-    if (!mask.sizes().equals(param(name).sizes())) throw Error(ErrorCode::runtime, "TensorModel: mask shape");
-    masks_[name] = mask.contiguous().clone();
-    apply(param(name), masks_[name]);
+  void set_mask(const std::string& name, const at::Tensor& mask) override { masks_.set(name, param(name), mask); }
+  at::Tensor mask(const std::string& name) const override { return masks_.get(name); }
+  int storage_bits(const std::string& name) const override { return masks_.bits(name); }
+  void set_storage_bits(const std::string& name, int bits) override {
+    param(name);
+    masks_.set_bits(name, bits);
   }
-  at::Tensor mask(const std::string& name) const override {
-    auto it = masks_.find(name);
-    return it == masks_.end() ? at::Tensor() : it->second;
-  }
-  int storage_bits(const std::string& name) const override {
-    auto it = bits_.find(name);
-    return it == bits_.end() ? 32 : it->second;
-  }
-  void set_storage_bits(const std::string& name, int bits) override { bits_[name] = bits; }
   bool set_activation_hook(ActivationHook) override { return false; }
 
  private:
-  // As the built-in models do: a plain loop for float parameters and bool masks (ATen's mul_ with a bool operand
-  // takes a slow casting path).
-  static void apply(at::Tensor& p, const at::Tensor& m) {
-    if (p.scalar_type() == at::kFloat && m.scalar_type() == at::kBool && p.is_contiguous()) {
-      float* w = p.data_ptr<float>();
-      const bool* keep = m.data_ptr<bool>();
-      for (std::int64_t i = 0, n = p.numel(); i < n; ++i) w[i] = keep[i] ? w[i] : 0.0f;
-    } else {
-      p.mul_(m);
-    }
-  }
   at::Tensor& param(const std::string& name) {
     for (auto& l : layers_) {
       if (name == l.name + ".weight") return l.weight;
@@ -85,8 +64,7 @@ class TensorModel final : public Model {
     throw Error(ErrorCode::runtime, "TensorModel: no parameter " + name);
   }
   std::vector<Layer> layers_;
-  std::map<std::string, at::Tensor> masks_;
-  std::map<std::string, int> bits_;
+  models::ParameterMasks masks_;
 };
 
 }  // namespace compaudit::testing

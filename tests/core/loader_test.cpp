@@ -197,6 +197,51 @@ TEST_CASE("a matching sha256 pin loads", "[loader][sha256]") {
   CHECK(loader.instantiate_as<Worker>(m, Params{})->whoami() == "good");
 }
 
+TEST_CASE("a second manifest with a wrong sha256 pin is refused although its library is already loaded",
+          "[loader][fault][sha256]") {
+  test::TempDir tmp;
+  Loader loader;
+  // The first manifest (no pin) opens the library; the second points at the same file through its own manifest and
+  // pins a wrong digest. The cache must not skip the second manifest's check.
+  const Manifest first = manifest_for(tmp, "tp_good", "org.test.compressor.good");
+  CHECK(loader.instantiate_as<Worker>(first, Params{})->whoami() == "good");
+  const std::string wrong(64, 'b');
+  const Manifest second = parse_manifest(test::write_manifest(tmp / "tp_good", "pinned", "org.test.compressor.good",
+                                                              "tp_good", "1.0.0", "compressor",
+                                                              "sha256 = \"" + wrong + "\"\n"));
+  REQUIRE(second.library == first.library);
+  REQUIRE_THROWS_ERROR(LoadError, error, loader.instantiate(second, Params{}));
+  CHECK(error->fault() == LoadFault::sha256_mismatch);
+  CHECK(contains(error->message(), "pins " + wrong));
+  CHECK(contains(error->message(), second.path));
+  // A second manifest with the right pin is accepted, and the library was opened only once.
+  const std::string sum = compaudit::host::sha256_file(first.library);
+  const Manifest third = parse_manifest(test::write_manifest(tmp / "tp_good", "right", "org.test.compressor.good",
+                                                             "tp_good", "1.0.0", "compressor",
+                                                             "sha256 = \"" + sum + "\"\n"));
+  CHECK(loader.instantiate_as<Worker>(third, Params{})->whoami() == "good");
+  CHECK(loader.library_count() == 1);
+}
+
+TEST_CASE("a sha256 pin is checked against the library bytes that were opened, not the file as it is now",
+          "[loader][fault][sha256]") {
+  test::TempDir tmp;
+  Loader loader;
+  const Manifest first = manifest_for(tmp, "tp_good", "org.test.compressor.good");
+  const std::string opened = compaudit::host::sha256_file(first.library);
+  CHECK(loader.instantiate_as<Worker>(first, Params{})->whoami() == "good");
+  // Overwrite the file in place after it was opened, then pin the new file's digest: the loaded code is the old one.
+  { std::ofstream(first.library, std::ios::binary | std::ios::app) << "appended"; }
+  const std::string now = compaudit::host::sha256_file(first.library);
+  REQUIRE(now != opened);
+  const Manifest second = parse_manifest(test::write_manifest(tmp / "tp_good", "pinned", "org.test.compressor.good",
+                                                              "tp_good", "1.0.0", "compressor",
+                                                              "sha256 = \"" + now + "\"\n"));
+  REQUIRE_THROWS_ERROR(LoadError, error, loader.instantiate(second, Params{}));
+  CHECK(error->fault() == LoadFault::sha256_mismatch);
+  CHECK(contains(error->message(), "has sha256 " + opened));
+}
+
 TEST_CASE("a plugin that throws from construction, work or destruction leaves the host running",
           "[loader][fault][guarded]") {
   test::TempDir tmp;

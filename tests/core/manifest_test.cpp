@@ -43,6 +43,9 @@ const BadManifest kBad[] = {
     {"needs_unknown.toml", 6, 1, "unknown need 'gradients'"},
     {"sha256_malformed.toml", 6, 1, "sha256 must be 64 hexadecimal digits"},
     {"param_not_array.toml", 6, 1, "'param' must be an array of tables"},
+    {"param_refers_to_unknown.toml", 11, 1,
+     "parameter 'layers': unknown refers_to 'tensor' (expected \"layer_pattern\", \"layer_exclude\", \"layer_type\", \"cut\")"},
+    {"param_refers_to_float.toml", 11, 1, "parameter 'sparsity': refers_to needs a string or string_list parameter, not float"},
 };
 }  // namespace
 
@@ -86,6 +89,7 @@ TEST_CASE("a manifest with every field parses into the schema", "[manifest]") {
   CHECK_FALSE(m.params[2].default_value.has_value());  // required
   CHECK(m.params[2].type == ParamType::integer_list);
   CHECK(std::get<std::vector<std::string>>(*m.params[3].default_value).empty());
+  CHECK(m.refers_to == std::map<std::string, std::string>{{"names", "layer_exclude"}});
 }
 
 TEST_CASE("versions compare numerically, component by component", "[manifest]") {

@@ -56,6 +56,9 @@ const BadPipeline kBad[] = {
     {"reserved_arm_name.toml", ErrorCode::pipeline, 13, 1, "arm name \"dense\" is reserved"},
     {"negative_finetune.toml", ErrorCode::pipeline, 14, 1, "finetune_epochs must be >= 0"},
     {"metric_not_array.toml", ErrorCode::pipeline, 18, 1, "'metric' must be an array of tables"},
+    {"epochs_overflow.toml", ErrorCode::pipeline, 14, 1, "epochs = 4294967297 must be in 1..100000"},
+    {"threads_overflow.toml", ErrorCode::pipeline, 14, 1, "threads = 4294967297 must be in 0..1024"},
+    {"memorization_overflow.toml", ErrorCode::pipeline, 14, 1, "models = 4294967304 must be in 2..10000"},
 };
 }  // namespace
 

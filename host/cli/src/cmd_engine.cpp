@@ -16,11 +16,9 @@
 #include <iostream>
 
 namespace compaudit::cli {
-namespace {
-
 using EngineEntry = const host::EngineApi*();
 
-// Opens the engine or prints why not; null on failure.
+// Opens the engine or prints why not; null on failure. (Not in the anonymous namespace: cmd_worker.cpp uses it.)
 const host::EngineApi* open_engine() {
   const std::string path = host::host_library_dir() + "/libcompaudit_engine.so";
   static boost::dll::shared_library engine;  // kept loaded until exit
@@ -45,8 +43,11 @@ const host::EngineApi* open_engine() {
   return api;
 }
 
+namespace {
+
 int run(const Context& context, host::RunRequest request) {
   request.plugin_paths = context.plugin_paths;
+  request.worker_executable = self_executable();  // isolation: workers are new processes of this executable
   if (!request.resume) {
     // Validate before paying for LibTorch's start-up: a typo fails in milliseconds.
     const host::Registry registry = host::Registry::discover(host::SearchPaths::standard(context.plugin_paths));
@@ -75,6 +76,18 @@ void add_engine_commands(CLI::App& app, Context& context) {
   run_cmd->add_option("--threads", request->threads, "LibTorch threads (0: the pipeline's setting)")
       ->check(CLI::NonNegativeNumber);
   run_cmd->add_flag("-q,--quiet", request->quiet, "No progress output");
+  add_scale_options(*run_cmd, request);  // scale-out: --shard I/N, --mpi (cmd_merge.cpp, docs/scaling.md)
+  // isolation (docs/isolation.md): each overrides the pipeline's [run] key of the same meaning
+  run_cmd->add_option("--isolate", request->isolation,
+                      "Run each cell in a worker process: process|none|auto (default: the pipeline's [run] "
+                      "isolation, else auto = when a plugin is not built in)")
+      ->check(CLI::IsMember({"process", "none", "auto"}));
+  run_cmd->add_option("--cell-timeout", request->cell_timeout,
+                      "Seconds a worker may take for one cell, start-up included (0: no limit)")
+      ->check(CLI::NonNegativeNumber);
+  run_cmd->add_option("--cell-memory", request->cell_memory_mb,
+                      "Address-space limit of a worker in MiB (0: the machine's memory; at least 1024)")
+      ->check(CLI::NonNegativeNumber);
   add_plugin_path_option(*run_cmd, context);
   run_cmd->callback([&context, request, resume_dir] {
     host::RunRequest r = *request;

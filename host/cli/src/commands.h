@@ -4,8 +4,14 @@
 
 #include <CLI/CLI.hpp>
 
+#include <memory>
 #include <string>
 #include <vector>
+
+namespace compaudit::host {
+struct EngineApi;
+struct RunRequest;
+}
 
 namespace compaudit::cli {
 
@@ -22,5 +28,16 @@ void add_validate_command(CLI::App& app, Context& context);     // validate
 void add_new_plugin_command(CLI::App& app, Context& context);   // new-plugin
 void add_engine_commands(CLI::App& app, Context& context);      // run | export (open libcompaudit_engine.so)
 void add_report_command(CLI::App& app, Context& context);       // report
+void add_merge_command(CLI::App& app, Context& context);        // merge (scale-out, cmd_merge.cpp)
+/// scale-out (cmd_merge.cpp): adds `--shard I/N` and `--mpi` to `run`, writing into *request.
+void add_scale_options(CLI::App& run_cmd, const std::shared_ptr<host::RunRequest>& request);
+/// Parses "I/N" with 0 <= I < N; false with a message otherwise.
+bool parse_shard(const std::string& text, int& index, int& count, std::string& error);
+void add_worker_command(CLI::App& app, Context& context);       // worker (internal: one isolated cell)
+
+/// Opens libcompaudit_engine.so beside the host library (cmd_engine.cpp); prints why not and returns null.
+const host::EngineApi* open_engine();
+/// This executable's path (/proc/self/exe), to start `compaudit worker` processes with (cmd_worker.cpp).
+std::string self_executable();
 
 }  // namespace compaudit::cli

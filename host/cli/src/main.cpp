@@ -22,6 +22,8 @@ int main(int argc, char** argv) {
   cli::add_new_plugin_command(app, context);
   cli::add_engine_commands(app, context);
   cli::add_report_command(app, context);
+  cli::add_merge_command(app, context);   // scale-out: join shard stores (cmd_merge.cpp)
+  cli::add_worker_command(app, context);  // hidden: started by `run` in isolation mode
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -112,6 +112,10 @@ struct Loader::Library {
   boost::dll::shared_library handle;
   const PluginDescriptor* descriptor = nullptr;
   std::string path;
+  /// SHA-256 of the bytes that were opened, hashed just before dlopen. A later manifest that reaches the same
+  /// (cached) library is checked against this digest: its pin must hold for the code actually in memory, not for
+  /// whatever the file holds now.
+  std::string sha256;
 };
 
 Loader::Loader() = default;
@@ -188,21 +192,34 @@ std::shared_ptr<Loader::Library> Loader::load(const Manifest& m) {
                     fmt::format("cannot load library {}: {}", m.library, ec.message()), where);
   const std::string lib = canonical.string();
 
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (auto it = cache_.find(lib); it != cache_.end()) {
-    check_descriptor(it->second->descriptor, m, lib);  // another manifest may claim another id for the same file
-    return it->second;
-  }
-  if (!m.sha256.empty()) {
-    const std::string actual = sha256_file(lib);
-    if (actual != m.sha256)
+  // Every manifest's pin is checked before its library is used, also when another manifest already opened the
+  // library (a second manifest pointing at the same file with a wrong sha256 is refused, not waved through).
+  const auto check_pin = [&](const std::string& actual) {
+    if (!m.sha256.empty() && actual != m.sha256)
       throw LoadError(LoadFault::sha256_mismatch, ErrorCode::library,
                       fmt::format("library {} has sha256 {}, but its manifest {} pins {}; refusing to load it", lib,
                                   actual, m.path, m.sha256),
                       where);
+  };
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (auto it = cache_.find(lib); it != cache_.end()) {
+    check_pin(it->second->sha256);
+    check_descriptor(it->second->descriptor, m, lib);  // another manifest may claim another id for the same file
+    return it->second;
   }
   auto library = std::make_shared<Library>();
   library->path = lib;
+  // Hashed whether or not this manifest pins it, so a later pinning manifest is checked against what was opened.
+  // Plugin libraries link LibTorch dynamically and are small (about a megabyte): this costs milliseconds, once.
+  // A file that cannot be read (a directory, no permission) is left to dlopen to explain, unless it is pinned.
+  try {
+    library->sha256 = sha256_file(lib);
+  } catch (const Error& e) {
+    if (!m.sha256.empty())
+      throw LoadError(LoadFault::not_loadable, ErrorCode::library,
+                      fmt::format("cannot check the sha256 pin of library {}: {}", lib, e.what()), where);
+  }
+  check_pin(library->sha256);
   boost::dll::fs::error_code load_ec;
   // RTLD_NOW: an unresolved symbol fails here, with the linker's text, instead of crashing mid-run.
   // RTLD_LOCAL: two plugins may define identically named symbols; each resolves its own.

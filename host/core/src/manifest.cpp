@@ -7,8 +7,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cctype>
 #include <filesystem>
+#include <iterator>
 #include <set>
 
 namespace fs = std::filesystem;
@@ -49,7 +51,23 @@ bool is_sha256(const std::string& s) {
   return true;
 }
 
-ParamSpec parse_param(const toml::table& table, const std::string& file, std::size_t index) {
+// `refers_to`: what a parameter's values name in the pipeline's model (see Manifest::refers_to), so `validate`
+// can check them against the model. Only string parameters can name things.
+std::string parse_refers_to(TableReader& r, const ParamSpec& spec) {
+  const auto value = r.string("refers_to");
+  if (!value) return {};
+  const auto& known = kParamReferences;
+  if (std::find(std::begin(known), std::end(known), *value) == std::end(known))
+    r.fail("refers_to", fmt::format("parameter '{}': unknown refers_to '{}' (expected \"{}\")", spec.name, *value,
+                                    fmt::join(std::begin(known), std::end(known), "\", \"")));
+  if (spec.type != ParamType::string && spec.type != ParamType::string_list)
+    r.fail("refers_to", fmt::format("parameter '{}': refers_to needs a string or string_list parameter, not {}",
+                                    spec.name, to_string(spec.type)));
+  return *value;
+}
+
+ParamSpec parse_param(const toml::table& table, const std::string& file, std::size_t index,
+                      std::string& refers_to) {
   TableReader r(table, file, fmt::format("[[param]] #{}", index + 1), ErrorCode::manifest);
   ParamSpec spec;
   spec.name = r.required_string("name");
@@ -73,6 +91,7 @@ ParamSpec parse_param(const toml::table& table, const std::string& file, std::si
     if (!problem.empty()) r.fail_value(*d, fmt::format("parameter '{}': default {}", spec.name, problem));
     spec.default_value = coerce(spec, *value);
   }
+  refers_to = parse_refers_to(r, spec);
   r.finish();
   return spec;
 }
@@ -141,9 +160,11 @@ Manifest detail::parse_manifest(const std::string& path, const std::unordered_se
     if (!array || !array->is_array_of_tables()) r.fail_value(*params, "'param' must be an array of tables ([[param]])");
     std::set<std::string> names;
     for (std::size_t i = 0; i < array->size(); ++i) {
-      ParamSpec spec = parse_param(*array->get(i)->as_table(), file, i);
+      std::string refers_to;
+      ParamSpec spec = parse_param(*array->get(i)->as_table(), file, i, refers_to);
       if (!names.insert(spec.name).second)
         r.fail_value(*array->get(i), fmt::format("parameter '{}' is declared twice", spec.name));
+      if (!refers_to.empty()) m.refers_to[spec.name] = refers_to;
       m.params.push_back(std::move(spec));
     }
   }

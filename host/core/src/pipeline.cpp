@@ -4,6 +4,7 @@
 #include "pipeline_detail.h"
 
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 namespace fs = std::filesystem;
@@ -23,7 +24,15 @@ Pipeline load_pipeline(const std::string& path, const Registry& registry) {
                 detail::location(e.source(), file));
   }
   detail::read_sections(root, file, fs::path(file).parent_path(), p);
-  detail::read_plugin_uses(root, file, registry, p);
+  // Layer names and types come from [model] alone (the data would only add shapes), so no data file is read. A
+  // TorchScript archive this reader cannot parse leaves its layer patterns to be checked when a cell runs.
+  std::optional<ModelSignature> model;
+  try {
+    model = model_signature(p.model);
+  } catch (const Error&) {
+    if (p.model.arch != "torchscript") throw;
+  }
+  detail::read_plugin_uses(root, file, registry, p, model ? &*model : nullptr);
   return p;
 }
 

@@ -21,6 +21,7 @@ struct GivenParam {
   std::vector<ParamValue> values;  // one value, or the values of a sweep
   bool sweep = false;
   SourceLocation where;
+  std::vector<SourceLocation> value_where;  // where each value is written (the sweep's element, or the value)
 };
 
 struct ParsedUse {
@@ -141,11 +142,13 @@ ParsedUse read_use(const toml::table& table, const std::string& file, const std:
           throw Error(ErrorCode::parameters, fmt::format("{}: sweep '{}' repeats the value {}", what, name, plain(v)),
                       location(element.source(), file));
         given.values.push_back(coerce(*spec, v));
+        given.value_where.push_back(location(element.source(), file));
       }
     } else {
       ParamValue v = value_of(node, file, what, name);
       check(*spec, v, what, location(node.source(), file));
       given.values.push_back(coerce(*spec, v));
+      given.value_where.push_back(location(node.source(), file));
     }
     use.params.push_back(std::move(given));
   }
@@ -176,7 +179,7 @@ const toml::table& table_at(const toml::array& a, std::size_t i) { return *a.get
 
 // Expands one [[arm]] into its arms: the cross product of every swept parameter of every step.
 void expand_arm(const toml::table& table, const std::string& file, const Registry& registry, std::size_t index,
-                std::vector<ArmSpec>& arms) {
+                std::vector<ArmSpec>& arms, const ModelSignature* model) {
   TableReader r(table, file, fmt::format("[[arm]] #{}", index + 1), ErrorCode::pipeline);
   ArmSpec base;
   base.where = r.where();
@@ -241,8 +244,16 @@ void expand_arm(const toml::table& table, const std::string& file, const Registr
       }
     }
     arm.name = suffix.empty() ? name : name + "@" + suffix;
-    for (std::size_t u = 0; u < uses.size(); ++u)
+    for (std::size_t u = 0; u < uses.size(); ++u) {
       arm.steps.push_back(StepSpec{uses[u].manifest->id, resolve(uses[u], pick[u]), uses[u].where});
+      if (!model) continue;
+      auto where = [&](const std::string& param) {  // the value this arm uses, or the step's table for a default
+        for (std::size_t i = 0; i < uses[u].params.size(); ++i)
+          if (uses[u].params[i].name == param) return uses[u].params[i].value_where[pick[u][i]];
+        return uses[u].where;
+      };
+      check_model_references(*uses[u].manifest, arm.steps.back().params, *model, uses[u].what, where);
+    }
     arms.push_back(std::move(arm));
     // Advance the odometer; the last axis turns fastest.
     std::size_t a = axes.size();
@@ -259,7 +270,8 @@ void expand_arm(const toml::table& table, const std::string& file, const Registr
 
 }  // namespace
 
-void read_plugin_uses(const toml::table& root, const std::string& file, const Registry& registry, Pipeline& out) {
+void read_plugin_uses(const toml::table& root, const std::string& file, const Registry& registry, Pipeline& out,
+                      const ModelSignature* model) {
   TableReader r(root, file, "pipeline", ErrorCode::pipeline);
 
   out.arms.clear();
@@ -269,7 +281,7 @@ void read_plugin_uses(const toml::table& root, const std::string& file, const Re
   std::vector<ArmSpec> compressed;
   if (const toml::array* arms = array_of_tables(r, "arm"))
     for (std::size_t i = 0; i < arms->size(); ++i) {
-      expand_arm(table_at(*arms, i), file, registry, i, compressed);
+      expand_arm(table_at(*arms, i), file, registry, i, compressed, model);
       if (compressed.size() > kMaxArms)
         throw Error(ErrorCode::pipeline, fmt::format("the pipeline's arms expand to more than {} arms", kMaxArms),
                     location(table_at(*arms, i).source(), file));

@@ -169,8 +169,10 @@ void read_training(TableReader& root, const std::string& file, Pipeline& out) {
   if (!t) return;  // every training setting has a default
   TableReader r(*t, file, "[training]", kPipeline);
   s.where = r.where();
-  s.epochs = static_cast<int>(r.integer("epochs").value_or(s.epochs));
-  if (s.epochs < 1 || s.epochs > 100000) r.fail("epochs", "epochs must be at least 1");
+  // Range-checked as int64 before narrowing: epochs = 4294967297 must not pass as 1 (likewise threads, models).
+  const std::int64_t epochs = r.integer("epochs").value_or(s.epochs);
+  if (epochs < 1 || epochs > 100000) r.fail("epochs", fmt::format("epochs = {} must be in 1..100000", epochs));
+  s.epochs = static_cast<int>(epochs);
   s.batch_size = r.integer("batch_size").value_or(s.batch_size);
   if (s.batch_size < 1) r.fail("batch_size", "batch_size must be at least 1");
   s.optimizer = r.string("optimizer").value_or(s.optimizer);
@@ -183,8 +185,9 @@ void read_training(TableReader& root, const std::string& file, Pipeline& out) {
   in_range(r, "weight_decay", s.weight_decay, 0, 1, false, false);
   s.schedule = r.string("schedule").value_or(s.schedule);
   one_of(r, "schedule", s.schedule, {"constant", "cosine", "step"});
-  s.threads = static_cast<int>(r.integer("threads").value_or(s.threads));
-  if (s.threads < 0 || s.threads > 1024) r.fail("threads", "threads must be >= 0 (0 = all cores)");
+  const std::int64_t threads = r.integer("threads").value_or(s.threads);
+  if (threads < 0 || threads > 1024) r.fail("threads", fmt::format("threads = {} must be in 0..1024 (0 = all cores)", threads));
+  s.threads = static_cast<int>(threads);
   r.finish();
 }
 
@@ -194,12 +197,14 @@ void read_memorization(TableReader& root, const std::string& file, Pipeline& out
   TableReader r(*t, file, "[memorization]", kPipeline);
   MemorizationSpec& m = out.memorization;
   m.enabled = true;
-  m.models = static_cast<int>(r.integer("models").value_or(8));
-  if (m.models < 2 || m.models > 10000) r.fail("models", "models must be at least 2");
+  const std::int64_t models = r.integer("models").value_or(8);
+  if (models < 2 || models > 10000) r.fail("models", fmt::format("models = {} must be in 2..10000", models));
+  m.models = static_cast<int>(models);
   m.fraction = r.number("fraction").value_or(m.fraction);
   in_range(r, "fraction", m.fraction, 0, 1, true, true);
-  m.epochs = static_cast<int>(r.integer("epochs").value_or(0));
-  if (m.epochs < 0) r.fail("epochs", "epochs must be >= 0 (0 = [training] epochs)");
+  const std::int64_t epochs = r.integer("epochs").value_or(0);
+  if (epochs < 0 || epochs > 100000) r.fail("epochs", fmt::format("epochs = {} must be in 0..100000 (0 = [training] epochs)", epochs));
+  m.epochs = static_cast<int>(epochs);
   r.finish();
 }
 
@@ -229,6 +234,7 @@ void read_sections(const toml::table& root, const std::string& file, const fs::p
   read_training(r, file, out);
   read_memorization(r, file, out);
   read_report(r, file, out);
+  read_run(r, file, out);  // [run]: isolation settings (pipeline_run.cpp)
   for (const char* plugin_table : {"arm", "augmentation", "metric"}) r.allow(plugin_table);
   r.finish();
 }

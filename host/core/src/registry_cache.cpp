@@ -2,7 +2,7 @@
 // bytes):
 //   "CAUDREG1" | u32 abi | str compaudit version | u32 count | count x { str file | i64 mtime_ns | u64 size | manifest }
 //   manifest = str id, version, description, license, sha256, library, path | u8 kind | i32 abi
-//              | u32 n x param | u32 n x str need
+//              | u32 n x param | u32 n x str need | u32 n x { str param, str refers_to }
 //   param    = str name | u8 type | u8 has_default [value] | u8 has_min [f64] | u8 has_max [f64]
 //              | u32 n x str choice | str doc
 // The SDK ABI and compaudit's version are part of the header so that another host never trusts this one's entries.
@@ -23,7 +23,8 @@ namespace fs = std::filesystem;
 namespace compaudit::host::detail {
 namespace {
 
-constexpr char kMagic[8] = {'C', 'A', 'U', 'D', 'R', 'E', 'G', '1'};
+// '2': manifests gained refers_to; a '1' cache is ignored as a whole (and rewritten).
+constexpr char kMagic[8] = {'C', 'A', 'U', 'D', 'R', 'E', 'G', '2'};
 constexpr std::size_t kMaxEntries = 20000;  // bounds a cache fed by many temporary plugin directories
 
 class Writer {
@@ -127,6 +128,11 @@ void write_manifest(Writer& w, const Manifest& m) {
   }
   w.pod(static_cast<std::uint32_t>(m.needs.size()));
   for (const auto& n : m.needs) w.str(n);
+  w.pod(static_cast<std::uint32_t>(m.refers_to.size()));
+  for (const auto& [param, what] : m.refers_to) {
+    w.str(param);
+    w.str(what);
+  }
 }
 
 Manifest read_manifest(Reader& r) {
@@ -153,6 +159,11 @@ Manifest read_manifest(Reader& r) {
   }
   const auto n_needs = r.pod<std::uint32_t>();
   for (std::uint32_t i = 0; i < n_needs && !r.failed(); ++i) m.needs.push_back(r.str());
+  const auto n_refs = r.pod<std::uint32_t>();
+  for (std::uint32_t i = 0; i < n_refs && !r.failed(); ++i) {
+    std::string param = r.str();
+    m.refers_to[param] = r.str();
+  }
   return m;
 }
 

@@ -2,9 +2,11 @@
 // Everything the CLI needs from LibTorch happens here; each function prints its own errors and returns an exit code
 // (compaudit/host/exit_codes.h).
 #include "api/run_dir.h"
+#include "api/scale.h"
 #include "data/load.h"
 #include "run/executor.h"
 #include "run/state_io.h"
+#include "run/worker.h"
 
 #include <compaudit/error.h>
 #include <compaudit/host/engine_api.h>
@@ -73,6 +75,7 @@ void write_export_card(const store::Store& store, const store::Cell& cell, model
 }
 
 int run(const host::RunRequest& request) {
+  if (request.mpi) return run_mpi(request, &run);  // scale-out: shard across MPI ranks, merge at rank 0 (api/mpi_run.cpp)
   try {
     const host::Registry registry = host::Registry::discover(host::SearchPaths::standard(request.plugin_paths));
     if (!request.quiet) {  // a manifest that does not parse is skipped by discovery; say so before it surprises
@@ -80,6 +83,7 @@ int run(const host::RunRequest& request) {
       for (const auto& e : registry.errors()) fmt::print(stderr, "compaudit run: warning: skipped {}\n", e.what());
     }
     RunPlan plan = plan_run(request, registry);
+    const ShardPlan shard = plan_shard(request, registry, plan);  // scale-out: --shard I/N (api/shard.cpp)
     set_threads(plan.threads);
     at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/true);
     if (!request.quiet)
@@ -90,6 +94,9 @@ int run(const host::RunRequest& request) {
     ExecuteOptions options;
     options.quiet = request.quiet;
     options.stop_after_cells = stop_after_from_env();
+    apply_shard(shard, options);  // scale-out: the shard's seeds only, no metrics
+    if (IsolationSettings iso; resolve_isolation(request, plan.pipeline, registry, plan.run_dir, at::get_num_threads(), iso))
+      enable_isolation(options, iso, store);  // isolation: cells in `compaudit worker` processes (run/worker.h)
     const ExecuteResult result = execute(plan.pipeline, registry, data, store, options);
     if (result.stopped) {
       if (!request.quiet)
@@ -97,6 +104,7 @@ int run(const host::RunRequest& request) {
                            "`compaudit run --resume {}`\n", options.stop_after_cells, plan.run_dir);
       return host::exit_ok;
     }
+    if (shard.active) return finish_shard(shard, plan, result, request.quiet);  // scale-out: merge reports
     const int report_rc = report::build_reports(plan.run_dir, plan.pipeline.report.formats,
                                                 request.quiet ? std::cerr : std::cout);
     if (report_rc != 0) return report_rc == 2 ? host::exit_usage : host::exit_io;
@@ -138,7 +146,10 @@ int export_model(const host::ExportRequest& request) {
   }
 }
 
-const host::EngineApi kApi{host::COMPAUDIT_ENGINE_API_VERSION, &run, &export_model};
+int merge(const host::MergeRequest& request) { return merge_runs(request, &run); }  // scale-out (api/merge_run.cpp)
+
+const host::EngineApi kApi{host::COMPAUDIT_ENGINE_API_VERSION, &run, &export_model, &merge,
+                           &run_worker};  // isolation: `compaudit worker` (run/worker_cell.cpp)
 
 }  // namespace
 }  // namespace compaudit::engine

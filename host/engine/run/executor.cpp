@@ -1,6 +1,7 @@
 // execute(): the cell loop. See executor.h for the order of work and the determinism rules.
 #include "run/executor_impl.h"
 
+#include "batched/threads.h"
 #include "run/context.h"
 #include "run/state_io.h"
 #include "run/store_io.h"
@@ -11,7 +12,10 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <exception>
 #include <filesystem>
+#include <thread>
 
 namespace compaudit::engine {
 namespace {
@@ -21,6 +25,10 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 }
 
 bool is_control(const host::ArmSpec& arm) { return arm.name != "dense" && arm.steps.empty(); }
+
+// Seeds per group: an arm's models of a group are trained as one stack, and a group's dense models stay in memory
+// until its last arm is done. 64 MLPs of Fashion-MNIST's 784-256-128-10 are 60 MB of parameters.
+constexpr std::size_t kMaxGroup = 64;
 
 }  // namespace
 
@@ -108,15 +116,12 @@ at::Tensor Executor::calibration_batch(std::int64_t seed, std::int64_t n) const 
 }
 
 models::TrainableModel& Executor::dense_model(std::int64_t seed) {
-  if (dense_ && dense_seed_ == seed) return *dense_;
-  dense_.reset();
+  if (auto it = dense_models_.find(seed); it != dense_models_.end()) return *it->second;
   const auto blob = store_.blob("dense", seed, "state");
   if (!blob) throw Error(ErrorCode::runtime, fmt::format("the dense model of seed {} is not available", seed));
   auto model = new_model(seed);
   model->load_state(decode_state(*blob));
-  dense_ = std::move(model);
-  dense_seed_ = seed;
-  return *dense_;
+  return *(dense_models_[seed] = std::move(model));
 }
 
 std::vector<std::shared_ptr<Compressor>>& Executor::compressors(const host::ArmSpec& arm) {
@@ -142,69 +147,79 @@ std::vector<store::Predictions> Executor::evaluate(models::TrainableModel& model
   return out;
 }
 
-void Executor::compute_cell(const host::ArmSpec& arm, std::int64_t seed, store::Cell& cell,
-                            std::unique_ptr<models::TrainableModel>& model) {
-  // Each cell re-seeds LibTorch's global generator too, for plugins that draw without our generators.
-  at::manual_seed(derive_seed(seed, arm.name));
-  const auto t0 = std::chrono::steady_clock::now();
-  if (arm.name == "dense") {
-    model = new_model(seed);
-    train_model(*model, data_.train, dense_plan(seed));
-  } else {
-    model = dense_model(seed).clone();
-    auto& chain = compressors(arm);
-    for (std::size_t i = 0; i < chain.size(); ++i) {
-      CellContext context(*this, *model, arm.name, seed);
-      const std::string& id = arm.steps[i].plugin;
-      CompressionRecord record = host::guarded(id, "compress", [&] { return chain[i]->compress(*model, context); });
-      cell.records.push_back({{"plugin", id}, {"summary", record.summary}, {"details", record.details},
-                              {"log", context.lines()}});
-    }
-    if (arm.finetune_epochs > 0) train_model(*model, data_.train, finetune_plan(seed, arm.finetune_epochs, "finetune"));
-  }
-  cell.train_seconds = seconds_since(t0);
-  cell.size = size_json(*model);
-}
-
 bool Executor::run_cell(const host::ArmSpec& arm, std::int64_t seed) {
   const std::string what = cell_name(arm.name, seed);
   progress_->start(what);
   const auto t0 = std::chrono::steady_clock::now();
-  store_.start_cell(arm.name, seed);
-  store::Cell cell;
-  cell.arm = arm.name;
-  cell.seed = seed;
-  try {
-    std::unique_ptr<models::TrainableModel> model;
-    compute_cell(arm, seed, cell, model);
-    const auto t1 = std::chrono::steady_clock::now();
-    auto predictions = evaluate(*model, arm.name, seed);
-    cell.eval_seconds = seconds_since(t1);
-    cell.status = store::CellStatus::done;
-    const auto state = encode_state(model->state());
-    store_.transaction([&] {
-      store_.put_blob(arm.name, seed, "state", state);
-      store_.finish_cell(cell, predictions);
-    });
-    if (arm.name == "dense") {  // later cells of this seed start from it
-      dense_ = std::move(model);
-      dense_seed_ = seed;
+  // Isolation (run/worker.h, docs/isolation.md): a worker process runs this same function for the cell and commits
+  // it; a worker that crashes, hangs or runs out of memory fails only this cell, with the cause recorded.
+  if (options_.isolate_cell) {
+    const std::optional<std::string> error = options_.isolate_cell(arm.name, seed);
+    progress_->finish(what, !error, seconds_since(t0));
+    if (error) progress_->note(fmt::format("  {}: {}", what, *error));
+    return !error;
+  }
+  // In process: a group of one, through the same code as the batched loop (so a cell's bits do not depend on
+  // whether it ran alone, in a group, or in a worker).
+  return run_group(arm, {seed}) == 1;
+}
+
+int Executor::chain_count() const {
+  // Chains only where cells are batched MLPs computed in this process; see batched/threads.h.
+  if (options_.isolate_cell || augmentation_ || pipeline_.model.arch != "mlp") return 1;
+  // For benchmarks (docs/performance.md): COMPAUDIT_CHAINS=1 keeps one chain with every thread intra-op.
+  if (const char* env = std::getenv("COMPAUDIT_CHAINS"); env && *env) return std::max(1, std::atoi(env));
+  return std::max(1, at::get_num_threads());
+}
+
+void Executor::run_chain(const std::vector<std::int64_t>& seeds) {
+  const auto finished = [&](const std::string& arm, std::int64_t seed) {
+    const auto c = store_.cell(arm, seed);
+    return c && (c->status == store::CellStatus::done || c->status == store::CellStatus::failed);
+  };
+  const auto out_of_budget = [&] { return options_.stop_after_cells >= 0 && computed_ >= options_.stop_after_cells; };
+  for (const auto& arm : pipeline_.arms) {
+    std::vector<std::int64_t> todo;
+    for (std::int64_t seed : seeds) {
+      if (finished(arm.name, seed)) continue;
+      if (out_of_budget()) {  // a pending cell and no budget left: stop as if killed
+        stopped_ = true;
+        break;
+      }
+      const auto dense = store_.cell("dense", seed);
+      if (arm.name != "dense" && dense && dense->status == store::CellStatus::failed) {
+        std::lock_guard<std::mutex> lock(host_mutex_);
+        store_.fail_cell(arm.name, seed, fmt::format("the dense model of seed {} failed", seed));
+        progress_->finish(cell_name(arm.name, seed), false, 0.0);
+        ++computed_;
+      } else {
+        todo.push_back(seed);
+      }
     }
-    progress_->finish(what, true, seconds_since(t0));
-    return true;
-  } catch (const std::exception& e) {
-    store_.fail_cell(arm.name, seed, e.what());
-    store_.log("error", what + ": " + e.what());
-    progress_->finish(what, false, seconds_since(t0));
-    progress_->note(fmt::format("  {}: {}", what, e.what()));
-    return false;
+    if (options_.isolate_cell) {  // isolation: every cell in its own worker process (run/worker.h)
+      for (std::int64_t seed : todo) {
+        if (out_of_budget()) {
+          stopped_ = true;
+          break;
+        }
+        run_cell(arm, seed);
+        ++computed_;
+      }
+    } else if (!todo.empty()) {
+      run_group(arm, todo);  // counts computed_ and sets stopped_ itself
+    }
+    if (stopped_) break;
   }
 }
 
 ExecuteResult Executor::run() {
   describe_run();
-  std::vector<std::pair<std::string, std::int64_t>> all;
+  // Scale-out (docs/scaling.md): a shard computes only the seeds ExecuteOptions::seed_filter accepts.
+  std::vector<std::int64_t> seeds;
   for (std::int64_t seed : pipeline_.seeds)
+    if (!options_.seed_filter || options_.seed_filter(seed)) seeds.push_back(seed);
+  std::vector<std::pair<std::string, std::int64_t>> all;
+  for (std::int64_t seed : seeds)
     for (const auto& arm : pipeline_.arms) all.emplace_back(arm.name, seed);
   store_.ensure_cells(all);
   store_.reset_running_cells();
@@ -214,34 +229,53 @@ ExecuteResult Executor::run() {
   int already = 0;
   for (const auto& c : store_.cells())
     if (c.status == store::CellStatus::done || c.status == store::CellStatus::failed) ++already;
-  const int mem_units = pipeline_.memorization.enabled && !store_.memorization("train") ? 1 : 0;
+  const int mem_units =
+      options_.memorization && pipeline_.memorization.enabled && !store_.memorization("train") ? 1 : 0;
   progress_ = std::make_unique<Progress>(result.cells_total + mem_units, already, options_.quiet);
 
-  for (std::int64_t seed : pipeline_.seeds) {
-    for (const auto& arm : pipeline_.arms) {
-      const auto existing = store_.cell(arm.name, seed);
-      if (existing && (existing->status == store::CellStatus::done || existing->status == store::CellStatus::failed))
-        continue;
-      if (options_.stop_after_cells >= 0 && computed_ >= options_.stop_after_cells) {
-        progress_->close();
-        result.stopped = true;
-        break;
+  // Arm-major in groups of seeds: the dense cells of a group, then each other arm's cells of the group, so an arm's
+  // K models are trained and evaluated as one stack (run_group). Groups bound how many dense models are held. A
+  // group is split among the chains that run in parallel (batched/threads.h).
+  const int chains = chain_count();
+  if (chains > 1) batched::set_blas_threads(1);
+  for (std::size_t g = 0; g < seeds.size() && !stopped_; g += kMaxGroup) {
+    const std::vector<std::int64_t> group(seeds.begin() + static_cast<std::ptrdiff_t>(g),
+                                          seeds.begin() + static_cast<std::ptrdiff_t>(std::min(seeds.size(), g + kMaxGroup)));
+    const std::size_t parts = std::min(group.size(), static_cast<std::size_t>(chains));
+    if (parts <= 1) {
+      run_chain(group);
+    } else {
+      std::vector<std::thread> threads;
+      std::vector<std::exception_ptr> errors(parts);
+      for (std::size_t p = 0; p < parts; ++p) {
+        // Contiguous shares, sizes differing by at most one: seeds [p*n/parts, (p+1)*n/parts).
+        const std::vector<std::int64_t> share(group.begin() + static_cast<std::ptrdiff_t>(p * group.size() / parts),
+                                              group.begin() + static_cast<std::ptrdiff_t>((p + 1) * group.size() / parts));
+        threads.emplace_back([this, share, &errors, p] {
+          try {
+            batched::use_one_thread_here();
+            run_chain(share);
+          } catch (...) {
+            errors[p] = std::current_exception();
+          }
+        });
       }
-      const auto dense = store_.cell("dense", seed);
-      if (arm.name != "dense" && dense && dense->status == store::CellStatus::failed) {
-        store_.fail_cell(arm.name, seed, fmt::format("the dense model of seed {} failed", seed));
-        progress_->finish(cell_name(arm.name, seed), false, 0.0);
-      } else {
-        run_cell(arm, seed);
-      }
-      ++computed_;
+      for (auto& t : threads) t.join();
+      for (auto& e : errors)
+        if (e) std::rethrow_exception(e);  // outside any cell (store, io): the run's error
     }
-    if (result.stopped) break;
+    dense_models_.clear();  // the next group of seeds starts from its own dense models
+    rewinds_.clear();
+  }
+  if (chains > 1) batched::set_blas_threads(at::get_num_threads());
+  if (stopped_) {
+    progress_->close();
+    result.stopped = true;
   }
   if (!result.stopped) {
-    memorization();
+    if (options_.memorization) memorization();  // scale-out: one shard computes it (docs/scaling.md)
     progress_->close();
-    metrics();
+    if (options_.metrics) metrics();             // scale-out: shards leave metrics to `compaudit merge`
   }
   for (const auto& c : store_.cells()) {
     if (c.status == store::CellStatus::done) ++result.cells_done;

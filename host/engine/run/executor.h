@@ -14,6 +14,10 @@
 
 #include <compaudit/host/pipeline.h>
 
+#include <cstdint>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 namespace compaudit::store {
@@ -30,6 +34,19 @@ struct ExecuteOptions {
   /// Stop (as if killed) after this many cells computed in this process; -1: never. For resume tests, from the
   /// environment variable COMPAUDIT_STOP_AFTER_CELLS.
   int stop_after_cells = -1;
+  // --- scale-out (issue 6 item 5, docs/scaling.md): set by api/shard.cpp for `run --shard I/N` and `--mpi` ---
+  /// When set, only the cells of the seeds it accepts are added to the store and computed (a shard's seeds);
+  /// every cell of an accepted seed is computed, so a shard never needs another shard's dense model.
+  std::function<bool(std::int64_t seed)> seed_filter;
+  bool memorization = true;  ///< false: skip the memorization phase (another shard computes it)
+  bool metrics = true;       ///< false: stop after the cells; metrics need every cell (`compaudit merge`)
+  /// Merged into the run settings when the run is described (a shard stores {"shard": {...}} so resume knows).
+  nlohmann::json extra_settings = nlohmann::json::object();
+  // --- isolation (issue 6 item 1, docs/isolation.md): set by run/worker.h enable_isolation() ---
+  /// When set, a pending cell is computed and committed by a `compaudit worker` process instead of in this one.
+  /// Returns nullopt when the worker committed the cell done, else the error the cell is now failed with (its
+  /// plugin's error, or "killed by signal 11 (SIGSEGV)", "timed out after 30 s", "out of memory (limit N MiB)").
+  std::function<std::optional<std::string>(const std::string& arm, std::int64_t seed)> isolate_cell;
 };
 
 struct ExecuteResult {

@@ -13,8 +13,10 @@
 #include <compaudit/models/models.h>
 #include <compaudit/store/store.h>
 
+#include <atomic>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
@@ -27,6 +29,9 @@ class Executor {
   Executor(const host::Pipeline& pipeline, const host::Registry& registry, const DataSplits& data,
            store::Store& store, const ExecuteOptions& options);
   ExecuteResult run();
+  /// Isolation, worker side (defined in run/worker_cell.cpp): computes and commits the one cell (arm, seed) with
+  /// run_cell — the in-process code path, so the bits are the same — without describing the run or the loop.
+  bool run_in_worker(const std::string& arm, std::int64_t seed);
 
   // --- services for the CompressionContext (run/context.cpp) ---
   const host::Pipeline& pipeline() const { return pipeline_; }
@@ -48,8 +53,16 @@ class Executor {
   void describe_run();
   std::string resolve_model_path() const;
   bool run_cell(const host::ArmSpec& arm, std::int64_t seed);
-  void compute_cell(const host::ArmSpec& arm, std::int64_t seed, store::Cell& cell,
-                    std::unique_ptr<models::TrainableModel>& model);
+  /// The cells of `arm` for `seeds` (pending, dense model available) as one group (run/cell_group.cpp): models
+  /// made (dense) or compressed one by one (plugins see one model at a time), then trained and evaluated together
+  /// as one stack when they can be (batched/), else one at a time; each cell committed on its own. Returns the
+  /// number of cells committed done; sets stopped_ when stop_after_cells ran out.
+  int run_group(const host::ArmSpec& arm, const std::vector<std::int64_t>& seeds);
+  /// Every arm's pending cells of `seeds`, arm-major (dense first). Several chains may run at once on different
+  /// seeds (batched/threads.h); they share the Executor under host_mutex_.
+  void run_chain(const std::vector<std::int64_t>& seeds);
+  /// How many chains run in parallel: one per thread for batchable MLP pipelines, else 1 (batched/threads.h).
+  int chain_count() const;
   models::TrainableModel& dense_model(std::int64_t seed);
   std::vector<std::shared_ptr<Compressor>>& compressors(const host::ArmSpec& arm);
   std::vector<store::Predictions> evaluate(models::TrainableModel& model, const std::string& arm,
@@ -70,11 +83,15 @@ class Executor {
   AugmentationHook finetune_hook_;  // with this seed's dense model as the teacher (one cell at a time)
   std::map<std::string, std::vector<std::shared_ptr<Compressor>>> compressors_;  // by arm name
   std::map<std::string, std::string> compressor_errors_;                         // arm -> load error
-  std::int64_t dense_seed_ = -1;
-  std::unique_ptr<models::TrainableModel> dense_;  // dense model of dense_seed_
+  // Dense models of the current group of seeds (trained here, or restored from the store on resume).
+  std::map<std::int64_t, std::unique_ptr<models::TrainableModel>> dense_models_;
+  std::atomic<bool> stopped_{false};  // stop_after_cells ran out
+  // Chains in parallel: held while a chain makes or compresses models (plugins and the CompressionContext's
+  // services run one at a time, as with one chain) and while it commits; released while it trains and evaluates.
+  std::mutex host_mutex_;
   std::map<std::pair<std::int64_t, std::int64_t>, std::vector<std::pair<std::string, at::Tensor>>> rewinds_;
   std::unique_ptr<Progress> progress_;
-  int computed_ = 0;
+  std::atomic<int> computed_{0};
 };
 
 /// "<arm> seed <k>", how progress lines and logs name a cell.

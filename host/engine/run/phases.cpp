@@ -49,6 +49,7 @@ void Executor::describe_run() {
   nlohmann::json metrics = nlohmann::json::array();
   for (const auto& m : pipeline_.metrics) metrics.push_back({{"plugin", m.plugin}, {"params", to_json(m.params)}});
   settings["metrics"] = metrics;
+  for (const auto& [key, value] : options_.extra_settings.items()) settings[key] = value;  // scale-out: "shard"
   store_.transaction([&] {
     store_.put_run_settings(settings);
     store_.put_arms(arm_infos(pipeline_));

@@ -11,8 +11,6 @@
 #include <memory>
 
 namespace compaudit::engine {
-namespace {
-
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const host::TrainingSpec& s, std::vector<at::Tensor> params) {
   for (auto& p : params) p.requires_grad_(true);
   if (s.optimizer == "adam")
@@ -38,6 +36,8 @@ double scheduled_lr(const host::TrainingSpec& s, int epoch, int epochs, std::int
   if (s.schedule == "constant") return s.lr;
   throw Error(ErrorCode::pipeline, "unknown schedule '" + s.schedule + "' (constant, cosine or step)", s.where);
 }
+
+namespace {
 
 // Cross entropy against hard or soft targets, weighted per example: sum(w * l) / sum(w). Weight 0 drops a sample.
 at::Tensor batch_loss(const at::Tensor& logits, const Batch& b) {

@@ -20,6 +20,10 @@
 #include <memory>
 #include <string>
 
+namespace torch::optim {
+class Optimizer;
+}
+
 namespace compaudit::engine {
 
 /// A hook the trainer calls on every batch: the pipeline's augmentation policy (guarded by the caller).
@@ -55,5 +59,14 @@ double weight_sparsity(models::TrainableModel& model);
 /// A 64-bit seed for one purpose of one cell: mixes the population seed with a label ("dense", "finetune", ...),
 /// so different purposes draw independent streams (splitmix64 over an FNV-1a hash of the label).
 std::uint64_t derive_seed(std::int64_t seed, const std::string& purpose);
+
+// --- shared with population-batched training (batched/batched_train.cpp), so both paths update alike ---
+
+/// The pipeline's optimizer (SGD with momentum or Adam, weight decay) over `params` (set to require gradients).
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const host::TrainingSpec& s, std::vector<at::Tensor> params);
+/// Sets the learning rate of every parameter group.
+void set_lr(torch::optim::Optimizer& opt, double lr);
+/// The learning rate at (epoch, step) of a run of `epochs` epochs and `total` steps (settings.schedule).
+double scheduled_lr(const host::TrainingSpec& s, int epoch, int epochs, std::int64_t step, std::int64_t total);
 
 }  // namespace compaudit::engine

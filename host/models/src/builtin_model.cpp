@@ -24,31 +24,6 @@ at::Tensor fresh_leaf(const at::Tensor& value) {
 }
 }  // namespace
 
-void apply_mask(at::Tensor& param, const at::Tensor& mask) {
-  at::NoGradGuard no_grad;
-  if (param.scalar_type() == at::kFloat && mask.scalar_type() == at::kBool && param.is_contiguous() &&
-      mask.is_contiguous()) {
-    // The common case (pruning masks) as a plain loop: ATen's mul_ with a bool operand takes a slow casting path
-    // (about 10x slower here), and this runs after every optimizer step.
-    float* p = param.data_ptr<float>();
-    const bool* m = mask.data_ptr<bool>();
-    for (std::int64_t i = 0, n = param.numel(); i < n; ++i) p[i] = m[i] ? p[i] : 0.0f;
-    return;
-  }
-  param.mul_(mask);
-}
-
-at::Tensor checked_mask(const std::string& name, const at::Tensor& param, const at::Tensor& mask) {
-  if (!mask.sizes().equals(param.sizes()))
-    throw Error(ErrorCode::runtime, fmt::format("mask for '{}' has shape [{}], the parameter has [{}]", name,
-                                                fmt::join(mask.sizes(), ", "), fmt::join(param.sizes(), ", ")));
-  // Bool masks stay bool (a quarter of the memory; mul_ promotes); others take the parameter's dtype. Always a
-  // private copy, so the caller may reuse its tensor.
-  at::Tensor m = mask.detach();
-  if (m.scalar_type() != at::kBool) m = m.to(param.scalar_type());
-  return m.contiguous().clone();
-}
-
 BuiltinModel::BuiltinModel(Recipe recipe, std::vector<std::int64_t> input_shape, std::vector<BuiltinLayer> layers,
                            std::vector<ResidualBlock> blocks)
     : recipe_(recipe), input_shape_(std::move(input_shape)), layers_(std::move(layers)), blocks_(std::move(blocks)) {}
@@ -88,37 +63,22 @@ void BuiltinModel::replace_parameter(const std::string& name, const at::Tensor& 
   p = fresh_leaf(value);
   if (reshaped) {
     masks_.erase(name);  // a mask of the old shape means nothing now
-  } else if (auto it = masks_.find(name); it != masks_.end()) {
-    apply_mask(p, it->second);  // same shape: the mask still holds
+  } else {
+    masks_.reapply(name, p);  // same shape: the mask still holds
   }
 }
 
 void BuiltinModel::set_mask(const std::string& name, const at::Tensor& mask) {
-  at::Tensor& p = parameter(name);
-  if (!mask.defined()) {
-    masks_.erase(name);
-    return;
-  }
-  at::Tensor m = checked_mask(name, p, mask);
-  apply_mask(p, m);
-  masks_[name] = std::move(m);
+  masks_.set(name, parameter(name), mask);
 }
 
-at::Tensor BuiltinModel::mask(const std::string& name) const {
-  auto it = masks_.find(name);
-  return it == masks_.end() ? at::Tensor() : it->second;
-}
+at::Tensor BuiltinModel::mask(const std::string& name) const { return masks_.get(name); }
 
-int BuiltinModel::storage_bits(const std::string& name) const {
-  auto it = bits_.find(name);
-  return it == bits_.end() ? 32 : it->second;
-}
+int BuiltinModel::storage_bits(const std::string& name) const { return masks_.bits(name); }
 
 void BuiltinModel::set_storage_bits(const std::string& name, int bits) {
   parameter(name);  // throws for an unknown name
-  if (bits < 1 || bits > 32)
-    throw Error(ErrorCode::runtime, fmt::format("storage bits of '{}' must be in 1..32, got {}", name, bits));
-  bits_[name] = bits;
+  masks_.set_bits(name, bits);
 }
 
 bool BuiltinModel::set_activation_hook(ActivationHook hook) {
@@ -136,7 +96,7 @@ std::vector<at::Tensor> BuiltinModel::parameters_for_optimizer() {
 }
 
 void BuiltinModel::apply_masks() {
-  for (auto& [name, m] : masks_) apply_mask(parameter(name), m);
+  masks_.apply_all([this](const std::string& name) { return parameter(name); });
 }
 
 std::unique_ptr<TrainableModel> BuiltinModel::clone() const {
@@ -146,8 +106,7 @@ std::unique_ptr<TrainableModel> BuiltinModel::clone() const {
     l.bias = fresh_leaf(l.bias);
   }
   auto copy = std::make_unique<BuiltinModel>(recipe_, input_shape_, std::move(layers), blocks_);
-  for (const auto& [name, m] : masks_) copy->masks_[name] = m.clone();
-  copy->bits_ = bits_;
+  copy->masks_ = masks_.deep_copy();
   copy->training_ = training_;
   return copy;
 }
@@ -158,8 +117,7 @@ std::map<std::string, at::Tensor> BuiltinModel::state() const {
     out[l.name + ".weight"] = l.weight.detach().clone();
     out[l.name + ".bias"] = l.bias.detach().clone();
   }
-  for (const auto& [name, m] : masks_) out["mask/" + name] = m.clone();
-  for (const auto& [name, b] : bits_) out["bits/" + name] = at::scalar_tensor(b, at::kLong);
+  masks_.save_state(out);
   return out;
 }
 
@@ -172,19 +130,9 @@ void BuiltinModel::load_state(const std::map<std::string, at::Tensor>& state) {
       *p = fresh_leaf(it->second);
     }
   }
-  masks_.clear();
-  bits_.clear();
-  for (const auto& [key, value] : state) {
-    if (key.rfind("mask/", 0) == 0) {
-      const std::string name = key.substr(5);
-      masks_[name] = checked_mask(name, parameter(name), value);
-    } else if (key.rfind("bits/", 0) == 0) {
-      set_storage_bits(key.substr(5), static_cast<int>(value.item<std::int64_t>()));
-    } else {
-      parameter(key);  // an unknown parameter name is an error, not silently dropped
-    }
-  }
-  apply_masks();
+  for (const auto& [key, value] : state)
+    if (key.rfind("mask/", 0) != 0 && key.rfind("bits/", 0) != 0) parameter(key);  // unknown names are errors
+  masks_.load_state(state, [this](const std::string& name) { return parameter(name); });
 }
 
 void BuiltinModel::save(const std::string& path) const {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <compaudit/models/models.h>
+#include <compaudit/models/parameter_masks.h>
 
 #include <ATen/ATen.h>
 
@@ -62,8 +63,7 @@ class BuiltinModel final : public TrainableModel {
   std::vector<std::int64_t> input_shape_;
   std::vector<BuiltinLayer> layers_;
   std::vector<ResidualBlock> blocks_;
-  std::map<std::string, at::Tensor> masks_;
-  std::map<std::string, int> bits_;
+  ParameterMasks masks_;  // masks and storage bits
   ActivationHook hook_;
   bool training_ = true;
 };
@@ -73,10 +73,5 @@ class BuiltinModel final : public TrainableModel {
 std::unique_ptr<BuiltinModel> build_builtin(Recipe recipe, const std::vector<std::int64_t>& hidden,
                                             std::vector<std::int64_t> input_shape, int num_classes,
                                             std::int64_t seed);
-
-/// Multiplies `mask` into `param` without recording gradients.
-void apply_mask(at::Tensor& param, const at::Tensor& mask);
-/// Checks a mask against its parameter and returns it as a float tensor of the parameter's dtype (a private copy).
-at::Tensor checked_mask(const std::string& name, const at::Tensor& param, const at::Tensor& mask);
 
 }  // namespace compaudit::models

@@ -1,7 +1,7 @@
 // TorchScriptModel: a module exported from PyTorch (torch.jit.script / trace) behind compaudit::Model.
 // Shapes are fixed (a scripted graph may depend on them), so can_reshape() is false and structured pruning masks;
 // there is no place to put an activation hook, so set_activation_hook() declines.
-#include "builtin_model.h"  // apply_mask, checked_mask
+#include "builtin_model.h"
 
 #include <compaudit/error.h>
 
@@ -58,35 +58,21 @@ class TorchScriptModel final : public TrainableModel {
                               fmt::join(p.sizes(), ", "), fmt::join(value.sizes(), ", ")));
     at::NoGradGuard no_grad;
     p.copy_(value);
-    if (auto it = masks_.find(name); it != masks_.end()) apply_mask(p, it->second);
+    masks_.reapply(name, p);
   }
 
   void set_mask(const std::string& name, const at::Tensor& mask) override {
     at::Tensor p = parameter(name);
-    if (!mask.defined()) {
-      masks_.erase(name);
-      return;
-    }
-    at::Tensor m = checked_mask(name, p, mask);
-    apply_mask(p, m);
-    masks_[name] = std::move(m);
+    masks_.set(name, p, mask);
   }
 
-  at::Tensor mask(const std::string& name) const override {
-    auto it = masks_.find(name);
-    return it == masks_.end() ? at::Tensor() : it->second;
-  }
+  at::Tensor mask(const std::string& name) const override { return masks_.get(name); }
 
-  int storage_bits(const std::string& name) const override {
-    auto it = bits_.find(name);
-    return it == bits_.end() ? 32 : it->second;
-  }
+  int storage_bits(const std::string& name) const override { return masks_.bits(name); }
 
   void set_storage_bits(const std::string& name, int bits) override {
     parameter(name);
-    if (bits < 1 || bits > 32)
-      throw Error(ErrorCode::runtime, fmt::format("storage bits of '{}' must be in 1..32, got {}", name, bits));
-    bits_[name] = bits;
+    masks_.set_bits(name, bits);
   }
 
   bool set_activation_hook(ActivationHook hook) override { return !hook; }
@@ -100,10 +86,7 @@ class TorchScriptModel final : public TrainableModel {
   }
 
   void apply_masks() override {
-    for (auto& [name, m] : masks_) {
-      at::Tensor p = parameter(name);
-      apply_mask(p, m);
-    }
+    masks_.apply_all([this](const std::string& name) { return parameter(name); });
   }
 
   // A save / load round trip through memory: the one deep copy of a scripted module that shares nothing.
@@ -111,16 +94,14 @@ class TorchScriptModel final : public TrainableModel {
     std::stringstream buffer;
     module_.save(buffer);
     auto copy = std::make_unique<TorchScriptModel>(torch::jit::load(buffer));
-    for (const auto& [name, m] : masks_) copy->masks_[name] = m.clone();
-    copy->bits_ = bits_;
+    copy->masks_ = masks_.deep_copy();
     return copy;
   }
 
   std::map<std::string, at::Tensor> state() const override {
     std::map<std::string, at::Tensor> out;
     for (const auto& p : module_.named_parameters(true)) out[p.name] = p.value.detach().clone();
-    for (const auto& [name, m] : masks_) out["mask/" + name] = m.clone();
-    for (const auto& [name, b] : bits_) out["bits/" + name] = at::scalar_tensor(b, at::kLong);
+    masks_.save_state(out);
     return out;
   }
 
@@ -131,12 +112,7 @@ class TorchScriptModel final : public TrainableModel {
       masks_.erase(name);
       replace_parameter(name, it->second);
     }
-    masks_.clear();
-    bits_.clear();
-    for (const auto& [key, value] : state) {
-      if (key.rfind("mask/", 0) == 0) set_mask(key.substr(5), value);
-      if (key.rfind("bits/", 0) == 0) set_storage_bits(key.substr(5), static_cast<int>(value.item<std::int64_t>()));
-    }
+    masks_.load_state(state, [this](const std::string& name) { return parameter(name); });
   }
 
   void save(const std::string& path) const override {
@@ -155,8 +131,7 @@ class TorchScriptModel final : public TrainableModel {
   }
 
   mutable torch::jit::Module module_;  // save() is logically const but not declared so
-  std::map<std::string, at::Tensor> masks_;
-  std::map<std::string, int> bits_;
+  ParameterMasks masks_;  // masks and storage bits
 };
 
 }  // namespace

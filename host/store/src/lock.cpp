@@ -36,6 +36,20 @@ int acquire_run_lock(const std::string& run_dir) {
   return fd;
 }
 
+void require_run_lock_held(const std::string& run_dir) {
+  const std::string path = run_dir + "/.lock";
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    throw Error(ErrorCode::io, fmt::format("a worker needs the run lock held by its host, but there is no lock "
+                                           "file: {}", std::strerror(errno)), {path, 0, 0});
+  // Probe with a shared lock: it fails only while someone holds the exclusive writer lock.
+  const bool held = ::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+  ::close(fd);  // drops the probe's lock if we got it
+  if (!held)
+    throw Error(ErrorCode::io, fmt::format("run directory {} is not locked by a running host; a worker only writes "
+                                           "for the host that holds the lock and waits for it", run_dir));
+}
+
 void release_run_lock(int fd) noexcept {
   if (fd >= 0) ::close(fd);
 }

@@ -84,12 +84,13 @@ std::optional<CellStatus> cell_status_from_string(const std::string& s) noexcept
 bool Store::exists(const std::string& run_dir) { return fs::exists(store_path(run_dir)); }
 
 // Opens the SQLite connection and checks that the file is a compaudit store of a schema we can read.
-std::unique_ptr<Store::Impl> Store::connect(const std::string& run_dir, bool read_only, bool creating) {
+std::unique_ptr<Store::Impl> Store::connect(const std::string& run_dir, bool read_only, bool creating,
+                                            bool take_lock) {
   auto impl = std::make_unique<Store::Impl>();
   impl->run_dir = run_dir;
   impl->path = store_path(run_dir);
   impl->read_only = read_only;
-  if (!read_only) impl->lock_fd = detail::acquire_run_lock(run_dir);
+  if (!read_only && take_lock) impl->lock_fd = detail::acquire_run_lock(run_dir);
   // Checked under the lock, so two processes creating the same run cannot both succeed.
   if (creating && exists(run_dir))
     detail::fail(impl->path,
@@ -150,6 +151,11 @@ Store Store::create(const std::string& run_dir, const RunInfo& run) {
 Store Store::open(const std::string& run_dir, Access access) {
   if (!fs::is_directory(run_dir)) detail::fail(run_dir, "no such run directory");
   if (!exists(run_dir)) detail::fail(store_path(run_dir), "no results store in this run directory");
+  if (access == Access::worker_of_lock_holder) {
+    // The host holds the lock and waits for this worker (docs/isolation.md); check someone really holds it.
+    detail::require_run_lock_held(run_dir);
+    return Store(connect(run_dir, false, false, /*take_lock=*/false));
+  }
   return Store(connect(run_dir, access == Access::read_only, false));
 }
 

@@ -20,4 +20,11 @@ struct Store::Impl {
   ~Impl();
 };
 
+namespace detail {
+/// Library-internal access to a Store's connection, for whole-table work such as merging shard stores (merge.cpp).
+struct RawAccess {
+  static Store::Impl& impl(Store& s) { return *s.impl_; }
+};
+}  // namespace detail
+
 }  // namespace compaudit::store

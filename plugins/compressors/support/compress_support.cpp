@@ -4,12 +4,17 @@
 #include <fmt/format.h>
 
 #include <fnmatch.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
 #include <map>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+static double TNOW(){return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count()*1e3;}
 
 namespace compaudit::compressors {
 
@@ -156,22 +161,55 @@ std::int64_t mask_kernel(const Source& s, bool* keep, std::uint32_t t, std::int6
   return n - kept;
 }
 
+// A byte buffer for large scratch and mask memory whose 2 MiB-aligned interior is advised to use transparent huge
+// pages. Fresh memory is paid for at its first touch, one page fault per page; on the reference VM a 4 KiB fault
+// costs about 30 us, so 23 MiB of masks took 200 ms to fault in (ten read passes of the weights they mask), while
+// 2 MiB pages take 15 ms.
+at::Tensor huge_page_bytes(std::int64_t bytes) {
+  constexpr std::int64_t kHuge = 2 << 20;
+  if (bytes < 2 * kHuge) return at::empty({bytes}, at::kByte);
+  at::Tensor buffer = at::empty({bytes + kHuge}, at::kByte);
+  const auto address = reinterpret_cast<std::uintptr_t>(buffer.data_ptr());
+  const auto skip = static_cast<std::int64_t>((kHuge - address % kHuge) % kHuge);
+#ifdef MADV_HUGEPAGE
+  ::madvise(reinterpret_cast<void*>(address + skip), static_cast<std::size_t>(bytes / kHuge * kHuge), MADV_HUGEPAGE);
+#endif
+  return buffer.narrow(0, skip, bytes);
+}
+
+// The entries the fused pass collects from inside the bracket: key and mask address, in position order. Sized
+// from the sample's estimate up front in one huge-page buffer (growing a std::vector faults in fresh pages
+// again at every doubling); grows if the estimate falls short.
+struct Candidates {
+  at::Tensor memory;
+  bool** where = nullptr;
+  std::uint32_t* keys = nullptr;
+  std::int64_t size = 0, capacity = 0;
+
+  void reserve(std::int64_t need) {
+    if (need <= capacity) return;
+    const std::int64_t cap = std::max(need, 2 * capacity);
+    at::Tensor bigger = huge_page_bytes(cap * static_cast<std::int64_t>(sizeof(bool*) + sizeof(std::uint32_t)));
+    auto* w = reinterpret_cast<bool**>(bigger.data_ptr());
+    auto* k = reinterpret_cast<std::uint32_t*>(w + cap);
+    if (size > 0) {
+      std::memcpy(w, where, static_cast<std::size_t>(size) * sizeof(bool*));
+      std::memcpy(k, keys, static_cast<std::size_t>(size) * sizeof(std::uint32_t));
+    }
+    memory = std::move(bigger), where = w, keys = k, capacity = cap;
+  }
+};
+
 // The usual single pass: keep = key > hi for every entry, count keys below lo, and collect the keys inside
 // [lo, hi] with the address of their mask entry, to be decided once the k-th key is known.
 template <bool Absolute, bool Pruned>
 std::int64_t fused_kernel(const Source& s, bool* keep, std::uint32_t lo, std::uint32_t hi, std::int64_t& below,
-                          std::vector<std::uint32_t>& keys_out, std::vector<bool*>& where, std::int64_t& c) {
+                          Candidates& cand) {
   const float* v = s.values;
   const bool* pr = s.pruned;
   const std::int64_t n = s.n;
   const std::uint32_t width = hi - lo;
-  std::int64_t blow = 0, above = 0;
-  auto reserve = [&](std::int64_t more) {
-    if (static_cast<std::int64_t>(keys_out.size()) < c + more) {
-      keys_out.resize(static_cast<std::size_t>(2 * (c + more)));
-      where.resize(static_cast<std::size_t>(2 * (c + more)));
-    }
-  };
+  std::int64_t blow = 0, above = 0, c = cand.size;
   std::int64_t i = 0;
   for (; i + kChunk <= n; i += kChunk) {
     std::uint32_t keys[kChunk];
@@ -184,23 +222,26 @@ std::int64_t fused_kernel(const Source& s, bool* keep, std::uint32_t lo, std::ui
       any |= static_cast<std::uint32_t>(keys[j] - lo <= width);
     }
     if (!any) continue;
-    reserve(kChunk);
+    cand.size = c;
+    cand.reserve(c + kChunk);
     for (std::int64_t j = 0; j < kChunk; ++j) {
-      keys_out[static_cast<std::size_t>(c)] = keys[j];
-      where[static_cast<std::size_t>(c)] = keep + i + j;
+      cand.keys[c] = keys[j];
+      cand.where[c] = keep + i + j;
       c += keys[j] - lo <= width;
     }
   }
   for (; i < n; ++i) {
-    reserve(1);
+    cand.size = c;
+    cand.reserve(c + 1);
     const std::uint32_t k = key_at<Absolute, Pruned>(v, pr, i);
     keep[i] = k > hi;
     above += k > hi;
     blow += k < lo;
-    keys_out[static_cast<std::size_t>(c)] = k;
-    where[static_cast<std::size_t>(c)] = keep + i;
+    cand.keys[c] = k;
+    cand.where[c] = keep + i;
     c += k - lo <= width;
   }
+  cand.size = c;
   below += blow;
   return above;
 }
@@ -233,9 +274,14 @@ std::vector<at::Tensor> keep_masks(const std::vector<ScoreSource>& inputs, std::
     pruned.push_back(in.pruned.defined() ? in.pruned.detach().eq(0).contiguous() : at::Tensor());
     sources.push_back({values.back().data_ptr<float>(), pruned.back().defined() ? pruned.back().data_ptr<bool>() : nullptr,
                        values.back().numel(), in.absolute});
-    masks.push_back(at::empty(in.values.sizes(), at::kBool));
     n += values.back().numel();
   }
+  // The masks are views of one buffer: one allocation, faulted in as huge pages (see huge_page_bytes).
+  const at::Tensor mask_memory = huge_page_bytes(n).view(at::kBool);
+  if (getenv("CA_PF")) { double a=TNOW(); std::memset(mask_memory.data_ptr(), 0, n); fprintf(stderr, "prefault %.2f\n", TNOW()-a); }
+  for (std::int64_t s = 0, offset = 0; s < static_cast<std::int64_t>(inputs.size()); offset += sources[s].n, ++s)
+    masks.push_back(mask_memory.narrow(0, offset, sources[s].n).view(inputs[s].values.sizes()));
+  double T0=TNOW();
   k = std::clamp<std::int64_t>(k, 0, n);
   if (k == 0 || k == n) {
     for (auto& m : masks) {
@@ -245,20 +291,23 @@ std::vector<at::Tensor> keep_masks(const std::vector<ScoreSource>& inputs, std::
     return masks;
   }
 
-  // 1. Bracket the k-th smallest key with a deterministic sample (an LCG over positions), wide enough (4 sigma of
-  //    the sample quantile plus slack) that one counting pass nearly always holds it.
-  const std::int64_t m = std::min<std::int64_t>(n, 65536);
-  std::vector<std::uint32_t> sample(static_cast<std::size_t>(m));
-  std::vector<std::int64_t> starts;
-  for (std::int64_t s = 0, acc = 0; s < static_cast<std::int64_t>(sources.size()); acc += sources[s].n, ++s)
-    starts.push_back(acc);
-  std::uint64_t state = 0x9E3779B97F4A7C15ull;
-  for (auto& v : sample) {
-    state = state * 6364136223846793005ull + 1442695040888963407ull;
-    const auto pos = static_cast<std::int64_t>((state >> 11) % static_cast<std::uint64_t>(n));
-    const auto s = static_cast<std::size_t>(std::upper_bound(starts.begin(), starts.end(), pos) - starts.begin() - 1);
-    v = key_of(sources[s], pos - starts[s]);
+  // 1. Bracket the k-th smallest key with a deterministic sample, wide enough (4 sigma of the sample quantile plus
+  //    slack) that one counting pass nearly always holds it. The sample is runs of 64 consecutive entries at evenly
+  //    spaced positions: a run costs a few cache lines, where 64 scattered entries would cost 64 misses.
+  constexpr std::int64_t kSample = 65536, kRun = 64;
+  std::vector<std::uint32_t> sample;
+  sample.reserve(static_cast<std::size_t>(std::min(n, kSample)));
+  const std::int64_t runs = n <= kSample ? 1 : kSample / kRun, run = n <= kSample ? n : kRun;
+  std::size_t src = 0;
+  std::int64_t base = 0;  // global position of sources[src]'s first entry
+  for (std::int64_t r = 0; r < runs; ++r) {
+    std::int64_t pos = runs > 1 ? r * (n - run) / (runs - 1) : 0;
+    for (std::int64_t j = 0; j < run; ++j, ++pos) {
+      while (pos >= base + sources[src].n) base += sources[src++].n;
+      sample.push_back(key_of(sources[src], pos - base));
+    }
   }
+  const auto m = static_cast<std::int64_t>(sample.size());
   const double p = static_cast<double>(k) / static_cast<double>(n);
   const auto rank = static_cast<std::int64_t>(p * static_cast<double>(m - 1));
   const auto delta = static_cast<std::int64_t>(4.0 * std::sqrt(static_cast<double>(m) * p * (1 - p))) + 32;
@@ -269,53 +318,61 @@ std::vector<at::Tensor> keep_masks(const std::vector<ScoreSource>& inputs, std::
   const std::uint32_t lo = rank - delta <= 0 ? 0u : sample_at(rank - delta);
   const std::uint32_t hi = rank + delta >= m - 1 ? std::numeric_limits<std::uint32_t>::max() : sample_at(rank + delta);
 
+  double T1=TNOW();
   // 2. One pass over the data: everything above the bracket is kept, everything below it pruned, and the few
   //    entries inside it are collected (key and mask address, in position order).
-  std::int64_t below = 0, c = 0;
-  std::vector<std::uint32_t> cand_keys;
-  std::vector<bool*> cand_where;
+  std::int64_t below = 0;
+  Candidates cand;
+  const std::int64_t bracket_ranks = std::min(m, rank + delta + 1) - std::max<std::int64_t>(0, rank - delta);
+  const double expected = static_cast<double>(n) * static_cast<double>(bracket_ranks) / static_cast<double>(m);
+  cand.reserve(static_cast<std::int64_t>(1.25 * expected) + 4 * kChunk);
   std::vector<std::int64_t> above(sources.size()), first_cand(sources.size() + 1);
   for (std::size_t s = 0; s < sources.size(); ++s) {
-    first_cand[s] = c;
+    first_cand[s] = cand.size;
     above[s] = dispatch(sources[s], [&](auto a, auto p) {
       return fused_kernel<decltype(a)::value, decltype(p)::value>(sources[s], masks[s].data_ptr<bool>(), lo, hi, below,
-                                                                   cand_keys, cand_where, c);
+                                                                   cand);
     });
   }
+  const std::int64_t c = cand.size;
   first_cand[sources.size()] = c;
 
+  double T2=TNOW();
   if (below < k && k <= below + c) {
     // 3. The k-th smallest key T among the candidates, and how many entries equal to T must go for an exact count.
-    std::vector<std::uint32_t> sorted(cand_keys.begin(), cand_keys.begin() + c);
-    const auto nth = static_cast<std::size_t>(k - below - 1);
-    std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(nth), sorted.end());
+    const at::Tensor scratch = huge_page_bytes(c * static_cast<std::int64_t>(sizeof(std::uint32_t)));
+    auto* sorted = reinterpret_cast<std::uint32_t*>(scratch.data_ptr());
+    std::copy(cand.keys, cand.keys + c, sorted);
+    const std::int64_t nth = k - below - 1;
+    std::nth_element(sorted, sorted + nth, sorted + c);
     const std::uint32_t t = sorted[nth];
     std::int64_t less = below;
-    for (std::int64_t i = 0; i < c; ++i) less += cand_keys[static_cast<std::size_t>(i)] < t;
+    for (std::int64_t i = 0; i < c; ++i) less += cand.keys[i] < t;
     std::int64_t ties_to_prune = k - less;
     // 4. Decide the candidates: above T stays; of those equal to T, the first ones in position order go.
     for (std::size_t s = 0; s < sources.size(); ++s) {
       std::int64_t kept = above[s];
       for (std::int64_t i = first_cand[s]; i < first_cand[s + 1]; ++i) {
-        const std::uint32_t key = cand_keys[static_cast<std::size_t>(i)];
+        const std::uint32_t key = cand.keys[i];
         const bool stays = key > t || (key == t && ties_to_prune-- <= 0);
-        *cand_where[static_cast<std::size_t>(i)] = stays;
+        *cand.where[i] = stays;
         kept += stays;
       }
       if (pruned_counts) pruned_counts->push_back(sources[s].n - kept);
     }
+    if (getenv("CA_T")) fprintf(stderr, "sample %.2f fused %.2f decide %.2f cand %lld\n", T1-T0, T2-T1, TNOW()-T2, (long long)c);
     return masks;
   }
 
   // Rarely the sample's bracket misses the k-th key: then take the whole range as the bracket (two more passes,
   // same answer).
-  std::vector<std::uint32_t> cand;
-  bracket_pass(sources, 0u, std::numeric_limits<std::uint32_t>::max(), below, cand);
+  std::vector<std::uint32_t> all;
+  bracket_pass(sources, 0u, std::numeric_limits<std::uint32_t>::max(), below, all);
   const auto nth = static_cast<std::size_t>(k - below - 1);
-  std::nth_element(cand.begin(), cand.begin() + static_cast<std::ptrdiff_t>(nth), cand.end());
-  const std::uint32_t t = cand[nth];
+  std::nth_element(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(nth), all.end());
+  const std::uint32_t t = all[nth];
   std::int64_t less = below;
-  for (std::uint32_t x : cand) less += x < t;
+  for (std::uint32_t x : all) less += x < t;
   std::int64_t ties_to_prune = k - less;
   for (std::size_t s = 0; s < sources.size(); ++s) {
     const std::int64_t z = dispatch(sources[s], [&](auto a, auto p) {
@@ -328,6 +385,7 @@ std::vector<at::Tensor> keep_masks(const std::vector<ScoreSource>& inputs, std::
 
 std::int64_t prune_to(Model& model, const std::vector<Layer>& layers, double sparsity, bool global,
                       const std::vector<at::Tensor>& scores, std::vector<std::int64_t>* per_layer) {
+  double TA=TNOW();
   std::vector<ScoreSource> sources;
   std::vector<std::int64_t> already;
   std::int64_t total = 0, total_already = 0;
@@ -341,6 +399,7 @@ std::int64_t prune_to(Model& model, const std::vector<Layer>& layers, double spa
   }
   std::vector<at::Tensor> keep;
   std::vector<std::int64_t> counts;
+  if (getenv("CA_T")) fprintf(stderr, "prep %.2f\n", TNOW()-TA);
   if (global) {
     keep = keep_masks(sources, std::max(count_for(sparsity, total), total_already), &counts);
   } else {
@@ -352,10 +411,12 @@ std::int64_t prune_to(Model& model, const std::vector<Layer>& layers, double spa
     }
   }
   std::int64_t pruned = 0;
+  double T3=TNOW();
   for (std::size_t i = 0; i < layers.size(); ++i) {
     model.set_mask(layers[i].name + ".weight", keep[i]);
     pruned += counts[i];
   }
+  if (getenv("CA_T")) fprintf(stderr, "set_mask %.2f\n", TNOW()-T3);
   if (per_layer) *per_layer = std::move(counts);
   return pruned;
 }

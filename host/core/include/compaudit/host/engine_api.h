@@ -18,6 +18,40 @@ struct RunRequest {
   std::vector<std::string> plugin_paths;   ///< --plugin-path values, searched first.
   int threads = 0;                         ///< 0: the pipeline's setting, else all cores.
   bool quiet = false;
+  // --- scale-out (issue 6 item 5; docs/scaling.md; engine side in host/engine/api/shard.cpp, mpi_run.cpp) ---
+  int shard_index = 0;                     ///< --shard I/N: I (0 <= I < N)
+  int shard_count = 0;                     ///< --shard I/N: N; 0 = not sharded (every cell)
+  bool mpi = false;                        ///< --mpi: shard across MPI ranks, gather the stores at rank 0, merge
+  // --- isolation (issue 6 item 1; docs/isolation.md; engine side in host/engine/run/worker*.cpp) ---
+  std::string isolation;                   ///< --isolate: "process" | "none" | "auto"; empty: the pipeline's [run]
+  double cell_timeout = -1;                ///< --cell-timeout seconds; < 0: the pipeline's; 0: no limit
+  std::int64_t cell_memory_mb = -1;        ///< --cell-memory MiB; < 0: the pipeline's; 0: the machine's memory
+  std::string worker_executable;           ///< the `compaudit` to start workers with (the CLI sets /proc/self/exe)
+};
+
+/// `compaudit worker` (internal; docs/isolation.md): computes one cell of a run whose host holds the run lock and
+/// waits. The CLI applies the memory limit and the parent-death signal before it opens the engine.
+struct WorkerRequest {
+  std::string run_dir;
+  std::string arm;
+  std::int64_t seed = 0;
+  std::vector<std::string> plugin_paths;
+  int threads = 0;                         ///< the host's LibTorch thread count (same bits as in-process)
+};
+
+/// Exit code of a worker that ran out of memory (operator new failed under its limit): the host records
+/// "out of memory (limit N MiB)". Distinct from every code in exit_codes.h.
+constexpr int COMPAUDIT_WORKER_EXIT_OUT_OF_MEMORY = 10;
+
+/// `compaudit merge OUT_DIR SHARD_DIR...` (docs/scaling.md): joins shard stores into a new run in out_dir, then
+/// computes what needs every cell (memorization if no shard has it, metrics) and writes the reports.
+struct MergeRequest {
+  std::string out_dir;
+  std::vector<std::string> shard_dirs;
+  std::string pipeline_path;               ///< Optional: where the pipeline is on this machine (default: stored path)
+  std::vector<std::string> plugin_paths;
+  int threads = 0;                         ///< 0: the count the shards ran with
+  bool quiet = false;
 };
 
 struct ExportRequest {
@@ -34,6 +68,8 @@ struct EngineApi {
   int version;  ///< COMPAUDIT_ENGINE_API_VERSION
   int (*run)(const RunRequest& request);
   int (*export_model)(const ExportRequest& request);
+  int (*merge)(const MergeRequest& request);  ///< scale-out: join shard stores, compute metrics, report
+  int (*worker)(const WorkerRequest& request);  ///< isolation: compute and commit one cell (docs/isolation.md)
 };
 
 constexpr int COMPAUDIT_ENGINE_API_VERSION = 1;

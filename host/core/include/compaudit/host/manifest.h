@@ -9,6 +9,7 @@
 #include <compaudit/params.h>
 #include <compaudit/plugin.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -28,7 +29,15 @@ struct Manifest {
   int abi = 0;              ///< SDK ABI major the plugin was built against.
   std::vector<ParamSpec> params;
   std::vector<std::string> needs;  ///< Metrics only: "probabilities", "memorization".
+  /// Parameters whose values name parts of the pipeline's model ([[param]] `refers_to`), by parameter name:
+  /// "layer_pattern" (globs on layer names, each must match a layer), "layer_exclude" (globs that drop layers),
+  /// "layer_type" ("linear" / "conv2d" filter) or "cut" (tensor cut names such as "o|ihw"). `validate` checks them
+  /// against the model's signature (model_signature.h) without LibTorch. Absent: a plain value.
+  std::map<std::string, std::string> refers_to;
 };
+
+/// The values `refers_to` may take, in the order docs/manifests.md lists them.
+inline constexpr const char* kParamReferences[] = {"layer_pattern", "layer_exclude", "layer_type", "cut"};
 
 /// Reads and checks a manifest. Throws Error(manifest) whose location is the file and, where there is one, the
 /// line and column of the offending key or value. Does not open the library; checks that it exists and is a

@@ -103,6 +103,13 @@ struct ReportSpec {
   std::string correction = "none";         ///< "none" | "bh" | "holm"
 };
 
+/// [run]: how cells are executed (docs/isolation.md). None of it changes results, only what survives a bad plugin.
+struct RunSpec {
+  std::string isolation = "auto";          ///< "process" | "none" | "auto" (process when a plugin is not built in)
+  double cell_timeout = 0;                 ///< seconds a worker may take for one cell; 0 = no limit
+  std::int64_t cell_memory_mb = 0;         ///< address-space limit of a worker in MiB; 0 = the machine's memory
+};
+
 /// A validated pipeline: what the engine executes.
 struct Pipeline {
   std::string path;                        ///< The file it came from.
@@ -116,6 +123,7 @@ struct Pipeline {
   std::vector<MetricSpec> metrics;
   MemorizationSpec memorization;
   ReportSpec report;
+  RunSpec run;                             ///< [run] (isolation; docs/isolation.md)
   std::string output;                      ///< Run directory (relative to the pipeline file), default runs/<name>.
   std::string toml;                        ///< The file's text, stored with the run.
 };

@@ -47,9 +47,21 @@
 
 namespace compaudit::store {
 
+namespace detail {
+struct RawAccess;  // the store library's own tools (merge.cpp) reach the SQLite handle through it
+}
+
 class COMPAUDIT_STORE_API Store {
  public:
-  enum class Access { read_write, read_only };
+  enum class Access {
+    read_write,
+    read_only,
+    /// Isolation (docs/isolation.md): a `compaudit worker` process writes one cell into a run whose writer lock is
+    /// held by the host that started it and waits for it. Opens for writing WITHOUT taking the lock, and refuses
+    /// (Error(io)) unless some other process holds it right now: a worker whose host is gone must not write. Only
+    /// the worker uses this; the host does not touch the store while its worker runs.
+    worker_of_lock_holder,
+  };
 
   /// Creates `<run_dir>/results.sqlite` (and run_dir) for a new run and takes the writer lock. Throws Error(io) if a
   /// store already exists there (use open() to resume) or if another process holds the run directory.
@@ -131,9 +143,11 @@ class COMPAUDIT_STORE_API Store {
   std::vector<LogLine> log_lines() const;
 
  private:
+  friend struct detail::RawAccess;
   struct Impl;
   explicit Store(std::unique_ptr<Impl> impl);
-  static std::unique_ptr<Impl> connect(const std::string& run_dir, bool read_only, bool creating);
+  static std::unique_ptr<Impl> connect(const std::string& run_dir, bool read_only, bool creating,
+                                       bool take_lock = true);  // take_lock=false: Access::worker_of_lock_holder
   void begin();
   void commit();
   void rollback();

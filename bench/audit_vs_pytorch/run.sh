@@ -1,0 +1,38 @@
+#!/bin/sh
+# The same audit as a compaudit pipeline and as idiomatic PyTorch (audit.py), side by side (issue 5, item 3).
+#
+#   bench/audit_vs_pytorch/run.sh BUILD_DIR [THREADS] [TASKS] [--memory]
+#
+# BUILD_DIR holds bin/compaudit (and its built-in plugins); THREADS (default 1) is given to both: compaudit
+# --threads, torch.set_num_threads; TASKS is "digits fashion" by default. Prints each side's wall time (end to end:
+# process start, data loading, all cells, metrics; compaudit also writes its store and report.json) and the ratio.
+# --memory also runs the Fashion-MNIST audit with K = 10 under /usr/bin/time -v and prints its peak RSS.
+# Uses Debian's /usr/bin/python3 (python3-torch, scipy). Note the load average: the machine may be shared.
+set -eu
+BUILD=$(cd "${1:?usage: run.sh BUILD_DIR [THREADS] [TASKS] [--memory]}" && pwd)
+THREADS=${2:-1}
+TASKS=${3:-digits fashion}
+MEMORY=${4:-}
+HERE=$(cd "$(dirname "$0")" && pwd)
+OUT=$(mktemp -d /tmp/audit_vs_pytorch.XXXXXX)
+now() { date +%s.%N; }
+
+echo "threads: $THREADS   load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+for task in $TASKS; do
+  t0=$(now)
+  "$BUILD/bin/compaudit" run "$HERE/$task.toml" --threads "$THREADS" -q -o "$OUT/$task" > "$OUT/$task.compaudit.txt"
+  t1=$(now)
+  /usr/bin/python3 -W ignore "$HERE/audit.py" --task "$task" --threads "$THREADS" > "$OUT/$task.pytorch.json"
+  t2=$(now)
+  awk -v task="$task" -v a="$t0" -v b="$t1" -v c="$t2" 'BEGIN {
+    printf "%-8s compaudit %7.2f s   pytorch %7.2f s   pytorch/compaudit = %.1fx\n", task, b - a, c - b, (c - b) / (b - a) }'
+done
+if [ "$MEMORY" = "--memory" ]; then
+  sed 's/^seeds = 5$/seeds = 10/; s/^name = "bench-fashion"$/name = "bench-fashion-k10"/' "$HERE/fashion.toml" \
+    > "$OUT/fashion-k10.toml"
+  /usr/bin/time -v "$BUILD/bin/compaudit" run "$OUT/fashion-k10.toml" --threads "$THREADS" -q -o "$OUT/fashion-k10" \
+    > /dev/null 2> "$OUT/fashion-k10.time"
+  awk '/Maximum resident/ { printf "fashion K=10: peak RSS %.0f MiB\n", $6 / 1024 }
+       /Elapsed \(wall/ { print "fashion K=10: wall " $8 }' "$OUT/fashion-k10.time"
+fi
+echo "outputs in $OUT"

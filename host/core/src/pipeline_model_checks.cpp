@@ -1,0 +1,102 @@
+// Compressor parameters that name parts of the model (manifest `refers_to`), checked against the model's signature
+// when the pipeline is validated — the same rules the built-in compressors apply at compress time
+// (plugins/compressors/support: select_layers, and truncate_svd's cuts), moved before anything runs:
+//   layer_pattern  every glob matches at least one layer of the selected types
+//   layer_exclude  the exclusions leave at least one layer
+//   cut            every cut exists for every selected layer (linear: o|i; conv2d: the seven bipartitions)
+#include "pipeline_detail.h"
+
+#include <fmt/format.h>
+
+#include <fnmatch.h>
+
+#include <algorithm>
+
+namespace compaudit::host::detail {
+namespace {
+
+const std::vector<std::string> kConvCuts = {"o|ihw", "i|ohw", "h|oiw", "w|oih", "oi|hw", "oh|iw", "ow|ih"};
+const std::vector<std::string> kLinearCuts = {"o|i"};
+
+bool glob_match(const std::string& pattern, const std::string& name) {
+  return fnmatch(pattern.c_str(), name.c_str(), 0) == 0;
+}
+
+// A string or string_list parameter's values (refers_to is only allowed on those).
+std::vector<std::string> strings_of(const Params& params, const std::string& name) {
+  if (!params.has(name)) return {};
+  const ParamValue& v = params.values().at(name);
+  if (const auto* one = std::get_if<std::string>(&v)) return {*one};
+  if (const auto* list = std::get_if<std::vector<std::string>>(&v)) return *list;
+  return {};
+}
+
+std::string layer_list(const ModelSignature& model) {
+  std::vector<std::string> parts;
+  for (const auto& l : model.layers) parts.push_back(fmt::format("{} ({})", l.name, l.type));
+  return parts.empty() ? "none" : fmt::format("{}", fmt::join(parts, ", "));
+}
+
+}  // namespace
+
+void check_model_references(const Manifest& manifest, const Params& params, const ModelSignature& model,
+                            const std::string& what, const std::function<SourceLocation(const std::string&)>& where) {
+  if (manifest.refers_to.empty()) return;
+  auto params_for = [&](const char* kind) {
+    std::vector<std::string> names;
+    for (const auto& [name, ref] : manifest.refers_to)
+      if (ref == kind) names.push_back(name);
+    return names;
+  };
+  auto fail = [&](const std::string& param, const std::string& message) {
+    throw Error(ErrorCode::pipeline, fmt::format("{}: {}: {}", what, param, message), where(param));
+  };
+
+  // The types a scheme selects: its layer_type parameter, or every layer type.
+  std::vector<std::string> types{"linear", "conv2d"};
+  for (const auto& name : params_for("layer_type")) types = strings_of(params, name);
+  const std::string type_words = fmt::format("{}", fmt::join(types, " or "));
+  std::vector<const LayerSignature*> typed;
+  for (const auto& l : model.layers)
+    if (std::find(types.begin(), types.end(), l.type) != types.end()) typed.push_back(&l);
+
+  std::vector<const LayerSignature*> selected;
+  const auto includes = params_for("layer_pattern");
+  for (const auto& name : includes)
+    for (const auto& pattern : strings_of(params, name)) {
+      bool any = false;
+      for (const LayerSignature* l : typed) any = any || glob_match(pattern, l->name);
+      if (!any)
+        fail(name, fmt::format("pattern \"{}\" matches no {} layer of model {} (its layers: {})", pattern,
+                               type_words, model.arch, layer_list(model)));
+    }
+  for (const LayerSignature* l : typed) {
+    bool in = includes.empty(), out = false;
+    for (const auto& name : includes)
+      for (const auto& pattern : strings_of(params, name)) in = in || glob_match(pattern, l->name);
+    for (const auto& name : params_for("layer_exclude"))
+      for (const auto& pattern : strings_of(params, name)) out = out || glob_match(pattern, l->name);
+    if (in && !out) selected.push_back(l);
+  }
+  if (selected.empty()) {
+    const auto excludes = params_for("layer_exclude");
+    fail(excludes.empty() ? (includes.empty() ? std::string("layer_types") : includes.front()) : excludes.front(),
+         fmt::format("no {} layer of model {} is left to compress (its layers: {})", type_words, model.arch,
+                     layer_list(model)));
+  }
+
+  for (const auto& name : params_for("cut"))
+    for (const auto& cut : strings_of(params, name))
+      for (const LayerSignature* l : selected) {
+        const auto& ok = l->type == "conv2d" ? kConvCuts : kLinearCuts;
+        if (std::find(ok.begin(), ok.end(), cut) != ok.end()) continue;
+        const bool exists_elsewhere = std::find(kConvCuts.begin(), kConvCuts.end(), cut) != kConvCuts.end() ||
+                                      cut == kLinearCuts.front();
+        fail(name, fmt::format("cut \"{}\" does not exist for {} layer {} of model {} ({} cuts: {}){}", cut, l->type,
+                               l->name, model.arch, l->type, fmt::join(ok, " "),
+                               exists_elsewhere ? "; restrict layers or layer_types to the layers the cut is for"
+                                                : ""));
+      }
+}
+
+}  // namespace compaudit::host::detail

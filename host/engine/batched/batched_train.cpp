@@ -1,0 +1,92 @@
+#include "batched/batched_train.h"
+
+#include "batched/stacked_mlp.h"
+
+#include <compaudit/error.h>
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/optim/optimizer.h>
+
+#include <algorithm>
+
+namespace compaudit::engine::batched {
+
+std::string batchable_plan(const TrainPlan& plan) {
+  if (plan.augmentation) return "an augmentation policy runs on every batch";
+  if (plan.request.loss || plan.request.on_step || plan.request.on_epoch)
+    return "a compressor's training request (loss or callbacks)";
+  return "";
+}
+
+std::string batchable_models(const std::vector<models::TrainableModel*>& models, const at::Tensor& probe) {
+  return can_stack(models, probe);
+}
+
+void train_population(const std::vector<models::TrainableModel*>& models, const Dataset& data,
+                      const std::vector<TrainPlan>& plans) {
+  if (models.empty()) return;
+  if (plans.size() != models.size()) throw Error(ErrorCode::runtime, "train_population: one plan per model");
+  const TrainPlan& plan = plans.front();
+  for (const auto& p : plans) {
+    if (const std::string why = batchable_plan(p); !why.empty())
+      throw Error(ErrorCode::runtime, "train_population: not batchable: " + why);
+    if (p.epochs != plan.epochs || p.max_steps != plan.max_steps || p.settings.batch_size != plan.settings.batch_size)
+      throw Error(ErrorCode::runtime, "train_population: plans differ in more than their seeds");
+  }
+  // The same step count as train_model.
+  const std::int64_t n = data.size();
+  const std::int64_t bs = std::max<std::int64_t>(1, plan.settings.batch_size);
+  const std::int64_t batches = (n + bs - 1) / bs;
+  std::int64_t total = batches * plan.epochs;
+  if (plan.max_steps >= 0) total = std::min(total, plan.max_steps);
+  if (total == 0 || n == 0) return;
+
+  const auto K = static_cast<std::int64_t>(models.size());
+  std::vector<at::Generator> order;
+  for (const auto& p : plans) order.push_back(at::make_generator<at::CPUGeneratorImpl>(p.seed));
+
+  StackedMlp stack(models);
+  auto optimizer = make_optimizer(plan.settings, stack.parameters());
+  std::int64_t step = 0;
+  std::vector<at::Tensor> perms(static_cast<std::size_t>(K)), idx(static_cast<std::size_t>(K));
+  for (int epoch = 0; epoch < plan.epochs && step < total; ++epoch) {
+    for (std::int64_t k = 0; k < K; ++k) perms[k] = at::randperm(n, order[k], at::kLong);
+    for (std::int64_t b = 0; b < batches && step < total; ++b) {
+      const std::int64_t lo = b * bs, hi = std::min(n, (b + 1) * bs);
+      for (std::int64_t k = 0; k < K; ++k) idx[k] = perms[k].slice(0, lo, hi);
+      const at::Tensor rows = at::cat(idx, 0);  // model k's batch is row block k
+      const at::Tensor x = data.inputs.index_select(0, rows).reshape({K, hi - lo, -1});
+      const at::Tensor y = data.targets.index_select(0, rows).reshape({K, hi - lo, 1});
+      set_lr(*optimizer, scheduled_lr(plan.settings, epoch, plan.epochs, step, total));
+      optimizer->zero_grad();
+      const at::Tensor logp = at::log_softmax(stack.forward(x), 2);
+      // Sum over models of each model's mean cross entropy: slice k's gradient is model k's own.
+      const at::Tensor loss = (-logp.gather(2, y)).squeeze(2).mean(1).sum();
+      loss.backward();
+      optimizer->step();
+      stack.apply_masks();
+      ++step;
+    }
+  }
+  stack.unpack(models);
+  for (auto* m : models) m->train(false);
+}
+
+std::vector<at::Tensor> predict_population(const std::vector<models::TrainableModel*>& models,
+                                           const at::Tensor& inputs) {
+  at::NoGradGuard no_grad;
+  const auto K = static_cast<std::int64_t>(models.size());
+  std::vector<std::vector<at::Tensor>> parts(static_cast<std::size_t>(K));
+  const StackedMlp stack(models);
+  const std::int64_t n = inputs.size(0);
+  for (std::int64_t s = 0; s < n; s += 1024) {
+    const at::Tensor p = at::softmax(stack.forward_shared(inputs.slice(0, s, std::min(n, s + 1024))), 2);
+    for (std::int64_t k = 0; k < K; ++k) parts[k].push_back(p[k]);
+  }
+  std::vector<at::Tensor> out;
+  for (auto& pk : parts) out.push_back(pk.empty() ? at::empty({0, 0}, at::kFloat) : at::cat(pk, 0));
+  return out;
+}
+
+}  // namespace compaudit::engine::batched

@@ -1,0 +1,152 @@
+#include "batched/stacked_mlp.h"
+
+#include <compaudit/error.h>
+
+#include <ATen/ATen.h>
+#include <fmt/format.h>
+
+namespace compaudit::engine::batched {
+namespace {
+
+// Stacks the masks of one parameter over the population: undefined when no model masks it; bool when every mask
+// is bool (missing ones keep everything), else the parameter's dtype (missing ones multiply by 1).
+at::Tensor stack_masks(const std::vector<models::TrainableModel*>& models, const std::string& name,
+                       const at::Tensor& stacked_param) {
+  std::vector<at::Tensor> masks;
+  bool any = false, all_bool = true;
+  for (auto* m : models) {
+    at::Tensor mask = m->mask(name);
+    any = any || mask.defined();
+    if (mask.defined() && mask.scalar_type() != at::kBool) all_bool = false;
+    masks.push_back(mask);
+  }
+  if (!any) return {};
+  const auto dtype = all_bool ? at::kBool : stacked_param.scalar_type();
+  const auto slice_shape = stacked_param.sizes().slice(1);
+  for (auto& mask : masks)
+    mask = mask.defined() ? mask.detach().to(dtype).reshape(slice_shape) : at::ones(slice_shape, at::TensorOptions(dtype));
+  return at::stack(masks, 0).contiguous();
+}
+
+void apply(at::Tensor& param, const at::Tensor& keep) {
+  if (!keep.defined()) return;
+  if (keep.scalar_type() == at::kBool) {
+    // TrainableModel::apply_masks writes `keep ? p : +0`; masked_fill_ with 0 does the same bits.
+    param.masked_fill_(keep.logical_not(), 0.0);
+  } else {
+    param.mul_(keep);
+  }
+}
+
+}  // namespace
+
+StackedMlp::StackedMlp(const std::vector<models::TrainableModel*>& models) : k_(static_cast<std::int64_t>(models.size())) {
+  if (models.empty()) throw Error(ErrorCode::runtime, "StackedMlp: no models");
+  at::NoGradGuard no_grad;
+  const auto first = models.front()->layers();
+  for (std::size_t l = 0; l < first.size(); ++l) {
+    std::vector<at::Tensor> w, b;
+    for (auto* m : models) {
+      const auto layers = m->layers();
+      w.push_back(layers[l].weight.detach());
+      b.push_back(layers[l].bias.detach().unsqueeze(0));
+    }
+    StackedLayer s;
+    s.weight = at::stack(w, 0).contiguous().requires_grad_(true);
+    s.bias = at::stack(b, 0).contiguous().requires_grad_(true);
+    s.keep_w = stack_masks(models, first[l].name + ".weight", s.weight);
+    s.keep_b = stack_masks(models, first[l].name + ".bias", s.bias);
+    if (s.keep_w.defined() && s.keep_w.scalar_type() == at::kBool) s.keep_w = s.keep_w.contiguous();
+    s.relu = models::layer_geometry(*models.front(), static_cast<int>(l)).relu_after;
+    layers_.push_back(std::move(s));
+  }
+}
+
+std::vector<at::Tensor> StackedMlp::parameters() const {
+  std::vector<at::Tensor> out;
+  for (const auto& l : layers_) {
+    out.push_back(l.weight);
+    out.push_back(l.bias);
+  }
+  return out;
+}
+
+at::Tensor StackedMlp::forward(const at::Tensor& inputs) const {
+  at::Tensor x = inputs.reshape({k_, inputs.size(1), -1});
+  for (const auto& l : layers_) {
+    x = at::baddbmm(l.bias, x, l.weight.transpose(1, 2));
+    if (l.relu) x = at::relu(x);
+  }
+  return x;
+}
+
+at::Tensor StackedMlp::forward_shared(const at::Tensor& inputs) const {
+  // A stride-0 view: bmm takes slice k of it as the same [N, in] matrix, no copy.
+  const at::Tensor flat = inputs.reshape({inputs.size(0), -1});
+  return forward(flat.unsqueeze(0).expand({k_, flat.size(0), flat.size(1)}));
+}
+
+void StackedMlp::apply_masks() {
+  at::NoGradGuard no_grad;
+  for (auto& l : layers_) {
+    apply(l.weight, l.keep_w);
+    apply(l.bias, l.keep_b);
+  }
+}
+
+void StackedMlp::unpack(const std::vector<models::TrainableModel*>& models) const {
+  at::NoGradGuard no_grad;
+  for (std::int64_t k = 0; k < k_; ++k) {
+    const auto layers = models[static_cast<std::size_t>(k)]->layers();
+    for (std::size_t l = 0; l < layers_.size(); ++l) {
+      at::Tensor w = layers[l].weight, b = layers[l].bias;  // alias the model's storage
+      w.copy_(layers_[l].weight[k]);
+      b.copy_(layers_[l].bias[k][0]);
+    }
+  }
+}
+
+std::string shape_signature(models::TrainableModel& model) {
+  std::string out;
+  for (const auto& l : model.layers())
+    out += fmt::format("{}/{};", fmt::join(l.weight.sizes(), "x"),
+                       l.bias.defined() ? fmt::format("{}", fmt::join(l.bias.sizes(), "x")) : "-");
+  return out;
+}
+
+std::string can_stack(const std::vector<models::TrainableModel*>& models, const at::Tensor& probe) {
+  if (models.empty()) return "no models";
+  auto shapes = [](models::TrainableModel& m) {
+    std::vector<std::vector<std::int64_t>> out;
+    for (const auto& l : m.layers()) {
+      out.push_back(l.weight.sizes().vec());
+      out.push_back(l.bias.defined() ? l.bias.sizes().vec() : std::vector<std::int64_t>{-1});
+    }
+    return out;
+  };
+  const auto reference = shapes(*models.front());
+  for (auto* m : models) {
+    if (m->architecture() != "mlp") return "not a built-in MLP (" + m->architecture() + ")";
+    const auto layers = m->layers();
+    for (std::size_t l = 0; l < layers.size(); ++l) {
+      if (layers[l].type != LayerType::linear || !layers[l].bias.defined()) return "a layer is not linear with a bias";
+      if (layers[l].weight.scalar_type() != at::kFloat) return "parameters are not float32";
+    }
+    if (shapes(*m) != reference) return "the models' layers differ in shape";
+  }
+  if (!probe.defined() || probe.size(0) == 0) return "";
+  // The models' own forward() must agree with the stack's: anything the stack does not model (an activation hook)
+  // shows up here.
+  at::NoGradGuard no_grad;
+  const at::Tensor stacked = StackedMlp(models).forward_shared(probe);
+  for (std::size_t k = 0; k < models.size(); ++k) {
+    models[k]->train(false);
+    const at::Tensor own = models[k]->forward(probe);
+    const double scale = 1.0 + own.abs().max().item<double>();
+    if ((own - stacked[static_cast<std::int64_t>(k)]).abs().max().item<double>() > 1e-4 * scale)
+      return fmt::format("model {} of the group computes more than its layers (an activation hook?)", k);
+  }
+  return "";
+}
+
+}  // namespace compaudit::engine::batched

@@ -1,0 +1,24 @@
+// host/engine/batched/threads.h — how the engine uses the cores (issue 5, item 2; figures in docs/performance.md).
+//
+// Two ways to use N cores: N intra-op threads on one cell group at a time (LibTorch's OpenMP pool, OpenBLAS's own
+// pthreads), or N chains of cells in parallel, each on one thread. Population-batched MLPs are many small matrix
+// products (64 x 64 x 128 for digits): split over threads they spend more time waking and joining threads than
+// computing — worse on a shared machine, where a spinning OpenMP barrier or OpenBLAS's sched_yield loop waits for a
+// thread that is not scheduled. So for batchable MLP pipelines the engine runs one chain per thread, each with one
+// intra-op thread and single-threaded BLAS; everything else (CNN, ResNet, TorchScript, augmentation policies,
+// isolated cells) keeps one chain with N intra-op threads.
+//
+// Bits: a chain runs its cells exactly as a one-thread run does (1 intra-op thread, and a model's batched result
+// does not depend on the rest of its stack), so the results of a chain-parallel run equal a --threads 1 run's.
+#pragma once
+
+namespace compaudit::engine::batched {
+
+/// Sets OpenBLAS's thread count when LibTorch's BLAS is OpenBLAS (Debian's libtorch; at::set_num_threads does not
+/// reach it). No-op otherwise. Returns false when no OpenBLAS was found.
+bool set_blas_threads(int threads);
+
+/// One intra-op thread for the calling thread (a chain's worker), single-threaded BLAS.
+void use_one_thread_here();
+
+}  // namespace compaudit::engine::batched

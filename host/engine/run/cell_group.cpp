@@ -1,0 +1,188 @@
+// Executor::run_group: the cells of one arm for a group of seeds (issue 5, population batching).
+//
+//   1. models, one seed at a time: dense cells start from a fresh model; the others from a deep copy of dense model
+//      k through the arm's chain of compressors (plugins always see one model, through the SDK Model interface; a
+//      plugin that throws fails its own cell and leaves the group);
+//   2. training (dense: the dense plan; other arms: fine-tuning when finetune_epochs > 0) and evaluation, as one
+//      stack when the models and plans allow it (batched/), else one model at a time — TorchScript, CNN and ResNet
+//      models, an augmentation policy, models a compressor gave an activation hook;
+//   3. each cell committed on its own (state blob + predictions + record in one transaction), in seed order.
+// A group of one is what run_cell (and so a `compaudit worker`) computes: since a model's result does not depend on
+// the others in its stack (batched/stacked_mlp.h), a cell has the same bits alone, in any group, and on resume.
+#include "run/executor_impl.h"
+
+#include "batched/batched_train.h"
+#include "batched/stacked_mlp.h"
+#include "run/context.h"
+#include "run/state_io.h"
+#include "run/store_io.h"
+
+#include <compaudit/error.h>
+
+#include <ATen/ATen.h>
+#include <fmt/format.h>
+
+#include <chrono>
+#include <map>
+#include <mutex>
+
+namespace compaudit::engine {
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+struct Slot {
+  std::int64_t seed = 0;
+  store::Cell cell;
+  std::unique_ptr<models::TrainableModel> model;
+  TrainPlan plan;
+  std::vector<store::Predictions> predictions;
+  std::string error;  // non-empty: the cell failed
+  double own_seconds = 0;  // making / compressing its model
+};
+
+}  // namespace
+
+int Executor::run_group(const host::ArmSpec& arm, const std::vector<std::int64_t>& seeds) {
+  const bool is_dense = arm.name == "dense";
+  // Plugins, the CompressionContext's services, the progress line and commits: one chain at a time.
+  std::unique_lock<std::mutex> lock(host_mutex_);
+  std::vector<Slot> slots(seeds.size());
+  for (std::size_t i = 0; i < seeds.size(); ++i) {
+    Slot& s = slots[i];
+    s.seed = seeds[i];
+    s.cell.arm = arm.name;
+    s.cell.seed = s.seed;
+    store_.start_cell(arm.name, s.seed);
+  }
+  progress_->start(seeds.size() == 1 ? cell_name(arm.name, seeds[0])
+                                     : fmt::format("{} seeds {}..{}", arm.name, seeds.front(), seeds.back()));
+
+  // 1. Models, one seed at a time (compressors are plugins: one model per call).
+  for (Slot& s : slots) {
+    const auto t0 = std::chrono::steady_clock::now();
+    try {
+      // Each cell re-seeds LibTorch's global generator too, for plugins that draw without our generators.
+      at::manual_seed(derive_seed(s.seed, arm.name));
+      if (is_dense) {
+        s.model = new_model(s.seed);
+      } else {
+        s.model = dense_model(s.seed).clone();
+        auto& chain = compressors(arm);
+        for (std::size_t i = 0; i < chain.size(); ++i) {
+          CellContext context(*this, *s.model, arm.name, s.seed);
+          const std::string& id = arm.steps[i].plugin;
+          CompressionRecord record =
+              host::guarded(id, "compress", [&] { return chain[i]->compress(*s.model, context); });
+          s.cell.records.push_back({{"plugin", id}, {"summary", record.summary}, {"details", record.details},
+                                    {"log", context.lines()}});
+        }
+      }
+    } catch (const std::exception& e) {
+      s.error = e.what();
+      s.model.reset();
+    }
+    s.own_seconds = seconds_since(t0);
+  }
+
+  // 2. Training and evaluation of the models that made it: one stack per layer shape among the models that can be
+  // stacked (each judged alone, so a cell takes the same path in any group), the rest one at a time.
+  const bool trains = is_dense || arm.finetune_epochs > 0;
+  const Dataset& probe_set = data_.test.size() > 0 ? data_.test : data_.train;
+  const at::Tensor probe = probe_set.inputs.slice(0, 0, std::min<std::int64_t>(8, probe_set.size()));
+  std::map<std::string, std::vector<Slot*>> stacks;  // by layer shapes
+  std::vector<Slot*> alone;
+  for (Slot& s : slots) {
+    if (!s.error.empty()) continue;
+    if (trains) s.plan = is_dense ? dense_plan(s.seed) : finetune_plan(s.seed, arm.finetune_epochs, "finetune");
+    std::string why = trains ? batched::batchable_plan(s.plan) : "";
+    if (why.empty()) why = batched::batchable_models({s.model.get()}, probe);
+    if (why.empty()) {
+      stacks[batched::shape_signature(*s.model)].push_back(&s);
+    } else {
+      alone.push_back(&s);
+      store_.log("info", fmt::format("{}: trained alone: {}", cell_name(arm.name, s.seed), why));
+    }
+  }
+  lock.unlock();  // training and evaluation: chains in parallel
+  for (auto& [signature, stack] : stacks) {
+    std::vector<models::TrainableModel*> models;
+    std::vector<TrainPlan> plans;
+    for (Slot* s : stack) {
+      models.push_back(s->model.get());
+      plans.push_back(s->plan);
+    }
+    try {
+      const auto t0 = std::chrono::steady_clock::now();
+      if (trains) batched::train_population(models, data_.train, plans);
+      const double train_share = seconds_since(t0) / static_cast<double>(stack.size());
+      const auto t1 = std::chrono::steady_clock::now();
+      const auto test = batched::predict_population(models, data_.test.inputs);
+      std::vector<at::Tensor> train;
+      if (pipeline_.memorization.enabled) train = batched::predict_population(models, data_.train.inputs);
+      const double eval_share = seconds_since(t1) / static_cast<double>(stack.size());
+      for (std::size_t i = 0; i < stack.size(); ++i) {
+        Slot& s = *stack[i];
+        s.predictions.push_back(to_predictions(arm.name, s.seed, "test", test[i], data_.test.targets, true));
+        if (!train.empty())
+          s.predictions.push_back(to_predictions(arm.name, s.seed, "train", train[i], data_.train.targets, false));
+        s.cell.train_seconds = s.own_seconds + train_share;
+        s.cell.eval_seconds = eval_share;
+      }
+    } catch (const std::exception& e) {  // not a plugin: an engine failure (memory, ...) fails the stack's cells
+      for (Slot* s : stack) s->error = e.what();
+    }
+  }
+  // One at a time, under the lock: these models may run plugin code (an activation hook, an augmentation policy).
+  lock.lock();
+  for (Slot* s : alone) {
+    try {
+      const auto t1 = std::chrono::steady_clock::now();
+      // The plan again, now: a fine-tuning plan's augmentation teacher is set for one seed at a time.
+      if (trains)
+        train_model(*s->model, data_.train,
+                    is_dense ? dense_plan(s->seed) : finetune_plan(s->seed, arm.finetune_epochs, "finetune"));
+      s->cell.train_seconds = s->own_seconds + seconds_since(t1);
+      const auto t2 = std::chrono::steady_clock::now();
+      s->predictions = evaluate(*s->model, arm.name, s->seed);
+      s->cell.eval_seconds = seconds_since(t2);
+    } catch (const std::exception& e) {  // an augmentation plugin, or the engine
+      s->error = e.what();
+    }
+  }
+
+  // 3. Commit each cell on its own, in seed order (still under the lock).
+  int done = 0;
+  for (Slot& s : slots) {
+    if (options_.stop_after_cells >= 0 && computed_ >= options_.stop_after_cells) {
+      stopped_ = true;  // as if killed: the rest stays "running", and resume makes it pending again
+      break;
+    }
+    const std::string what = cell_name(arm.name, s.seed);
+    ++computed_;
+    try {
+      if (!s.error.empty()) throw Error(ErrorCode::runtime, s.error);
+      s.cell.size = size_json(*s.model);
+      s.cell.status = store::CellStatus::done;
+      const auto state = encode_state(s.model->state());
+      store_.transaction([&] {
+        store_.put_blob(arm.name, s.seed, "state", state);
+        store_.finish_cell(s.cell, s.predictions);
+      });
+      if (is_dense) dense_models_[s.seed] = std::move(s.model);  // later arms of this seed start from it
+      progress_->finish(what, true, s.cell.train_seconds + s.cell.eval_seconds);
+      ++done;
+    } catch (const std::exception& e) {
+      const std::string error = s.error.empty() ? e.what() : s.error;
+      store_.fail_cell(arm.name, s.seed, error);
+      store_.log("error", what + ": " + error);
+      progress_->finish(what, false, s.cell.train_seconds);
+      progress_->note(fmt::format("  {}: {}", what, error));
+    }
+  }
+  return done;
+}
+
+}  // namespace compaudit::engine

@@ -1,0 +1,230 @@
+// Durability (docs/isolation.md#durability): `kill -9` of the host at several moments — after N cells, at a random
+// time inside a cell, during the memorization and metrics phase, right after the store appears, and while a worker
+// computes an isolated cell — then `compaudit run --resume` completes the run with results identical to an
+// uninterrupted run (the store's predictions, records, memorization and metrics bit for bit, report.json minus
+// timings). And a second run on a run directory in use is refused by the lock.
+#include "cli_process.h"
+
+#include <compaudit/host/exit_codes.h>
+
+#include <catch2/catch.hpp>
+
+#include <csignal>
+#include <random>
+
+using namespace isolation_test;
+using compaudit::store::CellStatus;
+using compaudit::store::Store;
+
+namespace {
+
+// K = 3: dense, dense+ft, prune@0.5, prune@0.9, int8 = 15 cells, then memorization (4 models) and 3 metrics.
+std::string pipeline_text(const std::string& name) {
+  return fmt::format(R"([audit]
+name = "{}"
+seeds = 3
+
+[data]
+format = "csv"
+train = "{}"
+header = false
+test_fraction = 0.25
+
+[model]
+arch = "mlp"
+hidden = [32]
+
+[training]
+epochs = 2
+batch_size = 64
+lr = 0.05
+threads = 1
+
+[[arm]]
+name = "prune"
+finetune_epochs = 1
+  [[arm.step]]
+  plugin = "org.compaudit.prune.magnitude"
+  sparsity = [0.5, 0.9]
+
+[[arm]]
+name = "int8"
+  [[arm.step]]
+  plugin = "org.compaudit.quantize.ptq"
+
+[memorization]
+models = 4
+fraction = 0.5
+
+[[metric]]
+plugin = "org.compaudit.metric.top1"
+[[metric]]
+plugin = "org.compaudit.metric.pie"
+[[metric]]
+plugin = "org.compaudit.metric.recall_welch"
+
+[report]
+formats = ["json", "html"]
+)", name, kDigits);
+}
+
+constexpr int kCells = 15;
+
+struct Progress {
+  int done = 0, running = 0;
+  bool metrics = false, memorization = false;
+};
+
+Progress progress_of(const fs::path& run_dir) {
+  Progress p;
+  if (auto s = try_open(run_dir)) {
+    try {
+      for (const auto& c : s->cells()) {
+        p.done += c.status == CellStatus::done;
+        p.running += c.status == CellStatus::running;
+      }
+      p.metrics = !s->metrics().empty();
+      p.memorization = s->memorization("train").has_value();
+    } catch (const std::exception&) {  // described only partly yet
+    }
+  }
+  return p;
+}
+
+// Polls the run every few milliseconds until `ready` holds or the host exits; false when it exited first.
+template <class Ready>
+bool wait_until(pid_t host, const fs::path& run_dir, Ready ready) {
+  for (;;) {
+    if (ready(progress_of(run_dir))) return true;
+    int status = 0;
+    if (waitpid(host, &status, WNOHANG) == host) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(3));
+  }
+}
+
+struct Fixture {
+  fs::path dir;
+  std::string pipeline;
+  std::string reference;         // fingerprint of the uninterrupted run
+  nlohmann::json reference_report;
+};
+
+const Fixture& fixture() {
+  static const Fixture f = [] {
+    Fixture x;
+    x.dir = scratch_dir("durability");
+    write_text(x.dir / "pipeline.toml", pipeline_text("durable"));
+    x.pipeline = (x.dir / "pipeline.toml").string();
+    const int rc = run({"run", x.pipeline, "-o", (x.dir / "whole").string(), "-q"}, x.dir / "whole.log");
+    if (rc != 0) throw std::runtime_error("the uninterrupted run failed:\n" + read_text(x.dir / "whole.log"));
+    x.reference = fingerprint(x.dir / "whole");
+    x.reference_report = report_without_timings(x.dir / "whole");
+    return x;
+  }();
+  return f;
+}
+
+// Starts a run, kills it with SIGKILL once `ready` holds (after an extra `delay`), resumes it and compares.
+template <class Ready>
+void kill_and_resume(const std::string& name, Ready ready, std::chrono::milliseconds delay,
+                     const std::vector<std::string>& extra_args = {}) {
+  const Fixture& f = fixture();
+  const fs::path run_dir = f.dir / name;
+  fs::remove_all(run_dir);
+  std::vector<std::string> args{"run", f.pipeline, "-o", run_dir.string(), "-q"};
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
+  const pid_t host = start(args, f.dir / (name + ".log"));
+  const bool caught = wait_until(host, run_dir, ready);
+  INFO("kill point " << name << ": the host " << (caught ? "reached it" : "exited before it"));
+  REQUIRE(caught);
+  std::this_thread::sleep_for(delay);
+  kill(host, SIGKILL);
+  CHECK(wait_exit(host) == 128 + SIGKILL);
+  const Progress at_kill = progress_of(run_dir);
+  INFO("at the kill: " << at_kill.done << " cells done, " << at_kill.running << " running, memorization "
+                       << at_kill.memorization << ", metrics " << at_kill.metrics);
+  CHECK_FALSE(at_kill.metrics);  // killed before the end: there is something left to resume
+
+  const int rc = run({"run", "--resume", run_dir.string(), "-q"}, f.dir / (name + "-resume.log"));
+  INFO(read_text(f.dir / (name + "-resume.log")));
+  REQUIRE(rc == compaudit::host::exit_ok);
+  CHECK(fingerprint(run_dir) == f.reference);
+  CHECK(report_without_timings(run_dir) == f.reference_report);
+}
+
+std::mt19937 random_engine() {
+  const unsigned seed = std::random_device{}();
+  WARN("random kill times drawn with seed " << seed);
+  return std::mt19937(seed);
+}
+
+}  // namespace
+
+TEST_CASE("kill -9 after some cells, then --resume, equals an uninterrupted run", "[durability][kill]") {
+  if (!fs::exists(kDigits)) return;
+  for (const int n : {1, 7, kCells - 1})
+    kill_and_resume("after-" + std::to_string(n), [n](const Progress& p) { return p.done >= n; },
+                    std::chrono::milliseconds(0));
+}
+
+TEST_CASE("kill -9 at random times inside a cell, then --resume, equals an uninterrupted run", "[durability][kill]") {
+  if (!fs::exists(kDigits)) return;
+  auto gen = random_engine();
+  std::uniform_int_distribution<int> cell(1, kCells - 2), ms(0, 400);
+  for (int i = 0; i < 3; ++i) {
+    const int n = cell(gen);
+    const auto delay = std::chrono::milliseconds(ms(gen));
+    INFO("inside cell " << n + 1 << ", " << delay.count() << " ms after it started");
+    kill_and_resume("inside-" + std::to_string(i), [n](const Progress& p) { return p.done >= n && p.running > 0; },
+                    delay);
+  }
+}
+
+TEST_CASE("kill -9 during memorization and metrics, then --resume, equals an uninterrupted run",
+          "[durability][kill]") {
+  if (!fs::exists(kDigits)) return;
+  kill_and_resume("memorization", [](const Progress& p) { return p.done == kCells; }, std::chrono::milliseconds(50));
+  kill_and_resume("metrics", [](const Progress& p) { return p.memorization; }, std::chrono::milliseconds(0));
+}
+
+TEST_CASE("kill -9 right after the store appears, then --resume, equals an uninterrupted run", "[durability][kill]") {
+  if (!fs::exists(kDigits)) return;
+  kill_and_resume("at-start", [](const Progress&) { return true; }, std::chrono::milliseconds(0));
+}
+
+TEST_CASE("kill -9 of an isolating host ends its worker, and --resume equals an uninterrupted run",
+          "[durability][kill][isolation]") {
+  if (!fs::exists(kDigits)) return;
+  kill_and_resume("isolated", [](const Progress& p) { return p.done >= 3 && p.running > 0; },
+                  std::chrono::milliseconds(300), {"--isolate", "process"});
+  // No worker of that run is left: a worker writing into a run that --resume owns would corrupt it.
+  const std::string marker = (fixture().dir / "isolated").string();
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    const std::string cmdline = read_text(e.path() / "cmdline");
+    CHECK(cmdline.find(marker) == std::string::npos);
+  }
+}
+
+TEST_CASE("a second run on a run directory in use is refused by the lock", "[durability][lock]") {
+  if (!fs::exists(kDigits)) return;
+  const Fixture& f = fixture();
+  const fs::path run_dir = f.dir / "locked";
+  fs::remove_all(run_dir);
+  const pid_t host = start({"run", f.pipeline, "-o", run_dir.string(), "-q"}, f.dir / "locked.log");
+  REQUIRE(wait_until(host, run_dir, [](const Progress& p) { return p.running > 0; }));
+  for (const auto& args : std::vector<std::vector<std::string>>{{"run", "--resume", run_dir.string(), "-q"},
+                                                                {"run", f.pipeline, "-o", run_dir.string(), "-q"}}) {
+    fs::remove(f.dir / "second.log");
+    const int rc = run(args, f.dir / "second.log");
+    const std::string log = read_text(f.dir / "second.log");
+    INFO(log);
+    CHECK(rc == compaudit::host::exit_io);
+    CHECK_THAT(log, Catch::Contains("run directory " + run_dir.string() + " is in use by process " +
+                                    std::to_string(host)));
+  }
+  kill(host, SIGKILL);
+  wait_exit(host);
+  // The lock dies with its holder: the run resumes and completes.
+  CHECK(run({"run", "--resume", run_dir.string(), "-q"}, f.dir / "locked-resume.log") == compaudit::host::exit_ok);
+  CHECK(fingerprint(run_dir) == f.reference);
+}
