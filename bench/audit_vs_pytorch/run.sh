@@ -22,7 +22,10 @@ for task in $TASKS; do
   t0=$(now)
   "$BUILD/bin/compaudit" run "$HERE/$task.toml" --threads "$THREADS" -q -o "$OUT/$task" > "$OUT/$task.compaudit.txt"
   t1=$(now)
-  /usr/bin/python3 -W ignore "$HERE/audit.py" --task "$task" --threads "$THREADS" > "$OUT/$task.pytorch.json"
+  # OpenBLAS (Debian's BLAS for python3-torch too) does not follow torch.set_num_threads: give it the same count,
+  # as compaudit does for itself, so PyTorch is not slowed by idle BLAS threads spinning.
+  OPENBLAS_NUM_THREADS=$THREADS /usr/bin/python3 -W ignore "$HERE/audit.py" --task "$task" --threads "$THREADS" \
+    > "$OUT/$task.pytorch.json"
   t2=$(now)
   awk -v task="$task" -v a="$t0" -v b="$t1" -v c="$t2" 'BEGIN {
     printf "%-8s compaudit %7.2f s   pytorch %7.2f s   pytorch/compaudit = %.1fx\n", task, b - a, c - b, (c - b) / (b - a) }'

@@ -67,13 +67,13 @@ TEST_CASE("validate rejects layer patterns and cuts that do not fit the model, a
     const char* text;
   };
   const Bad cases[] = {
-      {"bad_pattern.toml", 17, 12,
+      {"bad_pattern.toml", 18, 12,
        "arm 'prune' step 1: layers: pattern \"conv*\" matches no linear or conv2d layer of model mlp (its layers: "
        "fc1 (linear), fc2 (linear), fc3 (linear))"},
       {"bad_cut.toml", 17, 10,
        "arm 'truncate' step 1: cuts: cut \"o|ihw\" does not exist for linear layer fc of model cnn (linear cuts: "
        "o|i); restrict layers or layer_types to the layers the cut is for"},
-      {"bad_exclude.toml", 16, 13,
+      {"bad_exclude.toml", 17, 13,
        "arm 'prune' step 1: exclude: no linear or conv2d layer of model mlp is left to compress"},
       {"bad_sweep_pattern.toml", 20, 22,  // the second value of the sweep
        "arm 'prune' step 2: layers: pattern \"block1.*\" matches no linear or conv2d layer of model mlp"},

@@ -188,14 +188,15 @@ TEST_CASE("A run stopped after some cells and resumed equals an uninterrupted ru
 TEST_CASE("A compressor that throws fails its own cells and the run goes on", "[engine][audit][failure]") {
   if (!fs::exists(kDigits)) return;
   const auto dir = engine_test::scratch_dir("audit-failure");
-  // A layer pattern that matches no layer: the pruning plugin throws in compress().
+  // A conv2d cut on the MLP's linear layers: valid for `compaudit validate` (it does not know the cuts), so the
+  // truncation plugin throws in compress(). (A layer pattern matching no layer is now caught by validation.)
   const std::string broken = R"(
 [[arm]]
 name = "broken"
   [[arm.step]]
-  plugin = "org.compaudit.prune.magnitude"
-  sparsity = 0.5
-  layers = ["no_such_layer*"]
+  plugin = "org.compaudit.truncate.svd"
+  rank = 2
+  cuts = ["o|ihw"]
 )";
   const std::string pipeline = write_pipeline(dir, digits_pipeline("digits-failure", broken));
   CHECK(engine_test::run_pipeline(pipeline, (dir / "run").string()) == host::exit_cells_failed);
@@ -204,7 +205,7 @@ name = "broken"
   REQUIRE(failed.size() == 3);
   for (const auto& c : failed) {
     CHECK(c.arm == "broken");
-    CHECK_THAT(c.error, Catch::Contains("plugin org.compaudit.prune.magnitude failed in compress"));
+    CHECK_THAT(c.error, Catch::Contains("plugin org.compaudit.truncate.svd failed in compress"));
   }
   CHECK(s.cells(store::CellStatus::done).size() == 15);
   const auto* pie = find_metric(s.metrics(), "org.compaudit.metric.pie", "broken");

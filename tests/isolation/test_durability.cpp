@@ -189,7 +189,10 @@ TEST_CASE("kill -9 during memorization and metrics, then --resume, equals an uni
 
 TEST_CASE("kill -9 right after the store appears, then --resume, equals an uninterrupted run", "[durability][kill]") {
   if (!fs::exists(kDigits)) return;
-  kill_and_resume("at-start", [](const Progress&) { return true; }, std::chrono::milliseconds(0));
+  // Polls for the file itself: the moment a kill is most likely to catch the store half-created.
+  const fs::path store_file = fixture().dir / "at-start" / "results.sqlite";
+  kill_and_resume("at-start", [store_file](const Progress&) { return fs::exists(store_file); },
+                  std::chrono::milliseconds(0));
 }
 
 TEST_CASE("kill -9 of an isolating host ends its worker, and --resume equals an uninterrupted run",

@@ -4,7 +4,6 @@
 
 #include <fmt/format.h>
 
-#include <cmath>
 
 namespace compaudit::host {
 namespace {
@@ -19,15 +18,10 @@ std::int64_t times(std::int64_t a, std::int64_t b) { return a == kUnknown || b =
                                                arch, fmt::join(shape, ", ")));
 }
 
-// {64} -> {1, 8, 8}, as the recipe reads flat features that form a square image; unknown -> {-1, -1, -1}.
+// The recipe's image shape (image_shape); unknown -> {-1, -1, -1}.
 std::vector<std::int64_t> as_image(const char* arch, const std::vector<std::int64_t>& shape) {
   if (shape.empty()) return {kUnknown, kUnknown, kUnknown};
-  if (shape.size() == 3) return shape;
-  if (shape.size() == 2) return {1, shape[0], shape[1]};
-  if (shape.size() == 1) {
-    const auto side = static_cast<std::int64_t>(std::lround(std::sqrt(static_cast<double>(shape[0]))));
-    if (side * side == shape[0]) return {1, side, side};
-  }
+  if (auto image = image_shape(shape)) return *image;
   bad_shape(arch, shape);
 }
 

@@ -9,6 +9,7 @@
 #include <compaudit/error.h>
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 #include <fmt/format.h>
 
 #include <chrono>
@@ -236,8 +237,9 @@ ExecuteResult Executor::run() {
   // Arm-major in groups of seeds: the dense cells of a group, then each other arm's cells of the group, so an arm's
   // K models are trained and evaluated as one stack (run_group). Groups bound how many dense models are held. A
   // group is split among the chains that run in parallel (batched/threads.h).
+  // BLAS threads deliberately too: OpenBLAS does not follow at::set_num_threads, and its idle threads spin.
   const int chains = chain_count();
-  if (chains > 1) batched::set_blas_threads(1);
+  batched::set_blas_threads(chains > 1 ? 1 : at::get_num_threads());
   for (std::size_t g = 0; g < seeds.size() && !stopped_; g += kMaxGroup) {
     const std::vector<std::int64_t> group(seeds.begin() + static_cast<std::ptrdiff_t>(g),
                                           seeds.begin() + static_cast<std::ptrdiff_t>(std::min(seeds.size(), g + kMaxGroup)));
@@ -267,7 +269,6 @@ ExecuteResult Executor::run() {
     dense_models_.clear();  // the next group of seeds starts from its own dense models
     rewinds_.clear();
   }
-  if (chains > 1) batched::set_blas_threads(at::get_num_threads());
   if (stopped_) {
     progress_->close();
     result.stopped = true;

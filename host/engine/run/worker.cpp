@@ -94,8 +94,9 @@ std::string last_line(const std::string& text) {
 }
 
 bool looks_like_out_of_memory(const std::string& error) {
-  return error.find("bad_alloc") != std::string::npos || error.find("not enough memory") != std::string::npos ||
-         error.find("Cannot allocate memory") != std::string::npos;
+  for (const char* sign : {"bad_alloc", "not enough memory", "can't allocate memory", "Cannot allocate memory"})
+    if (error.find(sign) != std::string::npos) return true;
+  return false;
 }
 
 std::string seconds_text(double s) { return fmt::format("{:g} s", s); }
@@ -258,7 +259,9 @@ std::optional<std::string> run_cell_in_worker(const IsolationSettings& settings,
   }
   if (cell && cell->status == store::CellStatus::failed) {  // its plugin threw, as it would have in-process
     if (looks_like_out_of_memory(cell->error)) {
-      const std::string error = fmt::format("out of memory (limit {} MiB): {}", settings.memory_mb, cell->error);
+      // LibTorch's allocator error carries a backtrace; its first line says what was asked for.
+      const std::string first = cell->error.substr(0, cell->error.find('\n'));
+      const std::string error = fmt::format("out of memory (limit {} MiB): {}", settings.memory_mb, first);
       store.fail_cell(arm, seed, error);
       return error;
     }

@@ -2,6 +2,7 @@
 #include "builtin_model.h"
 
 #include <compaudit/error.h>
+#include <compaudit/host/model_signature.h>  // image_shape (header-only here)
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <fmt/format.h>
@@ -38,14 +39,10 @@ BuiltinLayer conv(std::string name, std::int64_t in, std::int64_t out, int k, in
                                                arch, fmt::join(shape, ", ")));
 }
 
-// {64} -> {1, 8, 8}: flat features that form a square image (digits) are read as one-channel images.
+// {64} -> {1, 8, 8}: flat features that form a square image (digits) are read as one-channel images. The rule
+// is shared with the LibTorch-free model signature `compaudit validate` uses.
 std::vector<std::int64_t> as_image(const char* arch, std::vector<std::int64_t> shape) {
-  if (shape.size() == 3) return shape;
-  if (shape.size() == 2) return {1, shape[0], shape[1]};
-  if (shape.size() == 1) {
-    const auto side = static_cast<std::int64_t>(std::lround(std::sqrt(static_cast<double>(shape[0]))));
-    if (side * side == shape[0]) return {1, side, side};
-  }
+  if (auto image = host::image_shape(shape)) return *image;
   bad_shape(arch, shape);
 }
 }  // namespace

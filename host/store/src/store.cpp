@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <utility>
 
 #include "lock.h"
 #include "store_impl.h"
@@ -128,24 +129,46 @@ Store Store::create(const std::string& run_dir, const RunInfo& run) {
   std::error_code ec;
   fs::create_directories(run_dir, ec);
   if (ec) detail::fail(run_dir, "cannot create the run directory (" + ec.message() + ")");
-  auto impl = connect(run_dir, false, true);
-  impl->exec("PRAGMA journal_mode=WAL");
-  impl->exec("PRAGMA synchronous=NORMAL");
-  Store store(std::move(impl));
-  store.transaction([&] {
-    store.impl_->exec(kSchema);
-    Stmt q(store.impl_->db, store.impl_->path,
-           "INSERT INTO run(id, name, pipeline_path, pipeline_toml, created_at, compaudit_version, schema_version, "
-           "settings) VALUES(1, ?, ?, ?, ?, ?, ?, ?)");
-    q.bind(1, run.name).bind(2, run.pipeline_path).bind(3, run.pipeline_toml);
-    q.bind(4, run.created_at.empty() ? now_utc() : run.created_at);
-    q.bind(5, run.compaudit_version.empty() ? std::string(COMPAUDIT_SDK_VERSION_STRING) : run.compaudit_version);
-    q.bind(6, kSchemaVersion);
-    q.bind(7, run.settings.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-    q.run();
-    store.impl_->exec(fmt::format("PRAGMA user_version = {}", kSchemaVersion).c_str());
-  });
-  return store;
+  // Durability (docs/isolation.md): the store is built complete under a temporary name and renamed into place, so
+  // a process killed while creating it leaves no results.sqlite — the run just starts again — and never a file
+  // without a schema, which neither `run` nor `run --resume` could use. The lock is held throughout.
+  struct LockGuard {
+    int fd;
+    ~LockGuard() { detail::release_run_lock(fd); }
+  } lock{detail::acquire_run_lock(run_dir)};
+  if (exists(run_dir))
+    detail::fail(store_path(run_dir), "a results store already exists here; resume it with `compaudit run --resume "
+                                      "RUN_DIR`, or choose a new run directory");
+  const std::string tmp = store_path(run_dir) + ".new";
+  for (const char* suffix : {"", "-journal", "-wal", "-shm"}) fs::remove(tmp + suffix, ec);  // a killed create's
+  {
+    auto building = std::make_unique<Store::Impl>();
+    building->run_dir = run_dir;
+    building->path = tmp;
+    if (sqlite3_open_v2(tmp.c_str(), &building->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                        nullptr) != SQLITE_OK)
+      detail::fail(tmp, std::string("cannot create the results store (") +
+                            (building->db ? sqlite3_errmsg(building->db) : "out of memory") + ")");
+    Store store(std::move(building));
+    store.transaction([&] {
+      store.impl_->exec(kSchema);
+      Stmt q(store.impl_->db, store.impl_->path,
+             "INSERT INTO run(id, name, pipeline_path, pipeline_toml, created_at, compaudit_version, schema_version, "
+             "settings) VALUES(1, ?, ?, ?, ?, ?, ?, ?)");
+      q.bind(1, run.name).bind(2, run.pipeline_path).bind(3, run.pipeline_toml);
+      q.bind(4, run.created_at.empty() ? now_utc() : run.created_at);
+      q.bind(5, run.compaudit_version.empty() ? std::string(COMPAUDIT_SDK_VERSION_STRING) : run.compaudit_version);
+      q.bind(6, kSchemaVersion);
+      q.bind(7, run.settings.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+      q.run();
+      store.impl_->exec(fmt::format("PRAGMA user_version = {}", kSchemaVersion).c_str());
+    });
+  }  // closed: a rollback-journal database is complete on disk once its transaction committed
+  fs::rename(tmp, store_path(run_dir), ec);
+  if (ec) detail::fail(store_path(run_dir), "cannot move the new results store into place (" + ec.message() + ")");
+  auto impl = connect(run_dir, false, false, /*take_lock=*/false);  // sets WAL mode, like every writer
+  impl->lock_fd = std::exchange(lock.fd, -1);
+  return Store(std::move(impl));
 }
 
 Store Store::open(const std::string& run_dir, Access access) {

@@ -5,16 +5,15 @@
 
 #include <fnmatch.h>
 #include <sys/mman.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
 #include <map>
-#include <chrono>
-#include <cstdio>
-#include <cstdlib>
-static double TNOW(){return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count()*1e3;}
 
 namespace compaudit::compressors {
 
@@ -200,6 +199,29 @@ struct Candidates {
   }
 };
 
+#ifdef __SSE2__
+// key_at for entries i .. i+3 in one SSE2 register.
+template <bool Absolute, bool Pruned>
+inline __m128i keys4(const float* v, const bool* pruned, std::int64_t i) {
+  __m128i u = _mm_loadu_si128(reinterpret_cast<const __m128i*>(v + i));
+  __m128i k;
+  if (Absolute) {
+    k = _mm_add_epi32(_mm_and_si128(u, _mm_set1_epi32(0x7FFFFFFF)), _mm_set1_epi32(1));
+  } else {
+    u = _mm_andnot_si128(_mm_cmpeq_epi32(u, _mm_set1_epi32(INT32_MIN)), u);  // -0.0 ranks as +0.0
+    k = _mm_xor_si128(u, _mm_or_si128(_mm_srai_epi32(u, 31), _mm_set1_epi32(INT32_MIN)));
+  }
+  if (Pruned) {
+    std::int32_t four;
+    std::memcpy(&four, pruned + i, sizeof four);
+    const __m128i zero = _mm_setzero_si128();
+    const __m128i p = _mm_unpacklo_epi16(_mm_unpacklo_epi8(_mm_cvtsi32_si128(four), zero), zero);
+    k = _mm_and_si128(k, _mm_cmpeq_epi32(p, zero));  // already pruned: key 0
+  }
+  return k;
+}
+#endif
+
 // The usual single pass: keep = key > hi for every entry, count keys below lo, and collect the keys inside
 // [lo, hi] with the address of their mask entry, to be decided once the k-th key is known.
 template <bool Absolute, bool Pruned>
@@ -211,6 +233,43 @@ std::int64_t fused_kernel(const Source& s, bool* keep, std::uint32_t lo, std::ui
   const std::uint32_t width = hi - lo;
   std::int64_t blow = 0, above = 0, c = cand.size;
   std::int64_t i = 0;
+#ifdef __SSE2__
+  // 16 entries at a time in four registers (GCC leaves the scalar loop below unvectorized: 2.5x slower). SSE2
+  // compares signed integers only, so keys are compared with their top bit flipped.
+  const __m128i flip = _mm_set1_epi32(INT32_MIN);
+  const auto flipped = [](std::uint32_t x) { return _mm_set1_epi32(static_cast<std::int32_t>(x ^ 0x80000000u)); };
+  const __m128i hi_f = flipped(hi), lo_f = flipped(lo), width_f = flipped(width), lo_v = _mm_set1_epi32(static_cast<std::int32_t>(lo));
+  __m128i above_v = _mm_setzero_si128(), below_v = _mm_setzero_si128();  // per-lane counts (true is -1: subtract)
+  for (; i + kChunk <= n; i += kChunk) {
+    __m128i k[4], kept[4], outside[4];
+    for (int q = 0; q < 4; ++q) {
+      k[q] = keys4<Absolute, Pruned>(v, pr, i + 4 * q);
+      const __m128i kf = _mm_xor_si128(k[q], flip);
+      kept[q] = _mm_cmpgt_epi32(kf, hi_f);
+      outside[q] = _mm_cmpgt_epi32(_mm_xor_si128(_mm_sub_epi32(k[q], lo_v), flip), width_f);
+      above_v = _mm_sub_epi32(above_v, kept[q]);
+      below_v = _mm_sub_epi32(below_v, _mm_cmplt_epi32(kf, lo_f));
+    }
+    const __m128i kept_bytes = _mm_packs_epi16(_mm_packs_epi32(kept[0], kept[1]), _mm_packs_epi32(kept[2], kept[3]));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(keep + i), _mm_and_si128(kept_bytes, _mm_set1_epi8(1)));
+    const int out_bits = _mm_movemask_epi8(
+        _mm_packs_epi16(_mm_packs_epi32(outside[0], outside[1]), _mm_packs_epi32(outside[2], outside[3])));
+    if (out_bits == 0xFFFF) continue;
+    cand.size = c;  // rare (about one chunk in seven): append the bracket's entries in position order
+    cand.reserve(c + kChunk);
+    std::uint32_t keys[kChunk];
+    std::memcpy(keys, k, sizeof keys);
+    for (std::int64_t j = 0; j < kChunk; ++j) {
+      cand.keys[c] = keys[j];
+      cand.where[c] = keep + i + j;
+      c += ((out_bits >> j) & 1) == 0;
+    }
+  }
+  std::int32_t lanes_above[4], lanes_below[4];
+  std::memcpy(lanes_above, &above_v, sizeof lanes_above);
+  std::memcpy(lanes_below, &below_v, sizeof lanes_below);
+  for (int q = 0; q < 4; ++q) above += lanes_above[q], blow += lanes_below[q];
+#endif
   for (; i + kChunk <= n; i += kChunk) {
     std::uint32_t keys[kChunk];
     std::uint32_t any = 0;
@@ -278,10 +337,8 @@ std::vector<at::Tensor> keep_masks(const std::vector<ScoreSource>& inputs, std::
   }
   // The masks are views of one buffer: one allocation, faulted in as huge pages (see huge_page_bytes).
   const at::Tensor mask_memory = huge_page_bytes(n).view(at::kBool);
-  if (getenv("CA_PF")) { double a=TNOW(); std::memset(mask_memory.data_ptr(), 0, n); fprintf(stderr, "prefault %.2f\n", TNOW()-a); }
   for (std::int64_t s = 0, offset = 0; s < static_cast<std::int64_t>(inputs.size()); offset += sources[s].n, ++s)
     masks.push_back(mask_memory.narrow(0, offset, sources[s].n).view(inputs[s].values.sizes()));
-  double T0=TNOW();
   k = std::clamp<std::int64_t>(k, 0, n);
   if (k == 0 || k == n) {
     for (auto& m : masks) {
@@ -318,7 +375,6 @@ std::vector<at::Tensor> keep_masks(const std::vector<ScoreSource>& inputs, std::
   const std::uint32_t lo = rank - delta <= 0 ? 0u : sample_at(rank - delta);
   const std::uint32_t hi = rank + delta >= m - 1 ? std::numeric_limits<std::uint32_t>::max() : sample_at(rank + delta);
 
-  double T1=TNOW();
   // 2. One pass over the data: everything above the bracket is kept, everything below it pruned, and the few
   //    entries inside it are collected (key and mask address, in position order).
   std::int64_t below = 0;
@@ -337,7 +393,6 @@ std::vector<at::Tensor> keep_masks(const std::vector<ScoreSource>& inputs, std::
   const std::int64_t c = cand.size;
   first_cand[sources.size()] = c;
 
-  double T2=TNOW();
   if (below < k && k <= below + c) {
     // 3. The k-th smallest key T among the candidates, and how many entries equal to T must go for an exact count.
     const at::Tensor scratch = huge_page_bytes(c * static_cast<std::int64_t>(sizeof(std::uint32_t)));
@@ -360,7 +415,6 @@ std::vector<at::Tensor> keep_masks(const std::vector<ScoreSource>& inputs, std::
       }
       if (pruned_counts) pruned_counts->push_back(sources[s].n - kept);
     }
-    if (getenv("CA_T")) fprintf(stderr, "sample %.2f fused %.2f decide %.2f cand %lld\n", T1-T0, T2-T1, TNOW()-T2, (long long)c);
     return masks;
   }
 
@@ -385,7 +439,6 @@ std::vector<at::Tensor> keep_masks(const std::vector<ScoreSource>& inputs, std::
 
 std::int64_t prune_to(Model& model, const std::vector<Layer>& layers, double sparsity, bool global,
                       const std::vector<at::Tensor>& scores, std::vector<std::int64_t>* per_layer) {
-  double TA=TNOW();
   std::vector<ScoreSource> sources;
   std::vector<std::int64_t> already;
   std::int64_t total = 0, total_already = 0;
@@ -399,7 +452,6 @@ std::int64_t prune_to(Model& model, const std::vector<Layer>& layers, double spa
   }
   std::vector<at::Tensor> keep;
   std::vector<std::int64_t> counts;
-  if (getenv("CA_T")) fprintf(stderr, "prep %.2f\n", TNOW()-TA);
   if (global) {
     keep = keep_masks(sources, std::max(count_for(sparsity, total), total_already), &counts);
   } else {
@@ -411,12 +463,10 @@ std::int64_t prune_to(Model& model, const std::vector<Layer>& layers, double spa
     }
   }
   std::int64_t pruned = 0;
-  double T3=TNOW();
   for (std::size_t i = 0; i < layers.size(); ++i) {
     model.set_mask(layers[i].name + ".weight", keep[i]);
     pruned += counts[i];
   }
-  if (getenv("CA_T")) fprintf(stderr, "set_mask %.2f\n", TNOW()-T3);
   if (per_layer) *per_layer = std::move(counts);
   return pruned;
 }

@@ -42,6 +42,8 @@ struct ScoreSource {
 /// index, pruned first) so the count is exact. O(n) and no sort: a sampled bracket around the k-th score, then
 /// one pass that writes the mask of everything outside the bracket and collects the few entries inside it, whose
 /// fate nth_element decides (a bracket that misses costs two more passes, same answer).
+/// The masks are views of one buffer (one allocation, faulted in as huge pages where the system allows): hand them
+/// to Model::set_mask as they are — the model keeps them without a copy.
 /// `pruned_counts`, if given, receives the number pruned in each mask.
 std::vector<at::Tensor> keep_masks(const std::vector<ScoreSource>& sources, std::int64_t k,
                                    std::vector<std::int64_t>* pruned_counts = nullptr);

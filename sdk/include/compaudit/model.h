@@ -61,8 +61,12 @@ class COMPAUDIT_SDK_API Model {
 
   /// Installs a 0/1 mask (same shape as the parameter) that the host multiplies into the parameter now and after
   /// every optimizer step. An undefined tensor removes the mask.
+  /// Ownership (SDK 1.0, documented since compaudit 0.2): the model keeps the tensor itself — shared, not copied —
+  /// when it is contiguous and bool or of the parameter's dtype (other masks are converted, which copies). Hand
+  /// over a mask and do not modify it afterwards; to change an installed mask, build a new tensor (or clone() the
+  /// one mask() returns) and install that. Copying 23M mask bytes cost a third of a pruning step.
   virtual void set_mask(const std::string& name, const at::Tensor& mask) = 0;
-  /// The mask of a parameter, or an undefined tensor.
+  /// The mask of a parameter, or an undefined tensor. It is the installed tensor itself: read it, do not modify it.
   virtual at::Tensor mask(const std::string& name) const = 0;
 
   /// Bits per stored weight of a parameter (32 by default; a quantizer sets 16, 8 or 4) — used to report size.

@@ -16,7 +16,9 @@
 
 #include <compaudit/host/pipeline.h>
 
+#include <cmath>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -35,6 +37,19 @@ struct ModelSignature {
   /// Every parameter in named_parameters() order: name and shape (-1 where not known).
   std::vector<std::pair<std::string, std::vector<std::int64_t>>> parameters;
 };
+
+/// How the cnn and resnet recipes read a per-example input shape as an image [C, H, W]: [C, H, W] as is,
+/// [H, W] -> [1, H, W], [n] with n a perfect square -> [1, sqrt(n), sqrt(n)] (8x8 digits given as 64 features);
+/// nullopt for anything else. Inline: host/models, which does not link this library, builds its models with it.
+inline std::optional<std::vector<std::int64_t>> image_shape(const std::vector<std::int64_t>& shape) {
+  if (shape.size() == 3) return shape;
+  if (shape.size() == 2) return std::vector<std::int64_t>{1, shape[0], shape[1]};
+  if (shape.size() == 1) {
+    const auto side = static_cast<std::int64_t>(std::lround(std::sqrt(static_cast<double>(shape[0]))));
+    if (side * side == shape[0]) return std::vector<std::int64_t>{1, side, side};
+  }
+  return std::nullopt;
+}
 
 /// The signature of a built-in model. `input_shape` per example ({1, 28, 28}, {64}); empty = not known (shapes
 /// that depend on it are -1). `num_classes` <= 0 = not known. Throws Error(pipeline) for an unknown arch and, when

@@ -21,8 +21,9 @@
 // An input shape of one dimension whose size is a perfect square ({64}) is read as a one-channel image (1x8x8) by
 // cnn and resnet.
 //
-// Masks (Model::set_mask): the model keeps a private copy — bool masks stay bool (a quarter of the memory), others
-// take the parameter's dtype — and applies it at once and in apply_masks(). An activation hook installed by a
+// Masks (Model::set_mask): the model keeps the tensor it is given (shared, not copied; see parameter_masks.h, which
+// holds the bookkeeping every model shares) — bool masks stay bool (a quarter of the memory), others take the
+// parameter's dtype — and applies it at once and in apply_masks(). An activation hook installed by a
 // plugin (full-int8 quantization) is code in that plugin's library: keep the library loaded while the model lives.
 // Threading: one thread at a time per model (a cell). No <torch/torch.h> here: this header is included widely.
 #pragma once
