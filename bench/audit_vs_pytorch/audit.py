@@ -13,7 +13,8 @@ python3-torch and scipy:
     normalized recall with Welch's t-test (scipy.stats.ttest_ind, equal_var=False), as the compaudit plugins define
     them; references as compaudit chooses them (pruned arms vs dense+ft, the others vs dense).
 
-Data: the same files; a stratified split and standardisation as compaudit does (the exact split differs: compaudit
+Data: the same files (Fashion-MNIST: stratified 10,000 / 5,000 subsets); a stratified split and standardisation as
+compaudit does (the exact split differs: compaudit
 uses its own seeded Fisher-Yates, this uses numpy's generator; it does not change the work done).
 
     /usr/bin/python3 audit.py --task digits --threads 2
@@ -78,6 +79,10 @@ def load(task):
         ytr = read_idx(FASHION + "train-labels-idx1-ubyte.gz").astype(np.int64)
         xte = read_idx(FASHION + "t10k-images-idx3-ubyte.gz").reshape(-1, 784).astype(np.float32) / 255
         yte = read_idx(FASHION + "t10k-labels-idx1-ubyte.gz").astype(np.int64)
+        rng = np.random.default_rng(0)  # stratified subsets of 10,000 / 5,000 images, as fashion.toml
+        keep_tr = np.concatenate([rng.permutation(np.flatnonzero(ytr == c))[:1000] for c in range(10)])
+        keep_te = np.concatenate([rng.permutation(np.flatnonzero(yte == c))[:500] for c in range(10)])
+        xtr, ytr, xte, yte = xtr[keep_tr], ytr[keep_tr], xte[keep_te], yte[keep_te]
         mean, std = xtr.mean(), xtr.std()  # one channel: one mean and one std
     norm = lambda a: torch.from_numpy(((a - mean) / std).astype(np.float32))  # noqa: E731
     return norm(xtr), torch.from_numpy(ytr), norm(xte), torch.from_numpy(yte)

@@ -72,6 +72,25 @@ TEST_CASE("keep_masks finds the k-th value on large random tensors as a sort wou
   }
 }
 
+TEST_CASE("keep_masks agrees with a sort on large signed scores with an earlier mask and negative zeros",
+          "[support]") {
+  // Above the 65,536-entry sample, so the bracket, the vectorized pass and the candidates all take part.
+  at::manual_seed(11);
+  const at::Tensor a = (at::randn({200, 200}) * 64).round() / 64;  // ties, and -0.0 from negative values near 0
+  const at::Tensor b = (at::randn({35003}) * 64).round() / 64;
+  const at::Tensor mask_b = (at::rand({35003}) > 0.2).to(at::kFloat);
+  REQUIRE(a.signbit().logical_and(a.eq(0)).any().item<bool>());
+  for (bool absolute : {false, true}) {
+    for (std::int64_t k : {700L, 37500L, 74300L}) {
+      const std::vector<ScoreSource> sources{{a, {}, absolute}, {b, mask_b, absolute}};
+      const auto got = keep_masks(sources, k), want = brute_force(sources, k);
+      INFO("k = " << k << ", absolute = " << absolute);
+      CHECK(got[0].equal(want[0]));
+      CHECK(got[1].equal(want[1]));
+    }
+  }
+}
+
 TEST_CASE("counts round half to even, like Python's round() in torch.nn.utils.prune", "[support]") {
   CHECK(count_for(0.5, 5) == 2);   // 2.5 -> 2
   CHECK(count_for(0.5, 7) == 4);   // 3.5 -> 4

@@ -99,7 +99,8 @@ int finish_shard(const ShardPlan& shard, const RunPlan& plan, const ExecuteResul
     else
       fmt::print(stderr, "compaudit run: shard {}/{} (seeds {}): {} cells done, {} failed -> {}\n", shard.index,
                  shard.count, fmt::join(shard.seeds, ", "), result.cells_done, result.cells_failed, plan.run_dir);
-    fmt::print(stderr, "compaudit run: when all {} shards are done: compaudit merge OUT_DIR SHARD_DIR...\n",
+    fmt::print(stderr, "compaudit run: the {} shards are joined by `compaudit merge OUT_DIR SHARD_DIR...` (under "
+                       "--mpi, by rank 0 now)\n",
                shard.count);
   }
   return result.cells_failed > 0 ? host::exit_cells_failed : host::exit_ok;

@@ -3,6 +3,7 @@
 #include <ATen/Parallel.h>
 
 #include <dlfcn.h>
+#include <malloc.h>
 
 namespace compaudit::engine::batched {
 
@@ -19,6 +20,12 @@ bool set_blas_threads(int threads) {
 void use_one_thread_here() {
   at::set_num_threads(1);
   set_blas_threads(1);
+}
+
+void keep_freed_memory() {
+  mallopt(M_MMAP_THRESHOLD, 256 << 20);  // blocks below 256 MiB come from the heap, so they are reused...
+  mallopt(M_TRIM_THRESHOLD, 512 << 20);  // ...and the heap's top is not handed back after every step
+  mallopt(M_TOP_PAD, 64 << 20);
 }
 
 }  // namespace compaudit::engine::batched

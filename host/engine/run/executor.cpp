@@ -238,6 +238,7 @@ ExecuteResult Executor::run() {
   // K models are trained and evaluated as one stack (run_group). Groups bound how many dense models are held. A
   // group is split among the chains that run in parallel (batched/threads.h).
   // BLAS threads deliberately too: OpenBLAS does not follow at::set_num_threads, and its idle threads spin.
+  batched::keep_freed_memory();
   const int chains = chain_count();
   batched::set_blas_threads(chains > 1 ? 1 : at::get_num_threads());
   for (std::size_t g = 0; g < seeds.size() && !stopped_; g += kMaxGroup) {

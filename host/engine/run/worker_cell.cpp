@@ -4,6 +4,7 @@
 #include "run/worker.h"
 
 #include "api/run_dir.h"
+#include "batched/threads.h"
 #include "data/load.h"
 #include "run/executor_impl.h"
 
@@ -47,6 +48,9 @@ int run_worker(const host::WorkerRequest& request) {
     at::set_num_threads(plan.threads > 0 ? plan.threads
                                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
     at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/true);
+    // As the host's run() does for one chain: OpenBLAS ignores at::set_num_threads, and another BLAS thread count
+    // changes the order of sums, so the worker's bits would differ from an in-process run's (batched/threads.h).
+    batched::set_blas_threads(at::get_num_threads());
     const DataSplits data = load_data(plan.pipeline.data, pipeline_dir(plan.pipeline));
     store::Store store = store::Store::open(plan.run_dir, store::Store::Access::worker_of_lock_holder);
     ExecuteOptions options;

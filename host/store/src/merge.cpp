@@ -243,29 +243,43 @@ MergeSummary merge_stores(const std::string& out_dir, const std::vector<std::str
   summary.stores = static_cast<int>(views.size());
   RunInfo info = views.front().run;
   info.settings.erase("shard");  // the merged run is the whole run: its settings are a single run's
+  // Built in a staging directory and renamed into out_dir when complete, under out_dir's writer lock: a merge
+  // killed half-way leaves no store in out_dir (only the staging directory, which the next merge replaces).
+  std::error_code ec;
+  fs::create_directories(out, ec);
+  if (ec) detail::fail(out, "cannot create the run directory (" + ec.message() + ")");
+  const int out_lock = detail::acquire_run_lock(out);
+  const fs::path staging = fs::path(out) / ".merging";
   try {
-    Store merged = Store::create(out, info);
-    bool memorization_taken = false;
-    for (std::size_t i = 0; i < views.size(); ++i) {
-      const bool take = views[i].memorization && !memorization_taken;
-      copy_shard(merged, views[i], i == 0, take);
-      memorization_taken = memorization_taken || take;
+    fs::remove_all(staging);
+    {
+      Store merged = Store::create(staging.string(), info);
+      bool memorization_taken = false;
+      for (std::size_t i = 0; i < views.size(); ++i) {
+        const bool take = views[i].memorization && !memorization_taken;
+        copy_shard(merged, views[i], i == 0, take);
+        memorization_taken = memorization_taken || take;
+      }
+      summary.memorization = memorization_taken;
+      std::vector<std::string> dirs;
+      for (const auto& v : views) dirs.push_back(v.dir);
+      merged.log("info", fmt::format("merged from {} shard stores: {}", views.size(), fmt::join(dirs, ", ")));
+      for (const auto& c : merged.cells()) {
+        ++summary.cells;
+        summary.done += c.status == CellStatus::done;
+        summary.failed += c.status == CellStatus::failed;
+      }
+      detail::RawAccess::impl(merged).exec("PRAGMA journal_mode=DELETE");  // one self-contained file to move
     }
-    summary.memorization = memorization_taken;
-    merged.log("info", fmt::format("merged from {} shard stores: {}", views.size(), [&] {
-                 std::vector<std::string> dirs;
-                 for (const auto& v : views) dirs.push_back(v.dir);
-                 return fmt::format("{}", fmt::join(dirs, ", "));
-               }()));
-    for (const auto& c : merged.cells()) {
-      ++summary.cells;
-      summary.done += c.status == CellStatus::done;
-      summary.failed += c.status == CellStatus::failed;
-    }
+    if (Store::exists(out)) detail::fail(out, "a results store appeared here during the merge");
+    fs::rename(staging / kStoreFile, fs::path(out) / kStoreFile);
+    fs::remove_all(staging, ec);
   } catch (...) {
-    remove_store_files(out);
+    fs::remove_all(staging, ec);
+    detail::release_run_lock(out_lock);
     throw;
   }
+  detail::release_run_lock(out_lock);
   return summary;
 }
 

@@ -31,7 +31,8 @@ struct MergeSummary {
 ///   io        — a store is missing or unreadable, is in use, or out_dir already holds a store;
 ///   pipeline  — the stores are of different runs (pipeline text, settings, arms, data), a shard is not finished
 ///               (pending or running cells), two stores hold the same cell, or cells of the run are in no store.
-/// On failure nothing is left in out_dir.
+/// Built in out_dir/.merging and renamed into place when complete: on failure, or if killed, no store is left in
+/// out_dir.
 COMPAUDIT_STORE_API MergeSummary merge_stores(const std::string& out_dir, const std::vector<std::string>& shard_dirs);
 
 /// The run settings without what is specific to one shard or one machine ("shard", "pipeline_dir", "model.path"):
