@@ -112,6 +112,7 @@ int main(int argc, char** argv) {
   }
   fmt::print("validate 50-arm pipeline: median {:.1f} ms wall, {:.1f} ms CPU ({} runs)  target < 50 ms\n",
              1e3 * median(walls), 1e3 * median(cpus), repeat);
+  std::fflush(stdout);
 
   // 2. Loading plugins in process: the first, then each of the others.
   const auto registry = compaudit::host::Registry::discover(compaudit::host::SearchPaths::standard({plugin_dir}));
@@ -132,7 +133,11 @@ int main(int argc, char** argv) {
       continue;  // a plugin with required parameters we do not know how to fill: not part of this measurement
     }
     const auto t0 = Clock::now();
-    keep.push_back(loader.instantiate(m, params));
+    try {
+      keep.push_back(loader.instantiate(m, params));
+    } catch (const std::exception&) {
+      continue;  // its constructor wants parameters the defaults do not give (truncate.svd: rank or energy)
+    }
     const double t = since(t0);
     if (first < 0) {
       first = t;

@@ -101,6 +101,18 @@ TEST_CASE("a world-writable plugin directory draws a warning", "[registry][fault
   CHECK(contains(r.warnings()[0], (tmp / "open").string() + " is world-writable"));
 }
 
+TEST_CASE("a world-writable subdirectory of a plugin directory draws a warning too", "[registry][fault]") {
+  test::TempDir tmp;
+  // The search directory is private; the subdirectory holding the plugin is open to everyone.
+  test::plugin_dir_with(tmp, "root/vendor", "org.test.compressor.good", "tp_good");
+  fs::permissions(tmp / "root", fs::perms::owner_all);
+  fs::permissions(tmp / "root" / "vendor", fs::perms::all);
+  const Registry r = Registry::discover(paths({{(tmp / "root").string(), "--plugin-path"}}));
+  CHECK(r.plugins().size() == 1);
+  REQUIRE(r.warnings().size() == 1);
+  CHECK(contains(r.warnings()[0], (tmp / "root" / "vendor").string() + " is world-writable"));
+}
+
 TEST_CASE("the standard search order: --plugin-path, COMPAUDIT_PLUGIN_PATH, user, built-in", "[registry]") {
   ::setenv("COMPAUDIT_PLUGIN_PATH", "/env/one::/env/two", 1);
   ::setenv("XDG_DATA_HOME", "/xdg", 1);
@@ -152,7 +164,8 @@ TEST_CASE("the registry cache returns the same manifests, and notices changed an
   test::TempDir tmp;
   test::plugin_dir_with(tmp, "dir", "org.test.compressor.good", "tp_good", "1.0.0", "compressor",
                         "\n[[param]]\nname = \"sparsity\"\ntype = \"float\"\ndefault = 0.5\nmin = 0.0\nmax = 1.0\n"
-                        "\n[[param]]\nname = \"layers\"\ntype = \"string_list\"\ndefault = [\"fc1\", \"fc2\"]\n");
+                        "\n[[param]]\nname = \"layers\"\ntype = \"string_list\"\ndefault = [\"fc1\", \"fc2\"]\n"
+                        "refers_to = \"layer_pattern\"\n");
   SearchPaths p = paths({{(tmp / "dir").string(), "--plugin-path"}});
   p.cache_file = (tmp / "cache" / "registry.bin").string();
   const Registry cold = Registry::discover(p);
@@ -169,6 +182,7 @@ TEST_CASE("the registry cache returns the same manifests, and notices changed an
   CHECK(std::get<double>(*b.params[0].default_value) == 0.5);
   CHECK(*b.params[0].max == 1.0);
   CHECK(std::get<std::vector<std::string>>(*b.params[1].default_value) == std::vector<std::string>{"fc1", "fc2"});
+  CHECK(b.refers_to == std::map<std::string, std::string>{{"layers", "layer_pattern"}});  // cached too
 
   SECTION("a changed manifest is parsed again") {
     test::write_manifest(tmp / "dir", "tp_good", "org.test.compressor.good", "tp_good", "2.0.0");

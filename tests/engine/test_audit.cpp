@@ -160,7 +160,8 @@ TEST_CASE("A run stopped after some cells and resumed equals an uninterrupted ru
   const std::string pipeline = write_pipeline(dir, digits_pipeline("digits-resume"));
   REQUIRE(engine_test::run_pipeline(pipeline, (dir / "whole").string()) == host::exit_ok);
 
-  // Stop after 7 cells: seed 0's five cells and two of seed 1, so the resumed run must restore dense model 1.
+  // Stop after 7 cells (arm-major: the 3 dense cells, the 3 dense+ft cells, prune@0.5 seed 0), so the resumed run
+  // restores dense models 1 and 2 from the store and computes a group with a done cell (prune@0.5) partly.
   setenv("COMPAUDIT_STOP_AFTER_CELLS", "7", 1);
   const int first = engine_test::run_pipeline(pipeline, (dir / "parts").string());
   unsetenv("COMPAUDIT_STOP_AFTER_CELLS");
@@ -188,15 +189,15 @@ TEST_CASE("A run stopped after some cells and resumed equals an uninterrupted ru
 TEST_CASE("A compressor that throws fails its own cells and the run goes on", "[engine][audit][failure]") {
   if (!fs::exists(kDigits)) return;
   const auto dir = engine_test::scratch_dir("audit-failure");
-  // A conv2d cut on the MLP's linear layers: valid for `compaudit validate` (it does not know the cuts), so the
-  // truncation plugin throws in compress(). (A layer pattern matching no layer is now caught by validation.)
+  // A critical class the data does not have (digits has 10): only the data tells, so `compaudit validate` accepts
+  // it and the plugin throws in compress(). (Layer patterns and cuts that fit no layer are caught by validation.)
   const std::string broken = R"(
 [[arm]]
 name = "broken"
   [[arm.step]]
-  plugin = "org.compaudit.truncate.svd"
-  rank = 2
-  cuts = ["o|ihw"]
+  plugin = "org.compaudit.compress.classdep"
+  critical_class = 12
+  sparsity = 0.5
 )";
   const std::string pipeline = write_pipeline(dir, digits_pipeline("digits-failure", broken));
   CHECK(engine_test::run_pipeline(pipeline, (dir / "run").string()) == host::exit_cells_failed);
@@ -205,7 +206,7 @@ name = "broken"
   REQUIRE(failed.size() == 3);
   for (const auto& c : failed) {
     CHECK(c.arm == "broken");
-    CHECK_THAT(c.error, Catch::Contains("plugin org.compaudit.truncate.svd failed in compress"));
+    CHECK_THAT(c.error, Catch::Contains("plugin org.compaudit.compress.classdep failed in compress"));
   }
   CHECK(s.cells(store::CellStatus::done).size() == 15);
   const auto* pie = find_metric(s.metrics(), "org.compaudit.metric.pie", "broken");

@@ -75,8 +75,9 @@ TEST_CASE("A plugin that segfaults, aborts, hangs or runs out of memory fails on
           "[isolation][fault]") {
   if (!fs::exists(kDigits)) return;
   const auto dir = scratch_dir("faults");
-  // 20 s per worker is far above a digits cell (about 1-3 s with start-up) and bounds the hanging one.
-  const std::string run_table = "\n[run]\nisolation = \"process\"\ncell_timeout = 20\ncell_memory_mb = 2048\n";
+  // 45 s per worker is far above a digits cell (1-3 s with start-up, more on a loaded machine) and bounds the
+  // hanging one; 1024 MiB is the smallest limit allowed, so the memory faults end soon.
+  const std::string run_table = "\n[run]\nisolation = \"process\"\ncell_timeout = 45\ncell_memory_mb = 1024\n";
   write_text(dir / "pipeline.toml", digits_pipeline("faults", kFaultArms, run_table));
   const fs::path run_dir = dir / "run";
   const int rc = run({"run", (dir / "pipeline.toml").string(), "-o", run_dir.string(), "-q", "--plugin-path",
@@ -94,9 +95,9 @@ TEST_CASE("A plugin that segfaults, aborts, hangs or runs out of memory fails on
   REQUIRE(failed.size() == 6);
   CHECK_THAT(failed["fault@fault=segv"], Catch::StartsWith("killed by signal 11 (SIGSEGV)"));
   CHECK_THAT(failed["fault@fault=abort"], Catch::StartsWith("killed by signal 6 (SIGABRT)"));
-  CHECK(failed["fault@fault=hang"] == "timed out after 20 s in its worker process");
-  CHECK_THAT(failed["fault@fault=oom"], Catch::StartsWith("out of memory (limit 2048 MiB)"));
-  CHECK_THAT(failed["fault@fault=oom_tensor"], Catch::StartsWith("out of memory (limit 2048 MiB)"));
+  CHECK(failed["fault@fault=hang"] == "timed out after 45 s in its worker process");
+  CHECK_THAT(failed["fault@fault=oom"], Catch::StartsWith("out of memory (limit 1024 MiB)"));
+  CHECK_THAT(failed["fault@fault=oom_tensor"], Catch::StartsWith("out of memory (limit 1024 MiB)"));
   // An exception is the ordinary in-process failure: the worker commits it as the engine always does.
   CHECK_THAT(failed["fault@fault=throw"], Catch::Contains("the fault plugin throws, as asked"));
   // Every other cell is done: dense and every fault arm of seed 0, dense of seed 1.
@@ -133,6 +134,22 @@ TEST_CASE("An isolated run computes the same results as an in-process run", "[is
                                                           "org.test.compressor.fault is not built in"));
   CHECK(fingerprint(dir / "none") == fingerprint(dir / "auto"));
   CHECK(report_without_timings(dir / "none") == report_without_timings(dir / "auto"));
+
+  // Store::Access::worker_of_lock_holder: a worker started by hand, with no host holding the run lock, refuses to
+  // write (an orphaned worker must never write into a run that a later --resume owns).
+  const int orphan = run({"worker", "--run-dir", (dir / "none").string(), "--arm", "dense", "--seed", "0",
+                          "--plugin-path", ISOLATION_PLUGIN_DIR},
+                         dir / "orphan.log");
+  INFO(read_text(dir / "orphan.log"));
+  CHECK(orphan == compaudit::host::exit_io);
+  CHECK_THAT(read_text(dir / "orphan.log"), Catch::Contains("is not locked by a running host"));
+  // And one whose --parent-pid is not its parent stops before it opens anything.
+  const int stray = run({"worker", "--run-dir", (dir / "none").string(), "--arm", "dense", "--seed", "0",
+                         "--parent-pid", "1"},
+                        dir / "stray.log");
+  CHECK(stray == compaudit::host::exit_runtime);
+  CHECK_THAT(read_text(dir / "stray.log"), Catch::Contains("the host that started this worker is gone"));
+  CHECK(fingerprint(dir / "none") == fingerprint(dir / "auto"));  // neither wrote anything
 }
 
 TEST_CASE("Bad isolation settings are refused with the pipeline's file, line and key", "[isolation][bad]") {

@@ -161,7 +161,8 @@ bool Executor::run_cell(const host::ArmSpec& arm, std::int64_t seed) {
     return !error;
   }
   // In process: a group of one, through the same code as the batched loop (so a cell's bits do not depend on
-  // whether it ran alone, in a group, or in a worker).
+  // whether it ran alone, in a group, or in a worker) — and with a chain's threads where the loop would use chains.
+  if (chain_count() > 1) batched::use_one_thread_here();
   return run_group(arm, {seed}) == 1;
 }
 

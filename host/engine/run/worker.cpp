@@ -212,6 +212,11 @@ bool resolve_isolation(const host::RunRequest& request, const host::Pipeline& pi
 }
 
 void enable_isolation(ExecuteOptions& options, const IsolationSettings& settings, store::Store& store) {
+  // Logs of workers whose host was killed (kill -9) before it could remove them. This host holds the run lock, so
+  // no live worker of this run is writing any of them.
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(settings.run_dir, ec))
+    if (e.path().filename().string().rfind(".worker-", 0) == 0) fs::remove(e.path(), ec);
   options.isolate_cell = [settings, &store](const std::string& arm, std::int64_t seed) {
     return run_cell_in_worker(settings, store, arm, seed);
   };
