@@ -239,6 +239,26 @@ TEST_CASE("a sha256 pin is checked against the library bytes that were opened, n
                                                               "sha256 = \"" + now + "\"\n"));
   REQUIRE_THROWS_ERROR(LoadError, error, loader.instantiate(second, Params{}));
   CHECK(error->fault() == LoadFault::sha256_mismatch);
+  // The first manifest did not pin, so the opened bytes were not hashed: the loader sees the file was rewritten.
+  CHECK(contains(error->message(), "changed on disk since it was opened"));
+}
+
+TEST_CASE("a library opened under a pin is checked against the digest of the opened bytes", "[loader][fault][sha256]") {
+  test::TempDir tmp;
+  Loader loader;
+  const Manifest plain = manifest_for(tmp, "tp_good", "org.test.compressor.good");
+  const std::string opened = compaudit::host::sha256_file(plain.library);
+  const Manifest first = parse_manifest(test::write_manifest(tmp / "tp_good", "first", "org.test.compressor.good",
+                                                             "tp_good", "1.0.0", "compressor",
+                                                             "sha256 = \"" + opened + "\"\n"));
+  CHECK(loader.instantiate_as<Worker>(first, Params{})->whoami() == "good");
+  { std::ofstream(first.library, std::ios::binary | std::ios::app) << "appended"; }
+  const std::string now = compaudit::host::sha256_file(first.library);
+  const Manifest second = parse_manifest(test::write_manifest(tmp / "tp_good", "second", "org.test.compressor.good",
+                                                              "tp_good", "1.0.0", "compressor",
+                                                              "sha256 = \"" + now + "\"\n"));
+  REQUIRE_THROWS_ERROR(LoadError, error, loader.instantiate(second, Params{}));
+  CHECK(error->fault() == LoadFault::sha256_mismatch);
   CHECK(contains(error->message(), "has sha256 " + opened));
 }
 

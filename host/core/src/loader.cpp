@@ -9,6 +9,7 @@
 
 #include <dlfcn.h>
 #include <elf.h>
+#include <sys/stat.h>
 
 #include <cstring>
 #include <filesystem>
@@ -106,16 +107,25 @@ std::string explain_unloadable(const std::string& path) {
     return fmt::format("the file is truncated ({} bytes, its headers say at least {})", head.size(), end);
   return {};
 }
+/// Device, inode, size and modification time of a file: what changes when it is rewritten or replaced.
+std::string file_stamp(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return "missing";
+  return fmt::format("{}:{}:{}:{}.{}", st.st_dev, st.st_ino, st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+}
 }  // namespace
 
 struct Loader::Library {
   boost::dll::shared_library handle;
   const PluginDescriptor* descriptor = nullptr;
   std::string path;
-  /// SHA-256 of the bytes that were opened, hashed just before dlopen. A later manifest that reaches the same
-  /// (cached) library is checked against this digest: its pin must hold for the code actually in memory, not for
-  /// whatever the file holds now.
+  /// SHA-256 of the bytes that were opened, hashed just before dlopen when the opening manifest pins it (empty
+  /// otherwise). A later manifest that reaches the same (cached) library is checked against this digest: its pin must
+  /// hold for the code actually in memory, not for whatever the file holds now.
   std::string sha256;
+  /// The file's identity when it was opened (for an unpinned library, whose bytes were not hashed): a later pin is
+  /// checked against the file only while it is provably the file that was opened.
+  std::string stamp;
 };
 
 Loader::Loader() = default;
@@ -203,23 +213,37 @@ std::shared_ptr<Loader::Library> Loader::load(const Manifest& m) {
   };
   std::lock_guard<std::mutex> lock(mutex_);
   if (auto it = cache_.find(lib); it != cache_.end()) {
-    check_pin(it->second->sha256);
+    Library& cached = *it->second;
+    if (!m.sha256.empty() && cached.sha256.empty()) {
+      // Opened unpinned, so not hashed then. The file's bytes stand for the code in memory only if it is unchanged.
+      if (file_stamp(lib) != cached.stamp)
+        throw LoadError(LoadFault::sha256_mismatch, ErrorCode::library,
+                        fmt::format("library {} changed on disk since it was opened without a pin, so the pin of "
+                                    "manifest {} cannot be checked against the loaded code; refusing it",
+                                    lib, m.path),
+                        where);
+      cached.sha256 = sha256_file(lib);
+    }
+    check_pin(cached.sha256);
     check_descriptor(it->second->descriptor, m, lib);  // another manifest may claim another id for the same file
     return it->second;
   }
   auto library = std::make_shared<Library>();
   library->path = lib;
-  // Hashed whether or not this manifest pins it, so a later pinning manifest is checked against what was opened.
-  // Plugin libraries link LibTorch dynamically and are small (about a megabyte): this costs milliseconds, once.
-  // A file that cannot be read (a directory, no permission) is left to dlopen to explain, unless it is pinned.
-  try {
-    library->sha256 = sha256_file(lib);
-  } catch (const Error& e) {
-    if (!m.sha256.empty())
+  // Hashed only when pinned: a RelWithDebInfo plugin is ~10 MB, and hashing every library made loading a plugin
+  // after the first cost ~120 ms (docs/performance.md). An unpinned library records its file identity instead, so
+  // a later pinning manifest is checked against the file only while it is the one that was opened.
+  if (!m.sha256.empty()) {
+    try {
+      library->sha256 = sha256_file(lib);
+    } catch (const Error& e) {
       throw LoadError(LoadFault::not_loadable, ErrorCode::library,
                       fmt::format("cannot check the sha256 pin of library {}: {}", lib, e.what()), where);
+    }
+    check_pin(library->sha256);
+  } else {
+    library->stamp = file_stamp(lib);
   }
-  check_pin(library->sha256);
   boost::dll::fs::error_code load_ec;
   // RTLD_NOW: an unresolved symbol fails here, with the linker's text, instead of crashing mid-run.
   // RTLD_LOCAL: two plugins may define identically named symbols; each resolves its own.

@@ -2,7 +2,7 @@
 // Everything the CLI needs from LibTorch happens here; each function prints its own errors and returns an exit code
 // (compaudit/host/exit_codes.h).
 #include "api/run_dir.h"
-#include "api/blas_threads.h"
+#include "batched/threads.h"
 #include "api/scale.h"
 #include "data/load.h"
 #include "run/executor.h"
@@ -42,7 +42,7 @@ int report_error(const char* command, const std::exception& e) {
 void set_threads(int threads) {
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   at::set_num_threads(threads);
-  set_blas_threads_like_torch(threads);  // scale-out determinism: bits must not depend on core binding (api/blas_threads.h)
+  batched::set_blas_threads(threads);  // bits must not depend on core binding (batched/threads.cpp)
 }
 
 int stop_after_from_env() {
