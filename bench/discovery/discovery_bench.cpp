@@ -14,6 +14,8 @@
 #include <compaudit/host/loader.h>
 #include <compaudit/host/manifest.h>
 
+#include "support/process_timing.h"
+
 #include <fmt/format.h>
 
 #include <dlfcn.h>
@@ -29,42 +31,12 @@
 #include <vector>
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
+using bench::Clock;
+using bench::seconds_since;
+using bench::time_process;
+using bench::Times;
 
 namespace {
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-struct Times {
-  double wall = 0, cpu = 0;  // seconds; cpu = user + system time of the child
-};
-
-// Runs argv with stdout and stderr to /dev/null; returns its wall and CPU time, or throws on a non-zero exit.
-// CPU time is reported beside wall time because on a shared, loaded machine the wall time includes waiting for a
-// core.
-Times time_process(const std::vector<std::string>& args) {
-  std::vector<char*> argv;
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  const auto start = Clock::now();
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    std::freopen("/dev/null", "w", stdout);
-    std::freopen("/dev/null", "w", stderr);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  int status = 0;
-  struct rusage usage {};
-  ::wait4(pid, &status, 0, &usage);
-  const double wall = seconds_since(start);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    throw std::runtime_error(fmt::format("{} failed (status {})", args[1], status));
-  auto secs = [](const timeval& t) { return double(t.tv_sec) + double(t.tv_usec) * 1e-6; };
-  return {wall, secs(usage.ru_utime) + secs(usage.ru_stime)};
-}
 
 Times median(std::vector<Times> v) {
   Times m;

@@ -12,6 +12,8 @@
 #include <compaudit/host/manifest.h>
 #include <compaudit/host/registry.h>
 
+#include "support/process_timing.h"
+
 #include <fmt/format.h>
 
 #include <sys/resource.h>
@@ -26,38 +28,14 @@
 #include <vector>
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
+using bench::Clock;
+using bench::time_process;
 
 namespace {
-
-double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v.empty() ? 0.0 : v[v.size() / 2];
-}
-
-// Runs argv (output to /dev/null); returns {wall, cpu} seconds; throws on failure.
-std::pair<double, double> time_process(const std::vector<std::string>& args) {
-  std::vector<char*> argv;
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  const auto t0 = Clock::now();
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    std::freopen("/dev/null", "w", stdout);
-    std::freopen("/dev/null", "w", stderr);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  int status = 0;
-  struct rusage usage {};
-  ::wait4(pid, &status, 0, &usage);
-  const double wall = since(t0);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) throw std::runtime_error("failed: " + args[0] + " " + args[1]);
-  const double cpu = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
-                     static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) * 1e-6;
-  return {wall, cpu};
 }
 
 // 50 arms: 25 pruning arms and 25 quantization arms, each its own [[arm]] table, on scikit-learn's digits.
@@ -138,7 +116,7 @@ int main(int argc, char** argv) {
     } catch (const std::exception&) {
       continue;  // its constructor wants parameters the defaults do not give (truncate.svd: rank or energy)
     }
-    const double t = since(t0);
+    const double t = bench::seconds_since(t0);
     if (first < 0) {
       first = t;
       names.insert(names.begin(), m.id);

@@ -9,6 +9,7 @@
 // and require the same top-1 label wherever the one-at-a-time model is not near a tie.
 #include "engine_lib.h"
 #include "test_helpers.h"
+#include "toy_data.h"
 
 #include "batched/batched_train.h"
 #include "batched/stacked_mlp.h"
@@ -31,16 +32,9 @@ using namespace compaudit::engine;
 
 namespace {
 
-constexpr double kProbabilityTolerance = 1e-4;
+using engine_test::toy_data;
 
-Dataset toy_data() {
-  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(42);
-  Dataset d;
-  d.inputs = at::randn({300, 16}, gen);
-  d.targets = d.inputs.slice(1, 0, 4).argmax(1);  // learnable: the largest of the first four features
-  d.ids = at::arange(300, at::kLong);
-  return d;
-}
+constexpr double kProbabilityTolerance = 1e-4;
 
 TrainPlan plan_for(std::int64_t seed, const std::string& purpose, int epochs = 3) {
   TrainPlan plan;

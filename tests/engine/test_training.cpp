@@ -1,5 +1,6 @@
 // Training: deterministic per seed, masks held through training, callbacks and loss overrides honoured.
 #include "training/trainer.h"
+#include "toy_data.h"
 
 #include <compaudit/models/models.h>
 
@@ -13,14 +14,7 @@ using namespace compaudit::engine;
 
 namespace {
 
-Dataset toy_data() {
-  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(42);
-  Dataset d;
-  d.inputs = at::randn({300, 16}, gen);
-  d.targets = d.inputs.slice(1, 0, 4).argmax(1);  // learnable: the largest of the first four features
-  d.ids = at::arange(300, at::kLong);
-  return d;
-}
+using engine_test::toy_data;
 
 TrainPlan toy_plan(std::uint64_t seed) {
   TrainPlan plan;
