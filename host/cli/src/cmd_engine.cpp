@@ -73,8 +73,9 @@ void add_engine_commands(CLI::App& app, Context& context) {
   run_cmd->add_option("PIPELINE", request->pipeline_path, "Pipeline file (TOML); not needed with --resume");
   run_cmd->add_option("--resume", *resume_dir, "Continue the run in RUN_DIR; finished cells are not recomputed");
   run_cmd->add_option("-o,--output", request->run_dir, "Run directory (default: the pipeline's [audit] output)");
-  run_cmd->add_option("--threads", request->threads, "Cores to use: chains of cells in parallel for batchable MLPs, else LibTorch threads (0: the pipeline's "
-                      "setting; docs/performance.md)")
+  run_cmd->add_option("--threads", request->threads,
+                      "Cores to use: chains of cells in parallel for batchable MLPs, else LibTorch threads "
+                      "(0: the pipeline's setting; docs/performance.md)")
       ->check(CLI::NonNegativeNumber);
   run_cmd->add_flag("-q,--quiet", request->quiet, "No progress output");
   add_scale_options(*run_cmd, request);  // scale-out: --shard I/N, --mpi (cmd_merge.cpp, docs/scaling.md)
