@@ -1,12 +1,12 @@
 #include "batched/batched_train.h"
 
 #include "batched/stacked_mlp.h"
+#include "batched/stacked_trainer.h"
 
 #include <compaudit/error.h>
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
-#include <torch/optim/optimizer.h>
 
 #include <algorithm>
 
@@ -47,7 +47,7 @@ void train_population(const std::vector<models::TrainableModel*>& models, const 
   for (const auto& p : plans) order.push_back(at::make_generator<at::CPUGeneratorImpl>(p.seed));
 
   StackedMlp stack(models);
-  auto optimizer = make_optimizer(plan.settings, stack.parameters());
+  StackedTrainer trainer(stack, plan.settings);
   std::int64_t step = 0;
   std::vector<at::Tensor> perms(static_cast<std::size_t>(K)), idx(static_cast<std::size_t>(K));
   for (int epoch = 0; epoch < plan.epochs && step < total; ++epoch) {
@@ -57,15 +57,8 @@ void train_population(const std::vector<models::TrainableModel*>& models, const 
       for (std::int64_t k = 0; k < K; ++k) idx[k] = perms[k].slice(0, lo, hi);
       const at::Tensor rows = at::cat(idx, 0);  // model k's batch is row block k
       const at::Tensor x = data.inputs.index_select(0, rows).reshape({K, hi - lo, -1});
-      const at::Tensor y = data.targets.index_select(0, rows).reshape({K, hi - lo, 1});
-      set_lr(*optimizer, scheduled_lr(plan.settings, epoch, plan.epochs, step, total));
-      optimizer->zero_grad();
-      const at::Tensor logp = at::log_softmax(stack.forward(x), 2);
-      // Sum over models of each model's mean cross entropy: slice k's gradient is model k's own.
-      const at::Tensor loss = (-logp.gather(2, y)).squeeze(2).mean(1).sum();
-      loss.backward();
-      optimizer->step();
-      stack.apply_masks();
+      const at::Tensor y = data.targets.index_select(0, rows).reshape({K, hi - lo});
+      trainer.step(x, y, scheduled_lr(plan.settings, epoch, plan.epochs, step, total));
       ++step;
     }
   }

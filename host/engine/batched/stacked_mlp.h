@@ -45,14 +45,17 @@ class StackedMlp {
   /// Writes slice k of every parameter back into model k (in place: masks, storage bits and hooks are untouched).
   void unpack(const std::vector<models::TrainableModel*>& models) const;
 
- private:
+ /// Layer l of the stack; StackedTrainer (stacked_trainer.h) updates the tensors in place.
   struct StackedLayer {
-    at::Tensor weight;    ///< [K, out, in], leaf
-    at::Tensor bias;      ///< [K, 1, out], leaf
+    at::Tensor weight;    ///< [K, out, in], contiguous leaf
+    at::Tensor bias;      ///< [K, 1, out], contiguous leaf
     at::Tensor keep_w;    ///< bool [K, out, in] (true: keep) or float multiplier, or undefined (no mask at all)
     at::Tensor keep_b;
-    bool relu = false;
+    bool relu = false;    ///< a ReLU follows the layer
   };
+  std::vector<StackedLayer>& layers() { return layers_; }
+
+ private:
   std::int64_t k_ = 0;
   std::vector<StackedLayer> layers_;
 };
