@@ -7,7 +7,7 @@ packages=(
   # toolchain
   g++ cmake ninja-build pkg-config
   # libraries
-  libtorch-dev libopenblas0-pthread libtomlplusplus-dev libfmt-dev nlohmann-json3-dev libcli11-dev
+  libtorch-dev libopenblas0-pthread libdnnl-dev libtomlplusplus-dev libfmt-dev nlohmann-json3-dev libcli11-dev
   libboost-dev libboost-filesystem-dev libboost-math-dev libsqlite3-dev zlib1g-dev catch2
   # data: Fashion-MNIST (IDX) and sklearn's digits / breast-cancer CSV files
   dataset-fashion-mnist python3-sklearn

@@ -2,6 +2,7 @@
 // Everything the CLI needs from LibTorch happens here; each function prints its own errors and returns an exit code
 // (compaudit/host/exit_codes.h).
 #include "api/run_dir.h"
+#include "api/blas_info.h"
 #include "batched/threads.h"
 #include "api/scale.h"
 #include "data/load.h"
@@ -87,16 +88,21 @@ int run(const host::RunRequest& request) {
     RunPlan plan = plan_run(request, registry);
     const ShardPlan shard = plan_shard(request, registry, plan);  // scale-out: --shard I/N (api/shard.cpp)
     set_threads(plan.threads);
+    const std::string blas = blas_description();  // provenance: the BLAS kernels in use (api/blas_info.h)
     at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/true);
     if (!request.quiet)
-      fmt::print(stderr, "compaudit run: {} {} -> {} ({} thread{})\n", plan.resuming ? "resuming" : "running",
-                 plan.pipeline.name, plan.run_dir, at::get_num_threads(), at::get_num_threads() == 1 ? "" : "s");
+      fmt::print(stderr, "compaudit run: {} {} -> {} ({} thread{}, BLAS {})\n",
+                 plan.resuming ? "resuming" : "running", plan.pipeline.name, plan.run_dir, at::get_num_threads(),
+                 at::get_num_threads() == 1 ? "" : "s", blas);
     const DataSplits data = load_data(plan.pipeline.data, pipeline_dir(plan.pipeline));
     store::Store store = plan.resuming ? store::Store::open(plan.run_dir) : store::Store::create(plan.run_dir, plan.info);
     ExecuteOptions options;
     options.quiet = request.quiet;
     options.stop_after_cells = stop_after_from_env();
     apply_shard(shard, options);  // scale-out: the shard's seeds only, no metrics
+    options.extra_settings["blas"] = blas;   // provenance: recorded with the run's settings (docs/engine.md)
+    if (plan.resuming)  // a resume under other kernels mixes last bits: say so
+      note_blas_change(store, blas, plan.pipeline.memorization.enabled);
     if (IsolationSettings iso; resolve_isolation(request, plan.pipeline, registry, plan.run_dir, at::get_num_threads(), iso))
       enable_isolation(options, iso, store);  // isolation: cells in `compaudit worker` processes (run/worker.h)
     const ExecuteResult result = execute(plan.pipeline, registry, data, store, options);

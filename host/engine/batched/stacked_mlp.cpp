@@ -1,5 +1,7 @@
 #include "batched/stacked_mlp.h"
 
+#include "batched/slice_gemm.h"
+
 #include <compaudit/error.h>
 
 #include <ATen/ATen.h>
@@ -81,9 +83,18 @@ at::Tensor StackedMlp::forward(const at::Tensor& inputs) const {
 }
 
 at::Tensor StackedMlp::forward_shared(const at::Tensor& inputs) const {
-  // A stride-0 view: bmm takes slice k of it as the same [N, in] matrix, no copy.
-  const at::Tensor flat = inputs.reshape({inputs.size(0), -1});
-  return forward(flat.unsqueeze(0).expand({k_, flat.size(0), flat.size(1)}));
+  // Evaluation only, so no autograd: the products go through slice_gemm as in training. The first layer reads a
+  // stride-0 view: every slice is the same [N, in] matrix, no copy.
+  at::NoGradGuard no_grad;
+  const at::Tensor flat = inputs.reshape({inputs.size(0), -1}).contiguous();
+  at::Tensor x = flat.unsqueeze(0).expand({k_, flat.size(0), flat.size(1)});
+  for (const auto& l : layers_) {
+    at::Tensor z = l.bias.detach().expand({k_, flat.size(0), l.bias.size(2)}).contiguous();
+    slice_gemm(z, x, false, l.weight.detach(), true, /*accumulate=*/true);
+    if (l.relu) z.relu_();
+    x = std::move(z);
+  }
+  return x;
 }
 
 void StackedMlp::apply_masks() {

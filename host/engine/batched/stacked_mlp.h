@@ -36,9 +36,10 @@ class StackedMlp {
   std::int64_t population() const { return k_; }
   /// Leaf tensors for the optimizer, in layer order: weight, bias, weight, bias, ...
   std::vector<at::Tensor> parameters() const;
-  /// Logits [K, B, C] of inputs [K, B, features...] (model k sees row block k).
+  /// Logits [K, B, C] of inputs [K, B, features...] (model k sees row block k), recorded by autograd (tests use it
+  /// as the oracle of StackedTrainer).
   at::Tensor forward(const at::Tensor& inputs) const;
-  /// Logits [K, N, C] of inputs [N, features...] shared by every model (evaluation).
+  /// Logits [K, N, C] of inputs [N, features...] shared by every model (evaluation: no autograd; oneDNN products).
   at::Tensor forward_shared(const at::Tensor& inputs) const;
   /// Re-applies the stacked masks (after an optimizer step).
   void apply_masks();

@@ -1,6 +1,7 @@
 #include "batched/stacked_trainer.h"
 
 #include "batched/fused_step.h"
+#include "batched/slice_gemm.h"
 
 #include <compaudit/error.h>
 
@@ -65,9 +66,10 @@ void StackedTrainer::step(const at::Tensor& inputs, const at::Tensor& targets, d
   auto& layers = stack_.layers();
   const std::int64_t k = stack_.population(), b = inputs.size(1);
 
-  activations_.assign(1, inputs.reshape({k, b, -1}));
+  activations_.assign(1, inputs.reshape({k, b, -1}).contiguous());
   for (const auto& l : layers) {
-    at::Tensor z = at::baddbmm(l.bias, activations_.back(), l.weight.transpose(1, 2));
+    at::Tensor z = l.bias.expand({k, b, l.bias.size(2)}).contiguous();  // z = b + a·Wᵀ: start from the bias rows
+    slice_gemm(z, activations_.back(), false, l.weight, true, /*accumulate=*/true);
     if (l.relu) z.relu_();
     activations_.push_back(std::move(z));
   }
@@ -81,9 +83,12 @@ void StackedTrainer::step(const at::Tensor& inputs, const at::Tensor& targets, d
   for (auto l = static_cast<std::int64_t>(layers.size()) - 1; l >= 0; --l) {
     auto& layer = layers[static_cast<std::size_t>(l)];
     at::Tensor dx;
-    if (l > 0) dx = at::bmm(dz, layer.weight);  // before the step changes W_l
     const at::Tensor& a = activations_[static_cast<std::size_t>(l)];
-    at::bmm_out(weights_[static_cast<std::size_t>(l)].grad, dz.transpose(1, 2), a);
+    if (l > 0) {  // before the step changes W_l
+      dx = at::empty_like(a);
+      slice_gemm(dx, dz, false, layer.weight, false, false);
+    }
+    slice_gemm(weights_[static_cast<std::size_t>(l)].grad, dz, true, a, false, false);
     at::sum_out(biases_[static_cast<std::size_t>(l)].grad, dz, {1}, /*keepdim=*/true);
     update(layer.weight, layer.keep_w, weights_[static_cast<std::size_t>(l)], lr);
     update(layer.bias, layer.keep_b, biases_[static_cast<std::size_t>(l)], lr);

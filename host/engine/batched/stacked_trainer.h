@@ -1,7 +1,7 @@
 // host/engine/batched/stacked_trainer.h — training steps of a StackedMlp without autograd.
 //
 // An MLP's backward pass is three products per layer, so it is written out here instead of recorded by autograd:
-//   forward   z_l = b_l + a_{l-1}·W_lᵀ,  a_l = relu(z_l)               (one baddbmm per layer for all K models)
+//   forward   z_l = b_l + a_{l-1}·W_lᵀ,  a_l = relu(z_l)        (the products: oneDNN, one per model, slice_gemm.h)
 //   loss      per model, the mean cross entropy of its own batch; d loss / d logits = (softmax − one-hot) / B
 //   backward  dW_l = dz_lᵀ·a_{l-1},  db_l = Σ_batch dz_l,  dz_{l-1} = (dz_l·W_l) ⊙ [a_{l-1} > 0]
 // and each layer's optimizer step runs as soon as its gradients exist, fused with its mask (fused_step.h), while

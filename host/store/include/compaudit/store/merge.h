@@ -35,8 +35,8 @@ struct MergeSummary {
 /// out_dir.
 COMPAUDIT_STORE_API MergeSummary merge_stores(const std::string& out_dir, const std::vector<std::string>& shard_dirs);
 
-/// The run settings without what is specific to one shard or one machine ("shard", "pipeline_dir", "model.path"):
-/// what two stores of the same run must agree on.
+/// The run settings without what is specific to one shard or one machine ("shard", "pipeline_dir", "model.path",
+/// "blas"): what two stores of the same run must agree on.
 COMPAUDIT_STORE_API nlohmann::json comparable_settings(nlohmann::json settings);
 
 /// The store of `run_dir` as the bytes of one self-contained SQLite file (its write-ahead log folded in), e.g. to
