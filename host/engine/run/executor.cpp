@@ -12,6 +12,8 @@
 #include <ATen/Parallel.h>
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <exception>
@@ -30,6 +32,39 @@ bool is_control(const host::ArmSpec& arm) { return arm.name != "dense" && arm.st
 // Seeds per group: an arm's models of a group are trained as one stack, and a group's dense models stay in memory
 // until its last arm is done. 64 MLPs of Fashion-MNIST's 784-256-128-10 are 60 MB of parameters.
 constexpr std::size_t kMaxGroup = 64;
+
+/// `arm`'s cells of `seeds` as `parts` tasks of contiguous seeds, sizes differing by at most one.
+std::vector<CellTask> split(const host::ArmSpec& arm, const std::vector<std::int64_t>& seeds, std::size_t parts) {
+  const std::size_t n = seeds.size();
+  parts = std::clamp<std::size_t>(parts, 1, std::max<std::size_t>(n, 1));
+  std::vector<CellTask> tasks;
+  for (std::size_t p = 0; p < parts; ++p)
+    tasks.push_back({&arm, {seeds.begin() + static_cast<std::ptrdiff_t>(p * n / parts),
+                            seeds.begin() + static_cast<std::ptrdiff_t>((p + 1) * n / parts)}});
+  return tasks;
+}
+
+/// Rough cost of an arm's cells, in model-epochs: the fine-tuning epochs, plus one for making (compressing) and
+/// evaluating each model, so an arm that does not train still weighs a little. Only used to order tasks.
+std::int64_t cost(const host::ArmSpec& arm, std::size_t seeds) {
+  return static_cast<std::int64_t>(seeds) * (std::max(arm.finetune_epochs, 0) + 1);
+}
+
+/// The tasks of a group's non-dense arms: each arm split into one seed share per chain, as the dense cells are.
+/// Whole-arm stacks would be bigger, but with two chains at once they measured no faster per model on the
+/// Fashion-MNIST benchmark, and smaller tasks balance better. With several chains the biggest tasks come first, so
+/// the small ones fill the gaps at the end; one chain keeps the pipeline's arm order (arm-major, as before).
+std::vector<CellTask> arm_tasks(const host::Pipeline& pipeline, const std::vector<std::int64_t>& group, int chains) {
+  std::vector<CellTask> tasks;
+  for (const auto& arm : pipeline.arms)
+    if (arm.name != "dense")
+      for (auto& t : split(arm, group, static_cast<std::size_t>(chains))) tasks.push_back(std::move(t));
+  if (chains > 1)
+    std::stable_sort(tasks.begin(), tasks.end(), [](const CellTask& a, const CellTask& b) {
+      return cost(*a.arm, a.seeds.size()) > cost(*b.arm, b.seeds.size());
+    });
+  return tasks;
+}
 
 }  // namespace
 
@@ -174,44 +209,74 @@ int Executor::chain_count() const {
   return std::max(1, at::get_num_threads());
 }
 
-void Executor::run_chain(const std::vector<std::int64_t>& seeds) {
-  const auto finished = [&](const std::string& arm, std::int64_t seed) {
-    const auto c = store_.cell(arm, seed);
-    return c && (c->status == store::CellStatus::done || c->status == store::CellStatus::failed);
-  };
-  const auto out_of_budget = [&] { return options_.stop_after_cells >= 0 && computed_ >= options_.stop_after_cells; };
-  for (const auto& arm : pipeline_.arms) {
-    std::vector<std::int64_t> todo;
-    for (std::int64_t seed : seeds) {
-      if (finished(arm.name, seed)) continue;
-      if (out_of_budget()) {  // a pending cell and no budget left: stop as if killed
-        stopped_ = true;
-        break;
-      }
-      const auto dense = store_.cell("dense", seed);
-      if (arm.name != "dense" && dense && dense->status == store::CellStatus::failed) {
-        std::lock_guard<std::mutex> lock(host_mutex_);
-        store_.fail_cell(arm.name, seed, fmt::format("the dense model of seed {} failed", seed));
-        progress_->finish(cell_name(arm.name, seed), false, 0.0);
-        ++computed_;
-      } else {
-        todo.push_back(seed);
-      }
+std::vector<std::int64_t> Executor::pending(const host::ArmSpec& arm, const std::vector<std::int64_t>& seeds) {
+  std::lock_guard<std::mutex> lock(host_mutex_);  // the progress line, and computed_ against other chains' commits
+  std::vector<std::int64_t> todo;
+  for (std::int64_t seed : seeds) {
+    const auto c = store_.cell(arm.name, seed);
+    if (c && (c->status == store::CellStatus::done || c->status == store::CellStatus::failed)) continue;
+    if (out_of_budget()) {  // a pending cell and no budget left: stop as if killed
+      stopped_ = true;
+      break;
     }
-    if (options_.isolate_cell) {  // isolation: every cell in its own worker process (run/worker.h)
-      for (std::int64_t seed : todo) {
-        if (out_of_budget()) {
-          stopped_ = true;
-          break;
-        }
-        run_cell(arm, seed);
-        ++computed_;
-      }
-    } else if (!todo.empty()) {
-      run_group(arm, todo);  // counts computed_ and sets stopped_ itself
+    const auto dense = store_.cell("dense", seed);
+    if (arm.name != "dense" && dense && dense->status == store::CellStatus::failed) {
+      store_.fail_cell(arm.name, seed, fmt::format("the dense model of seed {} failed", seed));
+      progress_->finish(cell_name(arm.name, seed), false, 0.0);
+      ++computed_;
+    } else {
+      todo.push_back(seed);
     }
-    if (stopped_) break;
   }
+  return todo;
+}
+
+void Executor::run_task(const CellTask& task) {
+  const std::vector<std::int64_t> todo = pending(*task.arm, task.seeds);
+  if (!options_.isolate_cell) {
+    if (!todo.empty()) run_group(*task.arm, todo);  // counts computed_ and sets stopped_ itself
+    return;
+  }
+  for (std::int64_t seed : todo) {  // isolation: every cell in its own worker process (run/worker.h)
+    if (out_of_budget()) {
+      stopped_ = true;
+      break;
+    }
+    run_cell(*task.arm, seed);
+    ++computed_;
+  }
+}
+
+void Executor::run_tasks(const std::vector<CellTask>& tasks, int chains) {
+  // A shared queue rather than a fixed share per chain: tasks differ in cost (seeds, fine-tuning epochs, masks), so
+  // a chain that finishes early takes the next task instead of idling until the slowest share is done.
+  std::atomic<std::size_t> next{0};
+  std::atomic<bool> failed{false};  // a chain threw: the run fails, so the others start nothing new
+  const auto work = [&] {
+    while (!stopped_ && !failed) {
+      const std::size_t i = next++;
+      if (i >= tasks.size()) break;
+      run_task(tasks[i]);
+    }
+  };
+  if (chains <= 1) return work();  // on this thread, with all its intra-op threads
+  // Even a single task gets its own one-thread chain: a cell's bits must not depend on how many tasks there were.
+  const std::size_t n = std::min(tasks.size(), static_cast<std::size_t>(chains));
+  std::vector<std::exception_ptr> errors(n);
+  std::vector<std::thread> threads;
+  for (std::size_t p = 0; p < n; ++p)
+    threads.emplace_back([&, p] {
+      try {
+        batched::use_one_thread_here();
+        work();
+      } catch (...) {
+        errors[p] = std::current_exception();
+        failed = true;
+      }
+    });
+  for (auto& t : threads) t.join();
+  for (auto& e : errors)
+    if (e) std::rethrow_exception(e);  // outside any cell (store, io): the run's error
 }
 
 ExecuteResult Executor::run() {
@@ -235,9 +300,10 @@ ExecuteResult Executor::run() {
       options_.memorization && pipeline_.memorization.enabled && !store_.memorization("train") ? 1 : 0;
   progress_ = std::make_unique<Progress>(result.cells_total + mem_units, already, options_.quiet);
 
-  // Arm-major in groups of seeds: the dense cells of a group, then each other arm's cells of the group, so an arm's
-  // K models are trained and evaluated as one stack (run_group). Groups bound how many dense models are held. A
-  // group is split among the chains that run in parallel (batched/threads.h).
+  // In groups of seeds (kMaxGroup), two phases per group, each spread over the chains that run in parallel
+  // (batched/threads.h): 1. the dense cells, split by seeds; 2. once every dense model of the group is there (or
+  // failed) — the other arms start from them — the other arms' cells, as tasks of (arm, seeds) stacks taken from a
+  // shared queue (arm_tasks). Groups bound how many dense models are held.
   // BLAS threads deliberately too: OpenBLAS does not follow at::set_num_threads, and its idle threads spin.
   batched::keep_freed_memory();
   const int chains = chain_count();
@@ -245,29 +311,8 @@ ExecuteResult Executor::run() {
   for (std::size_t g = 0; g < seeds.size() && !stopped_; g += kMaxGroup) {
     const std::vector<std::int64_t> group(seeds.begin() + static_cast<std::ptrdiff_t>(g),
                                           seeds.begin() + static_cast<std::ptrdiff_t>(std::min(seeds.size(), g + kMaxGroup)));
-    const std::size_t parts = std::min(group.size(), static_cast<std::size_t>(chains));
-    if (parts <= 1) {
-      run_chain(group);
-    } else {
-      std::vector<std::thread> threads;
-      std::vector<std::exception_ptr> errors(parts);
-      for (std::size_t p = 0; p < parts; ++p) {
-        // Contiguous shares, sizes differing by at most one: seeds [p*n/parts, (p+1)*n/parts).
-        const std::vector<std::int64_t> share(group.begin() + static_cast<std::ptrdiff_t>(p * group.size() / parts),
-                                              group.begin() + static_cast<std::ptrdiff_t>((p + 1) * group.size() / parts));
-        threads.emplace_back([this, share, &errors, p] {
-          try {
-            batched::use_one_thread_here();
-            run_chain(share);
-          } catch (...) {
-            errors[p] = std::current_exception();
-          }
-        });
-      }
-      for (auto& t : threads) t.join();
-      for (auto& e : errors)
-        if (e) std::rethrow_exception(e);  // outside any cell (store, io): the run's error
-    }
+    run_tasks(split(pipeline_.arms.front(), group, static_cast<std::size_t>(chains)), chains);
+    if (!stopped_) run_tasks(arm_tasks(pipeline_, group, chains), chains);
     dense_models_.clear();  // the next group of seeds starts from its own dense models
     rewinds_.clear();
   }

@@ -24,6 +24,12 @@
 
 namespace compaudit::engine {
 
+/// A unit of work for a chain: the cells of one arm for some seeds of the current group, computed as one stack.
+struct CellTask {
+  const host::ArmSpec* arm = nullptr;
+  std::vector<std::int64_t> seeds;
+};
+
 class Executor {
  public:
   Executor(const host::Pipeline& pipeline, const host::Registry& registry, const DataSplits& data,
@@ -58,9 +64,16 @@ class Executor {
   /// as one stack when they can be (batched/), else one at a time; each cell committed on its own. Returns the
   /// number of cells committed done; sets stopped_ when stop_after_cells ran out.
   int run_group(const host::ArmSpec& arm, const std::vector<std::int64_t>& seeds);
-  /// Every arm's pending cells of `seeds`, arm-major (dense first). Several chains may run at once on different
-  /// seeds (batched/threads.h); they share the Executor under host_mutex_.
-  void run_chain(const std::vector<std::int64_t>& seeds);
+  /// Runs `tasks` on `chains` chains in parallel (batched/threads.h), each chain taking the next task from the
+  /// list when it is free; chains share the Executor under host_mutex_. Returns when every task is done, the
+  /// stop_after_cells budget ran out, or a chain threw (rethrown here).
+  void run_tasks(const std::vector<CellTask>& tasks, int chains);
+  /// The pending cells of one task: in a group (run_group), or each in its own worker when isolated.
+  void run_task(const CellTask& task);
+  /// The seeds among `seeds` whose `arm` cell still has to be computed; fails those whose dense model failed, and
+  /// sets stopped_ when a pending cell finds no budget left.
+  std::vector<std::int64_t> pending(const host::ArmSpec& arm, const std::vector<std::int64_t>& seeds);
+  bool out_of_budget() const { return options_.stop_after_cells >= 0 && computed_ >= options_.stop_after_cells; }
   /// How many chains run in parallel: one per thread for batchable MLP pipelines, else 1 (batched/threads.h).
   int chain_count() const;
   models::TrainableModel& dense_model(std::int64_t seed);
