@@ -223,6 +223,32 @@ TEST_CASE("A run resumed under another BLAS core says so on stderr and in the st
   CHECK(logged);
 }
 
+TEST_CASE("A run records the oneDNN instruction set of its stacked products, and a resume under another says so",
+          "[blas][run][resume]") {
+  const auto flags = cpu_flags();
+  if (!can_run_here(flags)) return;
+  const fs::path dir = scratch("gemm");
+  const fs::path pipeline = write_pipeline(dir);
+  const fs::path run_dir = dir / "run";
+  // oneDNN generates its kernels for at most the ISA ONEDNN_MAX_CPU_ISA names: AVX2 runs wherever this test does.
+  const Result first = run_compaudit({"run", pipeline.string(), "-o", run_dir.string()},
+                                     {"ONEDNN_MAX_CPU_ISA=AVX2", "COMPAUDIT_STOP_AFTER_CELLS=1"}, dir / "first.log");
+  INFO(first.output);
+  REQUIRE(first.exit_code == 0);
+  const auto gemm = [&] {
+    const auto report = nlohmann::json::parse(read_text(run_dir / "report.json"));
+    return report.at("run").at("settings").value("gemm", "");
+  };
+  const Result again = run_compaudit({"run", "--resume", run_dir.string()}, {"ONEDNN_MAX_CPU_ISA=SSE41"},
+                                     dir / "again.log");
+  INFO(again.output);
+  REQUIRE(again.exit_code == 0);
+  CHECK(again.output.find("warning: the run started with GEMM oneDNN") != std::string::npos);
+  CHECK(again.output.find("cpu_isa_sse41") != std::string::npos);
+  CHECK(gemm().rfind("oneDNN ", 0) == 0);
+  CHECK(ends_with(gemm(), " cpu_isa_avx2"));  // the settings keep what the run started with
+}
+
 TEST_CASE("Shards computed with different BLAS cores merge, and the merged run records both", "[blas][run][merge]") {
   const auto flags = cpu_flags();
   if (!can_run_here(flags)) return;

@@ -13,6 +13,7 @@
 
 #include "batched/batched_train.h"
 #include "batched/stacked_mlp.h"
+#include "batched/slice_gemm.h"
 #include "batched/stacked_trainer.h"
 #include "training/trainer.h"
 
@@ -214,6 +215,32 @@ TEST_CASE("The stacked trainer steps as autograd with torch::optim and apply_mas
   check("sgd", false);
   check("sgd", true);
   check("adam", false);
+}
+
+TEST_CASE("slice_gemm multiplies slice by slice as at::matmul does", "[engine][batched]") {
+  at::set_num_threads(1);
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(7);
+  const at::Tensor a = at::randn({3, 5, 4}, gen), b = at::randn({3, 4, 6}, gen), c = at::randn({3, 5, 6}, gen);
+  for (bool ta : {false, true})
+    for (bool tb : {false, true}) {
+      INFO("trans_a " << ta << ", trans_b " << tb);
+      // Store each operand so that op(stored) is a or b.
+      const at::Tensor sa = ta ? a.transpose(1, 2).contiguous() : a, sb = tb ? b.transpose(1, 2).contiguous() : b;
+      at::Tensor out = c.clone();
+      batched::slice_gemm(out, sa, ta, sb, tb, /*accumulate=*/true);
+      CHECK((out - (c + at::matmul(a, b))).abs().max().item<double>() < 1e-5);
+      batched::slice_gemm(out, sa, ta, sb, tb, /*accumulate=*/false);
+      CHECK((out - at::matmul(a, b)).abs().max().item<double>() < 1e-5);
+    }
+  // One matrix shared by every slice (a stride-0 view, as evaluation reads its inputs).
+  const at::Tensor shared = at::randn({5, 4}, gen);
+  at::Tensor out = at::empty({3, 5, 6});
+  batched::slice_gemm(out, shared.unsqueeze(0).expand({3, 5, 4}), false, b, false, false);
+  CHECK((out - at::matmul(shared, b)).abs().max().item<double>() < 1e-5);
+  // Shapes that do not multiply are an error, not a wrong answer.
+  at::Tensor wrong = at::empty({3, 5, 7});
+  CHECK_THROWS_WITH(batched::slice_gemm(wrong, a, false, b, false, false), Catch::Contains("do not give"));
+  CHECK_THAT(batched::gemm_description(), Catch::StartsWith("oneDNN "));
 }
 
 TEST_CASE("What cannot be stacked is refused with a reason", "[engine][batched]") {

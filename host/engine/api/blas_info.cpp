@@ -39,18 +39,19 @@ std::string blas_description() {
   return "unknown";
 }
 
-void note_blas_change(store::Store& store, const std::string& blas, bool memorization) {
+void note_kernel_change(store::Store& store, const std::string& key, const std::string& value, bool memorization) {
   const auto settings = store.run().settings;
-  if (!settings.is_object() || !settings.contains("blas")) return;  // not described yet, or a run from before
-  const std::string recorded = settings["blas"].is_string() ? settings["blas"].get<std::string>() : "";
-  if (recorded == blas) return;
+  if (!settings.is_object() || !settings.contains(key)) return;  // not described yet, or a run from before
+  const std::string recorded = settings[key].is_string() ? settings[key].get<std::string>() : "";
+  if (recorded == value) return;
   bool trains = memorization && !store.memorization("train");
   for (const auto& cell : store.cells())
     trains = trains || cell.status == store::CellStatus::pending || cell.status == store::CellStatus::running;
   if (!trains) return;
   const std::string text = fmt::format(
-      "the run started with BLAS {} and resumes with {}: models trained now differ from the earlier ones in their "
-      "last bits (set OPENBLAS_CORETYPE to resume with the same kernels; docs/engine.md)", recorded, blas);
+      "the run started with {} {} and resumes with {}: models trained now differ from the earlier ones in their "
+      "last bits (set {} to resume with the same kernels; docs/engine.md)", key == "blas" ? "BLAS" : "GEMM", recorded,
+      value, key == "blas" ? "OPENBLAS_CORETYPE" : "ONEDNN_MAX_CPU_ISA");
   fmt::print(stderr, "compaudit run: warning: {}\n", text);
   store.log("warning", text);
 }

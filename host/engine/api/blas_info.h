@@ -16,10 +16,10 @@ namespace compaudit::engine {
 /// libraries already loaded (LibTorch's), never loads one.
 std::string blas_description();
 
-/// On resume: when the run's recorded "blas" differs from `blas` and models are still to be trained (cells not
-/// finished, or the memorization estimate when `memorization` is configured and not stored yet), what is computed
-/// now differs from the earlier cells in its last bits. Says so on stderr and in the store's log; the run goes on.
-/// (A merge, whose shards may differ, only computes metrics: nothing to say.)
-void note_blas_change(store::Store& store, const std::string& blas, bool memorization);
+/// On resume: when the run's recorded setting `key` ("blas", or "gemm": batched/slice_gemm.h) differs from `value`
+/// and models are still to be trained (cells not finished, or the memorization estimate when `memorization` is
+/// configured and not stored yet), what is computed now differs from the earlier cells in its last bits. Says so on
+/// stderr and in the store's log; the run goes on. (A merge, whose shards may differ, only computes metrics.)
+void note_kernel_change(store::Store& store, const std::string& key, const std::string& value, bool memorization);
 
 }  // namespace compaudit::engine

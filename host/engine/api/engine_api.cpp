@@ -3,6 +3,7 @@
 // (compaudit/host/exit_codes.h).
 #include "api/run_dir.h"
 #include "api/blas_info.h"
+#include "batched/slice_gemm.h"
 #include "batched/threads.h"
 #include "api/scale.h"
 #include "data/load.h"
@@ -89,6 +90,7 @@ int run(const host::RunRequest& request) {
     const ShardPlan shard = plan_shard(request, registry, plan);  // scale-out: --shard I/N (api/shard.cpp)
     set_threads(plan.threads);
     const std::string blas = blas_description();  // provenance: the BLAS kernels in use (api/blas_info.h)
+    const std::string gemm = batched::gemm_description();  // and the stacked MLPs' products (batched/slice_gemm.h)
     at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/true);
     if (!request.quiet)
       fmt::print(stderr, "compaudit run: {} {} -> {} ({} thread{}, BLAS {})\n",
@@ -101,8 +103,11 @@ int run(const host::RunRequest& request) {
     options.stop_after_cells = stop_after_from_env();
     apply_shard(shard, options);  // scale-out: the shard's seeds only, no metrics
     options.extra_settings["blas"] = blas;   // provenance: recorded with the run's settings (docs/engine.md)
-    if (plan.resuming)  // a resume under other kernels mixes last bits: say so
-      note_blas_change(store, blas, plan.pipeline.memorization.enabled);
+    options.extra_settings["gemm"] = gemm;
+    if (plan.resuming) {  // a resume under other kernels mixes last bits: say so
+      note_kernel_change(store, "blas", blas, plan.pipeline.memorization.enabled);
+      note_kernel_change(store, "gemm", gemm, plan.pipeline.memorization.enabled);
+    }
     if (IsolationSettings iso; resolve_isolation(request, plan.pipeline, registry, plan.run_dir, at::get_num_threads(), iso))
       enable_isolation(options, iso, store);  // isolation: cells in `compaudit worker` processes (run/worker.h)
     const ExecuteResult result = execute(plan.pipeline, registry, data, store, options);

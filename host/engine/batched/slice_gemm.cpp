@@ -3,6 +3,7 @@
 #include <compaudit/error.h>
 
 #include <dnnl.h>
+#include <dnnl_debug.h>
 #include <fmt/format.h>
 
 namespace compaudit::engine::batched {
@@ -38,6 +39,11 @@ void slice_gemm(at::Tensor& out, const at::Tensor& a, bool trans_a, const at::Te
     if (status != dnnl_success)
       throw Error(ErrorCode::runtime, fmt::format("slice_gemm: oneDNN sgemm failed (status {})", static_cast<int>(status)));
   }
+}
+
+std::string gemm_description() {
+  const dnnl_version_t* v = dnnl_version();
+  return fmt::format("oneDNN {}.{}.{} {}", v->major, v->minor, v->patch, dnnl_cpu_isa2str(dnnl_get_effective_cpu_isa()));
 }
 
 }  // namespace compaudit::engine::batched

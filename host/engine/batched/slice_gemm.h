@@ -12,6 +12,8 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <string>
+
 namespace compaudit::engine::batched {
 
 /// out[k] = op_a(a[k]) · op_b(b[k]) + (accumulate ? out[k] : 0) for every slice k, where op_x transposes when
@@ -19,5 +21,10 @@ namespace compaudit::engine::batched {
 /// `a` may repeat one matrix for every slice (stride 0 along dimension 0, as expand() makes). `out` is written in
 /// place and must be contiguous with the product's shape. Throws Error(runtime) on a shape mismatch or oneDNN error.
 void slice_gemm(at::Tensor& out, const at::Tensor& a, bool trans_a, const at::Tensor& b, bool trans_b, bool accumulate);
+
+/// Provenance, as api/blas_info.h gives OpenBLAS's: "oneDNN 2.6.3 cpu_isa_avx512_core" — the library and the
+/// instruction set its kernels were generated for here (they decide the products' last bits). The run records it
+/// in its settings ("gemm").
+std::string gemm_description();
 
 }  // namespace compaudit::engine::batched

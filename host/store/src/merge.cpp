@@ -214,7 +214,8 @@ void remove_store_files(const std::string& dir) {
 json comparable_settings(json settings) {
   if (!settings.is_object()) return settings;
   settings.erase("shard");
-  settings.erase("blas");  // provenance, not a setting: shards on different machines may use other BLAS kernels
+  settings.erase("blas");  // provenance, not settings: shards on different machines may use other BLAS kernels...
+  settings.erase("gemm");  // ...and other oneDNN instruction sets
   settings.erase("pipeline_dir");
   if (settings.contains("model") && settings["model"].is_object()) settings["model"].erase("path");
   return settings;
@@ -244,14 +245,14 @@ MergeSummary merge_stores(const std::string& out_dir, const std::vector<std::str
   summary.stores = static_cast<int>(views.size());
   RunInfo info = views.front().run;
   info.settings.erase("shard");  // the merged run is the whole run: its settings are a single run's
-  {  // provenance (docs/engine.md): shards may have used other BLAS kernels (other machines); keep each of them
-    std::set<std::string> blas;
-    for (const auto& v : views) blas.insert(v.run.settings.value("blas", std::string()));
-    if (blas.size() > 1) {
+  for (const char* key : {"blas", "gemm"}) {  // provenance (docs/engine.md): shards on other machines may have used
+    std::set<std::string> kernels;             // other kernels; keep each of them
+    for (const auto& v : views) kernels.insert(v.run.settings.value(key, std::string()));
+    if (kernels.size() > 1) {
       std::string all = "mixed:";
-      for (const auto& b : blas) all += " " + (b.empty() ? std::string("unrecorded") : b) + ";";
+      for (const auto& k : kernels) all += " " + (k.empty() ? std::string("unrecorded") : k) + ";";
       all.pop_back();
-      info.settings["blas"] = all;
+      info.settings[key] = all;
     }
   }
   // Built in a staging directory and renamed into out_dir when complete, under out_dir's writer lock: a merge
