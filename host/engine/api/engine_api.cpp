@@ -52,6 +52,11 @@ int stop_after_from_env() {
   return v && *v ? std::atoi(v) : -1;
 }
 
+int metric_delay_from_env() {
+  const char* v = std::getenv("COMPAUDIT_METRIC_DELAY_MS");
+  return v && *v ? std::max(0, std::atoi(v)) : 0;
+}
+
 // Everything needed to use the exported weights outside compaudit, next to them: the architecture, the input shape,
 // the class names, and the normalisation the model was trained with (docs/export.md).
 void write_export_card(const store::Store& store, const store::Cell& cell, models::TrainableModel& model,
@@ -101,6 +106,7 @@ int run(const host::RunRequest& request) {
     ExecuteOptions options;
     options.quiet = request.quiet;
     options.stop_after_cells = stop_after_from_env();
+    options.metric_delay_ms = metric_delay_from_env();
     apply_shard(shard, options);  // scale-out: the shard's seeds only, no metrics
     options.extra_settings["blas"] = blas;   // provenance: recorded with the run's settings (docs/engine.md)
     options.extra_settings["gemm"] = gemm;

@@ -36,6 +36,9 @@ struct ExecuteOptions {
   /// Stop (as if killed) after this many cells computed in this process; -1: never. For resume tests, from the
   /// environment variable COMPAUDIT_STOP_AFTER_CELLS.
   int stop_after_cells = -1;
+  /// For durability tests, from COMPAUDIT_METRIC_DELAY_MS: a pause before each metric result is stored, so that a
+  /// kill can land inside the metrics phase (which otherwise takes milliseconds). Changes no result.
+  int metric_delay_ms = 0;
   // --- scale-out (issue 6 item 5, docs/scaling.md): set by api/shard.cpp for `run --shard I/N` and `--mpi` ---
   /// When set, only the cells of the seeds it accepts are added to the store and computed (a shard's seeds);
   /// every cell of an accepted seed is computed, so a shard never needs another shard's dense model.

@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <numeric>
 #include <random>
+#include <thread>
 
 namespace compaudit::engine {
 
@@ -129,6 +130,8 @@ void Executor::metrics() {
     const auto& spec = pipeline_.metrics[i];
     const int index = static_cast<int>(i);
     auto put = [&](const std::string& arm, const std::string& ref, nlohmann::json result, std::string error) {
+      if (options_.metric_delay_ms > 0)  // durability tests only (ExecuteOptions::metric_delay_ms)
+        std::this_thread::sleep_for(std::chrono::milliseconds(options_.metric_delay_ms));
       store_.put_metric({index, spec.plugin, arm, ref, std::move(result), std::move(error)});
     };
     std::shared_ptr<Metric> metric;
