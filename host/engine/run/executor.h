@@ -1,10 +1,11 @@
 // host/engine/run/executor.h — executes a validated pipeline into a run directory's results store.
 //
 // Units of work, in order (each finished one is in the store before the next starts):
-//   1. cells, arm-major in groups of seeds: the dense cells (train dense model k), then every other arm's cells
+//   1. cells, in groups of seeds: the dense cells (train dense model k), then every other arm's cells
 //      (clone dense model k, apply the arm's chain of compressors, fine-tune with masks held; "dense+ft" only
 //      fine-tunes); an arm's models of a group are trained and evaluated as one stack when they can be (population
-//      batching, run/cell_group.cpp and batched/), and each cell is committed on its own;
+//      batching, run/cell_group.cpp and batched/), and each cell is committed on its own; with several chains the
+//      other arms' cells are tasks (arm, seed share) the chains take from one queue (executor.cpp, arm_tasks);
 //   2. memorization (when configured): T models on subsets of the training set, one score per training example;
 //   3. metrics: every metric plugin on every arm against its reference population.
 // A cell whose plugin throws is marked failed with the error text; the run goes on. With resume, done cells are
