@@ -1,17 +1,15 @@
 // The real `compaudit run` on a tiny digits pipeline (K = 2, one epoch, one hidden layer of 16, an int8 arm):
 // which OpenBLAS core LibTorch's OpenBLAS loads (it prints "Core: NAME" at load with OPENBLAS_VERBOSE=2), that the
-// run records the same core in its settings and report.json ("blas") and its header line, that an explicit
-// OPENBLAS_CORETYPE is kept, that a resume under another core is flagged, and that shards of different cores
-// merge. Each run takes one to two seconds (LibTorch start-up).
+// run records the same core in its settings and report.json ("blas") and its header line, that a resume under
+// another core (or another oneDNN instruction set, "gemm") is flagged, and that shards of different cores merge.
+// Each run takes one to two seconds (LibTorch start-up).
+#include "cli_process.h"  // tests/isolation: start / wait for the real compaudit
+
 #include <compaudit/store/store.h>
 
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
-
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
 
 #include <filesystem>
 #include <fstream>
@@ -22,17 +20,11 @@
 #include <string>
 #include <vector>
 
-extern char** environ;
-
 namespace {
 namespace fs = std::filesystem;
+using isolation_test::read_text;
 
-const std::string kDigits = "/usr/lib/python3/dist-packages/sklearn/datasets/data/digits.csv.gz";
-
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
+using isolation_test::kDigits;
 
 fs::path scratch(const std::string& name) {
   const auto dir = fs::temp_directory_path() / "compaudit-blas-tests" / name;
@@ -95,25 +87,8 @@ Result run_compaudit(const std::vector<std::string>& args, const std::vector<std
   }
   env.push_back("OPENBLAS_VERBOSE=2");
   env.insert(env.end(), extra.begin(), extra.end());
-  std::vector<std::string> all{COMPAUDIT_EXE};
-  all.insert(all.end(), args.begin(), args.end());
-  std::vector<char*> argv, envp;
-  for (auto& a : all) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  for (auto& e : env) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  posix_spawn_file_actions_t files;
-  posix_spawn_file_actions_init(&files);
-  posix_spawn_file_actions_addopen(&files, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&files, 1, 2);
-  pid_t pid = -1;
-  const int rc = posix_spawn(&pid, argv[0], &files, nullptr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&files);
-  REQUIRE(rc == 0);
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0) {
-  }
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), read_text(log)};
+  const int code = isolation_test::wait_exit(isolation_test::start(args, log, env));
+  return {code, read_text(log)};
 }
 
 // Every "Core: NAME" line OpenBLAS printed (one per process that loaded it).

@@ -45,19 +45,25 @@ inline std::string read_text(const fs::path& path) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-/// Starts `compaudit ARGS...` with stdout and stderr into `log`. Returns its pid.
-inline pid_t start(const std::vector<std::string>& args, const fs::path& log) {
+/// Starts `compaudit ARGS...` with stdout and stderr appended to `log`, in this process's environment or, when `env`
+/// is given, in exactly that one ("NAME=value" strings). Returns its pid.
+inline pid_t start(const std::vector<std::string>& args, const fs::path& log,
+                   std::optional<std::vector<std::string>> env = std::nullopt) {
   std::vector<std::string> all{COMPAUDIT_EXE};
   all.insert(all.end(), args.begin(), args.end());
-  std::vector<char*> argv;
+  std::vector<char*> argv, envp;
   for (auto& a : all) argv.push_back(a.data());
   argv.push_back(nullptr);
+  if (env) {
+    for (auto& e : *env) envp.push_back(e.data());
+    envp.push_back(nullptr);
+  }
   posix_spawn_file_actions_t files;
   posix_spawn_file_actions_init(&files);
   posix_spawn_file_actions_addopen(&files, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   posix_spawn_file_actions_adddup2(&files, 1, 2);
   pid_t pid = -1;
-  const int rc = posix_spawn(&pid, argv[0], &files, nullptr, argv.data(), environ);
+  const int rc = posix_spawn(&pid, argv[0], &files, nullptr, argv.data(), env ? envp.data() : environ);
   posix_spawn_file_actions_destroy(&files);
   if (rc != 0) throw std::runtime_error("cannot start compaudit");
   return pid;
