@@ -24,7 +24,7 @@ namespace {
 namespace fs = std::filesystem;
 using isolation_test::read_text;
 
-using isolation_test::kDigits;
+using compaudit::test_support::kDigitsCsv;
 
 fs::path scratch(const std::string& name) {
   const auto dir = fs::temp_directory_path() / "compaudit-blas-tests" / name;
@@ -35,38 +35,14 @@ fs::path scratch(const std::string& name) {
 
 fs::path write_pipeline(const fs::path& dir) {
   const fs::path path = dir / "tiny.toml";
-  std::ofstream(path) << fmt::format(R"([audit]
-name = "blas-tiny"
-seeds = 2
-
-[data]
-format = "csv"
-train = "{}"
-header = false
-test_fraction = 0.25
-
-[model]
-arch = "mlp"
-hidden = [16]
-
-[training]
-epochs = 1
-batch_size = 64
-lr = 0.05
-threads = 1
-
-[[arm]]
-name = "int8"
-  [[arm.step]]
-  plugin = "org.compaudit.quantize.ptq"
-  precision = "int8"
-
-[[metric]]
-plugin = "org.compaudit.metric.top1"
-
-[report]
-formats = ["json"]
-)", kDigits);
+  compaudit::test_support::DigitsAudit audit;
+  audit.name = "blas-tiny";
+  audit.seeds = 2;
+  audit.hidden = "[16]";
+  audit.epochs = 1;
+  audit.arms = compaudit::test_support::kInt8Arm;
+  audit.tables = "\n[report]\nformats = [\"json\"]\n";
+  std::ofstream(path) << audit.toml();
   return path;
 }
 
@@ -131,8 +107,8 @@ bool has_all(const std::set<std::string>& flags, std::initializer_list<const cha
 // The explicit cores below need x86-64 with AVX2 (Haswell kernels) and Debian's OpenBLAS behind LibTorch.
 bool can_run_here(const std::set<std::string>& flags) {
 #if defined(__x86_64__)
-  if (!fs::exists(kDigits)) {
-    WARN("no scikit-learn digits at " << kDigits << ": skipped");
+  if (!fs::exists(kDigitsCsv)) {
+    WARN("no scikit-learn digits at " << kDigitsCsv << ": skipped");
     return false;
   }
   if (!has_all(flags, {"avx2", "fma"})) {

@@ -25,13 +25,16 @@ inline const compaudit::host::EngineApi& engine() {
   return *api;
 }
 
-inline int run_pipeline(const std::string& pipeline, const std::string& run_dir = {}, bool resume = false) {
+/// Runs `pipeline` into `run_dir` (or resumes it) with the test build's plugins; threads 0: the pipeline's own.
+inline int run_pipeline(const std::string& pipeline, const std::string& run_dir = {}, bool resume = false,
+                        int threads = 0) {
   compaudit::host::RunRequest r;
   r.pipeline_path = resume ? std::string() : pipeline;
   r.run_dir = run_dir;
   r.resume = resume;
   r.plugin_paths = {COMPAUDIT_TEST_PLUGIN_DIR};
   r.quiet = true;
+  r.threads = threads;
   return engine().run(r);
 }
 

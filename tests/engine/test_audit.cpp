@@ -1,7 +1,10 @@
 // End-to-end audits on scikit-learn's digits through the real engine library: a complete run, a rerun that must be
 // identical, an interrupted run resumed, a plugin that fails its cells, a TorchScript model, export.
 #include "engine_lib.h"
+#include "run_fingerprint.h"
 #include "test_helpers.h"
+
+#include "support/digits_audit.h"
 
 #include <compaudit/host/exit_codes.h>
 #include <compaudit/store/store.h>
@@ -19,76 +22,22 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const std::string kDigits = "/usr/lib/python3/dist-packages/sklearn/datasets/data/digits.csv.gz";
+using test_support::kDigitsCsv;
 
 // K = 3, two-epoch MLPs: 5 arms (dense, dense+ft, prune@0.5, prune@0.9, int8) x 3 seeds = 15 cells, a few seconds.
 std::string digits_pipeline(const std::string& name, const std::string& extra_arm = "") {
-  return fmt::format(R"([audit]
-name = "{}"
-seeds = 3
-
-[data]
-format = "csv"
-train = "{}"
-header = false
-test_fraction = 0.25
-validation_fraction = 0.1
-
-[model]
-arch = "mlp"
-hidden = [32]
-
-[training]
-epochs = 2
-batch_size = 64
-lr = 0.05
-threads = 1
-
-[[arm]]
-name = "prune"
-finetune_epochs = 1
-  [[arm.step]]
-  plugin = "org.compaudit.prune.magnitude"
-  sparsity = [0.5, 0.9]
-
-[[arm]]
-name = "int8"
-  [[arm.step]]
-  plugin = "org.compaudit.quantize.ptq"
-{}
-[[metric]]
-plugin = "org.compaudit.metric.top1"
-[[metric]]
-plugin = "org.compaudit.metric.pie"
-[[metric]]
-plugin = "org.compaudit.metric.recall_welch"
-
-[report]
-formats = ["json", "html"]
-)", name, kDigits, extra_arm);
+  test_support::DigitsAudit audit;
+  audit.name = name;
+  audit.arms += extra_arm;
+  audit.metrics = {"top1", "pie", "recall_welch"};
+  audit.tables = "\n[report]\nformats = [\"json\", \"html\"]\n";
+  return audit.toml();
 }
 
 std::string write_pipeline(const fs::path& dir, const std::string& text) {
   const fs::path p = dir / "pipeline.toml";
   engine_test::write_text(p, text);
   return p.string();
-}
-
-// Everything a run computed, as one string: cell statuses, predictions (labels and fp16 probabilities, bit for
-// bit), metric results.
-std::string fingerprint(const std::string& run_dir) {
-  const store::Store s = store::Store::open(run_dir, store::Store::Access::read_only);
-  std::ostringstream out;
-  for (const auto& c : s.cells()) {
-    out << c.arm << '/' << c.seed << ' ' << store::to_string(c.status) << ' ' << c.records.dump() << '\n';
-    if (auto p = s.predictions(c.arm, c.seed, "test", true)) {
-      for (auto v : p->labels) out << v << ',';
-      for (auto v : p->probs) out << v << ',';
-      out << '\n';
-    }
-  }
-  for (const auto& m : s.metrics()) out << m.metric_id << ' ' << m.arm << ' ' << m.reference << ' ' << m.result.dump() << '\n';
-  return out.str();
 }
 
 const store::MetricResult* find_metric(const std::vector<store::MetricResult>& all, const std::string& id,
@@ -102,7 +51,7 @@ const store::MetricResult* find_metric(const std::vector<store::MetricResult>& a
 
 TEST_CASE("An audit of digits runs end to end, reruns identically and writes parseable reports",
           "[engine][audit][e2e]") {
-  if (!fs::exists(kDigits)) return;  // python3-sklearn absent
+  if (!fs::exists(kDigitsCsv)) return;  // python3-sklearn absent
   const auto dir = engine_test::scratch_dir("audit-digits");
   const std::string pipeline = write_pipeline(dir, digits_pipeline("digits-e2e"));
   REQUIRE(engine_test::run_pipeline(pipeline, (dir / "run1").string()) == host::exit_ok);
@@ -150,12 +99,12 @@ TEST_CASE("An audit of digits runs end to end, reruns identically and writes par
   }
   SECTION("a second run of the same pipeline gives bitwise identical results") {
     REQUIRE(engine_test::run_pipeline(pipeline, (dir / "run2").string()) == host::exit_ok);
-    CHECK(fingerprint((dir / "run1").string()) == fingerprint((dir / "run2").string()));
+    CHECK(engine_test::fingerprint((dir / "run1").string()) == engine_test::fingerprint((dir / "run2").string()));
   }
 }
 
 TEST_CASE("A run stopped after some cells and resumed equals an uninterrupted run", "[engine][audit][resume]") {
-  if (!fs::exists(kDigits)) return;
+  if (!fs::exists(kDigitsCsv)) return;
   const auto dir = engine_test::scratch_dir("audit-resume");
   const std::string pipeline = write_pipeline(dir, digits_pipeline("digits-resume"));
   REQUIRE(engine_test::run_pipeline(pipeline, (dir / "whole").string()) == host::exit_ok);
@@ -172,11 +121,11 @@ TEST_CASE("A run stopped after some cells and resumed equals an uninterrupted ru
     CHECK(s.metrics().empty());
   }
   REQUIRE(engine_test::run_pipeline("", (dir / "parts").string(), /*resume=*/true) == host::exit_ok);
-  CHECK(fingerprint((dir / "whole").string()) == fingerprint((dir / "parts").string()));
+  CHECK(engine_test::fingerprint((dir / "whole").string()) == engine_test::fingerprint((dir / "parts").string()));
 
   SECTION("running the same pipeline into a finished run recomputes nothing") {
     REQUIRE(engine_test::run_pipeline(pipeline, (dir / "parts").string()) == host::exit_ok);
-    CHECK(fingerprint((dir / "whole").string()) == fingerprint((dir / "parts").string()));
+    CHECK(engine_test::fingerprint((dir / "whole").string()) == engine_test::fingerprint((dir / "parts").string()));
   }
   SECTION("another pipeline is refused in an existing run directory") {
     const auto other = dir / "other";
@@ -187,7 +136,7 @@ TEST_CASE("A run stopped after some cells and resumed equals an uninterrupted ru
 }
 
 TEST_CASE("A compressor that throws fails its own cells and the run goes on", "[engine][audit][failure]") {
-  if (!fs::exists(kDigits)) return;
+  if (!fs::exists(kDigitsCsv)) return;
   const auto dir = engine_test::scratch_dir("audit-failure");
   // A critical class the data does not have (digits has 10): only the data tells, so `compaudit validate` accepts
   // it and the plugin throws in compress(). (Layer patterns and cuts that fit no layer are caught by validation.)
@@ -223,7 +172,7 @@ TEST_CASE("Bad runs are refused with the exit code of their category", "[engine]
   SECTION("a corrupt data file is a data error") {
     engine_test::write_text(dir / "bad.csv", "1,2,0\n3,4,1\n5,6\n");
     std::string text = digits_pipeline("bad-data");
-    text.replace(text.find(kDigits), kDigits.size(), (dir / "bad.csv").string());
+    text.replace(text.find(kDigitsCsv), kDigitsCsv.size(), (dir / "bad.csv").string());
     CHECK(engine_test::run_pipeline(write_pipeline(dir, text), (dir / "run").string()) == host::exit_input);
   }
   SECTION("a TOML syntax error") {
@@ -244,7 +193,7 @@ TEST_CASE("Bad runs are refused with the exit code of their category", "[engine]
 
 TEST_CASE("A TorchScript model from PyTorch is pruned, fine-tuned, evaluated and exported back to PyTorch",
           "[engine][audit][torchscript][export]") {
-  if (!fs::exists(kDigits) || !fs::exists("/usr/bin/python3")) return;
+  if (!fs::exists(kDigitsCsv) || !fs::exists("/usr/bin/python3")) return;
   const auto dir = engine_test::scratch_dir("audit-torchscript");
   std::string text = digits_pipeline("digits-ts");
   const std::string mlp = "arch = \"mlp\"\nhidden = [32]";
@@ -271,7 +220,7 @@ TEST_CASE("A TorchScript model from PyTorch is pruned, fine-tuned, evaluated and
 }
 
 TEST_CASE("A built-in model exports as a state dict torch.load reads, masks applied", "[engine][export]") {
-  if (!fs::exists(kDigits) || !fs::exists("/usr/bin/python3")) return;
+  if (!fs::exists(kDigitsCsv) || !fs::exists("/usr/bin/python3")) return;
   const auto dir = engine_test::scratch_dir("export-builtin");
   const std::string pipeline = write_pipeline(dir, digits_pipeline("digits-export"));
   REQUIRE(engine_test::run_pipeline(pipeline, (dir / "run").string()) == host::exit_ok);
@@ -299,7 +248,7 @@ TEST_CASE("A built-in model exports as a state dict torch.load reads, masks appl
 }
 
 TEST_CASE("Memorization scores are estimated and an augmentation policy changes training", "[engine][audit][memorization]") {
-  if (!fs::exists(kDigits)) return;
+  if (!fs::exists(kDigitsCsv)) return;
   const auto dir = engine_test::scratch_dir("audit-memorization");
   const std::string extra = R"(
 [augmentation]

@@ -3,89 +3,47 @@
 // takes a task, the results must be the bits of a one-thread run, and a run stopped by the cell budget while
 // chains are mid-task must resume to them.
 #include "engine_lib.h"
+#include "run_fingerprint.h"
 #include "test_helpers.h"
+
+#include "support/digits_audit.h"
 
 #include <compaudit/host/exit_codes.h>
 #include <compaudit/store/store.h>
 
 #include <catch2/catch.hpp>
-#include <fmt/format.h>
 
 #include <cstdlib>
-#include <sstream>
 
 using namespace compaudit;
 namespace fs = std::filesystem;
 
 namespace {
 
-const std::string kDigits = "/usr/lib/python3/dist-packages/sklearn/datasets/data/digits.csv.gz";
+using test_support::kDigitsCsv;
 
 // K = 4: dense, dense+ft (1 epoch), prune@0.5 and prune@0.9 (1 epoch), int8 (no training) = 20 cells. One chain
 // trains each arm as one stack of 4; 2 chains take tasks of 2 seeds, the int8 ones last; 4 chains, of one seed.
 std::string pipeline_text() {
-  return fmt::format(R"([audit]
-name = "chains"
-seeds = 4
-[data]
-format = "csv"
-train = "{}"
-header = false
-test_fraction = 0.25
-[model]
-arch = "mlp"
-hidden = [32]
-[training]
-epochs = 2
-batch_size = 64
-lr = 0.05
-[[arm]]
-name = "prune"
-finetune_epochs = 1
-  [[arm.step]]
-  plugin = "org.compaudit.prune.magnitude"
-  sparsity = [0.5, 0.9]
-[[arm]]
-name = "int8"
-  [[arm.step]]
-  plugin = "org.compaudit.quantize.ptq"
-[[metric]]
-plugin = "org.compaudit.metric.recall_welch"
-)", kDigits);
+  test_support::DigitsAudit audit;
+  audit.name = "chains";
+  audit.seeds = 4;
+  audit.one_thread = false;  // the runs below choose their thread count
+  audit.metrics = {"recall_welch"};
+  return audit.toml();
 }
 
 int run(const std::string& pipeline, const fs::path& run_dir, int threads, bool resume = false) {
-  host::RunRequest r;
-  r.pipeline_path = resume ? std::string() : pipeline;
-  r.run_dir = run_dir.string();
-  r.resume = resume;
-  r.plugin_paths = {COMPAUDIT_TEST_PLUGIN_DIR};
-  r.quiet = true;
-  r.threads = threads;
-  return engine_test::engine().run(r);
+  return engine_test::run_pipeline(pipeline, run_dir.string(), resume, threads);
 }
 
-// Cell statuses, records, test predictions (fp16 probabilities bit for bit) and metric results.
-std::string fingerprint(const fs::path& run_dir) {
-  const store::Store s = store::Store::open(run_dir.string(), store::Store::Access::read_only);
-  std::ostringstream out;
-  for (const auto& c : s.cells()) {
-    out << c.arm << '/' << c.seed << ' ' << store::to_string(c.status) << ' ' << c.records.dump() << '\n';
-    if (auto p = s.predictions(c.arm, c.seed, "test", true)) {
-      for (auto v : p->labels) out << v << ',';
-      for (auto v : p->probs) out << v << ',';
-      out << '\n';
-    }
-  }
-  for (const auto& m : s.metrics()) out << m.metric_id << ' ' << m.arm << ' ' << m.result.dump() << '\n';
-  return out.str();
-}
+std::string fingerprint(const fs::path& run_dir) { return engine_test::fingerprint(run_dir.string()); }
 
 }  // namespace
 
 TEST_CASE("Chains taking (arm, seed share) tasks from a shared queue give the bits of a one-thread run",
           "[engine][chains]") {
-  if (!fs::exists(kDigits)) return;
+  if (!fs::exists(kDigitsCsv)) return;
   const auto dir = engine_test::scratch_dir("chains-queue");
   const auto pipeline = dir / "pipeline.toml";
   engine_test::write_text(pipeline, pipeline_text());

@@ -2,6 +2,8 @@
 // process, so plain posix_spawn), wait for it or kill it, and read what a run computed from its store.
 #pragma once
 
+#include "support/digits_audit.h"
+
 #include <compaudit/store/store.h>
 
 #include <fmt/format.h>
@@ -29,7 +31,7 @@ extern char** environ;
 namespace isolation_test {
 namespace fs = std::filesystem;
 
-inline const std::string kDigits = "/usr/lib/python3/dist-packages/sklearn/datasets/data/digits.csv.gz";
+using compaudit::test_support::kDigitsCsv;
 
 inline fs::path scratch_dir(const std::string& name) {
   const auto dir = fs::temp_directory_path() / "compaudit-isolation-tests" / name;

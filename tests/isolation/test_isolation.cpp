@@ -16,34 +16,14 @@ namespace {
 
 // K = 2 two-epoch MLPs on digits. `arms` are appended [[arm]] tables; `run` the [run] table.
 std::string digits_pipeline(const std::string& name, const std::string& arms, const std::string& run = "") {
-  return fmt::format(R"([audit]
-name = "{}"
-seeds = 2
-
-[data]
-format = "csv"
-train = "{}"
-header = false
-test_fraction = 0.25
-
-[model]
-arch = "mlp"
-hidden = [16]
-
-[training]
-epochs = 2
-batch_size = 64
-lr = 0.05
-threads = 1
-{}
-[[metric]]
-plugin = "org.compaudit.metric.top1"
-[[metric]]
-plugin = "org.compaudit.metric.pie"
-
-[report]
-formats = ["json", "terminal"]
-{})", name, kDigits, arms, run);
+  compaudit::test_support::DigitsAudit audit;
+  audit.name = name;
+  audit.seeds = 2;
+  audit.hidden = "[16]";
+  audit.arms = arms;
+  audit.metrics = {"top1", "pie"};
+  audit.tables = "\n[report]\nformats = [\"json\", \"terminal\"]\n" + run;
+  return audit.toml();
 }
 
 const std::string kFaultArms = R"(
@@ -73,7 +53,7 @@ name = "calm"
 
 TEST_CASE("A plugin that segfaults, aborts, hangs or runs out of memory fails only its own cell, with the cause",
           "[isolation][fault]") {
-  if (!fs::exists(kDigits)) return;
+  if (!fs::exists(kDigitsCsv)) return;
   const auto dir = scratch_dir("faults");
   // 45 s per worker is far above a digits cell (1-3 s with start-up, more on a loaded machine) and bounds the
   // hanging one; 1024 MiB is the smallest limit allowed, so the memory faults end soon.
@@ -117,7 +97,7 @@ TEST_CASE("A plugin that segfaults, aborts, hangs or runs out of memory fails on
 }
 
 TEST_CASE("An isolated run computes the same results as an in-process run", "[isolation][equality]") {
-  if (!fs::exists(kDigits)) return;
+  if (!fs::exists(kDigitsCsv)) return;
   const auto dir = scratch_dir("equality");
   write_text(dir / "pipeline.toml", digits_pipeline("equality", kPlainArms));
   const std::string pipeline = (dir / "pipeline.toml").string();
@@ -153,7 +133,7 @@ TEST_CASE("An isolated run computes the same results as an in-process run", "[is
 }
 
 TEST_CASE("Bad isolation settings are refused with the pipeline's file, line and key", "[isolation][bad]") {
-  if (!fs::exists(kDigits)) return;
+  if (!fs::exists(kDigitsCsv)) return;
   const auto dir = scratch_dir("bad-settings");
   for (const auto& [run_table, expected] : std::vector<std::pair<std::string, std::string>>{
            {"\n[run]\nisolation = \"always\"\n", "isolation = \"always\" is not one of"},

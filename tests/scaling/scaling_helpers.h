@@ -2,6 +2,8 @@
 // would), and comparing runs with timing fields removed.
 #pragma once
 
+#include "support/digits_audit.h"
+
 #include <compaudit/store/store.h>
 
 #include <fmt/format.h>
@@ -21,9 +23,7 @@ namespace scaling_test {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-const std::string kDigits = "/usr/lib/python3/dist-packages/sklearn/datasets/data/digits.csv.gz";
-
-inline bool have_digits() { return fs::exists(kDigits); }
+inline bool have_digits() { return fs::exists(compaudit::test_support::kDigitsCsv); }
 
 /// A fresh scratch directory (removed at the start, kept afterwards for inspection).
 inline fs::path scratch_dir(const std::string& name) {
@@ -43,65 +43,20 @@ struct Shape {
 
 /// Digits, two-epoch MLPs, threads = 1 (bitwise reproducible). With every option: 5 arms x 3 seeds = 15 cells.
 inline std::string digits_pipeline(const std::string& name, const Shape& shape = {}) {
-  std::string text = fmt::format(R"([audit]
-name = "{}"
-seeds = {}
-
-[data]
-format = "csv"
-train = "{}"
-header = false
-test_fraction = 0.25
-validation_fraction = 0.1
-
-[model]
-arch = "mlp"
-hidden = [32]
-
-[training]
-epochs = {}
-batch_size = 64
-lr = {}
-threads = 1
-)",
-                                 name, shape.seeds, kDigits, shape.epochs, shape.lr);
-  if (shape.pruning)
-    text += R"(
-[[arm]]
-name = "prune"
-finetune_epochs = 1
-  [[arm.step]]
-  plugin = "org.compaudit.prune.magnitude"
-  sparsity = [0.5, 0.9]
-)";
-  text += R"(
-[[arm]]
-name = "int8"
-  [[arm.step]]
-  plugin = "org.compaudit.quantize.ptq"
-
-[[metric]]
-plugin = "org.compaudit.metric.top1"
-[[metric]]
-plugin = "org.compaudit.metric.pie"
-[[metric]]
-plugin = "org.compaudit.metric.recall_welch"
-)";
-  if (shape.memorization)
-    text += R"(
-[[metric]]
-plugin = "org.compaudit.metric.memorization"
-
-[memorization]
-models = 2
-fraction = 0.5
-epochs = 1
-)";
-  text += R"(
-[report]
-formats = ["json"]
-)";
-  return text;
+  compaudit::test_support::DigitsAudit audit;
+  audit.name = name;
+  audit.seeds = shape.seeds;
+  audit.epochs = shape.epochs;
+  audit.lr = shape.lr;
+  audit.arms = shape.pruning ? compaudit::test_support::kPruneArms + compaudit::test_support::kInt8Arm
+                             : compaudit::test_support::kInt8Arm;
+  audit.metrics = {"top1", "pie", "recall_welch"};
+  if (shape.memorization) {
+    audit.metrics.push_back("memorization");
+    audit.tables = "\n[memorization]\nmodels = 2\nfraction = 0.5\nepochs = 1\n";
+  }
+  audit.tables += "\n[report]\nformats = [\"json\"]\n";
+  return audit.toml();
 }
 
 inline std::string write_pipeline(const fs::path& dir, const std::string& text, const std::string& file = "p.toml") {

@@ -1,0 +1,77 @@
+// tests/support/digits_audit.h — the small digits audits that whole-run tests (engine, isolation, scaling, blas) run.
+//
+// A test that runs a whole audit needs a pipeline, and most of it is the same everywhere: scikit-learn's digits,
+// a small MLP, a couple of epochs, the usual arms and metrics. DigitsAudit holds those parts, with the defaults most
+// tests use; a test sets only the fields its check depends on, so what differs from the usual stays visible where
+// the test is written, and toml() writes the pipeline text.
+#pragma once
+
+#include <fmt/format.h>
+
+#include <string>
+#include <vector>
+
+namespace compaudit::test_support {
+
+/// scikit-learn's digits (1,797 8x8 images, 10 classes), as Debian's python3-sklearn ships it.
+inline const std::string kDigitsCsv = "/usr/lib/python3/dist-packages/sklearn/datasets/data/digits.csv.gz";
+
+/// Global magnitude pruning at 0.5 and 0.9 with one epoch of fine-tuning: two arms, and the dense+ft control.
+inline const std::string kPruneArms = R"(
+[[arm]]
+name = "prune"
+finetune_epochs = 1
+  [[arm.step]]
+  plugin = "org.compaudit.prune.magnitude"
+  sparsity = [0.5, 0.9]
+)";
+
+/// Int8 post-training quantization of the weights, without fine-tuning.
+inline const std::string kInt8Arm = R"(
+[[arm]]
+name = "int8"
+  [[arm.step]]
+  plugin = "org.compaudit.quantize.ptq"
+)";
+
+struct DigitsAudit {
+  std::string name = "digits";
+  int seeds = 3;
+  std::string arch = "mlp";
+  std::string hidden = "[32]";       ///< [model] hidden, as TOML
+  int epochs = 2;
+  std::string lr = "0.05";
+  bool one_thread = true;            ///< [training] threads = 1 (a run without --threads / RunRequest::threads)
+  std::string arms = kPruneArms + kInt8Arm;     ///< the [[arm]] tables
+  std::vector<std::string> metrics = {"top1"};  ///< org.compaudit.metric.NAME, in this order
+  std::string tables;                ///< further tables after the metrics: [memorization], [report], [run]...
+
+  std::string toml() const {
+    // The validation split is the engine's default (10 % of the training set).
+    std::string text = fmt::format(R"([audit]
+name = "{}"
+seeds = {}
+
+[data]
+format = "csv"
+train = "{}"
+header = false
+test_fraction = 0.25
+
+[model]
+arch = "{}"
+hidden = {}
+
+[training]
+epochs = {}
+batch_size = 64
+lr = {}
+)", name, seeds, kDigitsCsv, arch, hidden, epochs, lr);
+    if (one_thread) text += "threads = 1\n";
+    text += arms;
+    for (const std::string& m : metrics) text += fmt::format("\n[[metric]]\nplugin = \"org.compaudit.metric.{}\"\n", m);
+    return text + tables;
+  }
+};
+
+}  // namespace compaudit::test_support
