@@ -13,6 +13,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 
 using namespace compaudit;
@@ -76,4 +77,33 @@ TEST_CASE("Chains taking (arm, seed share) tasks from a shared queue give the bi
     REQUIRE(run("", dir / "parts", 2, /*resume=*/true) == host::exit_ok);
     CHECK(fingerprint(dir / "parts") == one);
   }
+}
+
+TEST_CASE("The memorization estimate has the same bits at one and two chains", "[engine][chains][memorization]") {
+  if (!fs::exists(kDigitsCsv)) return;
+  const auto dir = engine_test::scratch_dir("chains-memorization");
+  // Five models (two stacks of 3 and 2, in parallel at two chains) on half the training set each.
+  test_support::DigitsAudit audit;
+  audit.name = "chains-memorization";
+  audit.seeds = 2;
+  audit.one_thread = false;
+  audit.arms = test_support::kInt8Arm;
+  audit.metrics = {"memorization"};
+  audit.tables = "\n[memorization]\nmodels = 5\nfraction = 0.5\nepochs = 2\n";
+  const auto pipeline = dir / "pipeline.toml";
+  engine_test::write_text(pipeline, audit.toml());
+  REQUIRE(run(pipeline.string(), dir / "one", 1) == host::exit_ok);
+  REQUIRE(run(pipeline.string(), dir / "two", 2) == host::exit_ok);
+  const auto scores = [&](const char* name) {
+    const store::Store s = store::Store::open((dir / name).string(), store::Store::Access::read_only);
+    return s.memorization("train");
+  };
+  const auto one = scores("one"), two = scores("two");
+  REQUIRE(one);
+  REQUIRE(two);
+  CHECK(*one == *two);
+  // A real estimate: every training point has a score in [-1, 1], and the models disagree on some points.
+  REQUIRE_FALSE(one->empty());
+  CHECK(std::all_of(one->begin(), one->end(), [](float m) { return m >= -1.0f && m <= 1.0f; }));
+  CHECK(std::any_of(one->begin(), one->end(), [](float m) { return m != 0.0f; }));
 }

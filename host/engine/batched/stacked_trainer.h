@@ -33,7 +33,14 @@ class StackedTrainer {
 
   /// One optimizer step at learning rate `lr`: model k trains on inputs[k] ([K, B, features...]) with class
   /// targets[k] ([K, B], int64). Masks are re-applied to the updated parameters.
-  void step(const at::Tensor& inputs, const at::Tensor& targets, double lr);
+  ///
+  /// `rows` (empty: every model uses all B rows) is for models trained on data sets of different sizes (the
+  /// memorization estimate's subsets): model k's batch is the first rows[k] rows of inputs[k], the rest padding
+  /// that gets no gradient, and rows[k] == 0 means model k takes no step at all (its parameters, moments and
+  /// step count stay as they are: its epoch has fewer batches than the others'). `lrs` (empty: `lr` for all) gives
+  /// each model its own learning rate (a cosine schedule over a model's own step count).
+  void step(const at::Tensor& inputs, const at::Tensor& targets, double lr,
+            const std::vector<std::int64_t>& rows = {}, const std::vector<double>& lrs = {});
 
  private:
   struct ParamState {
@@ -41,12 +48,16 @@ class StackedTrainer {
     at::Tensor moment1;      ///< SGD momentum buffer / Adam first moment
     at::Tensor moment2;      ///< Adam second moment
   };
-  void update(at::Tensor& param, const at::Tensor& keep, ParamState& state, double lr);
+  void update(at::Tensor& param, const at::Tensor& keep, ParamState& state, double lr,
+              const std::vector<std::int64_t>& rows, const std::vector<double>& lrs);
+  /// Model k's slice of every [K, ...] tensor is one contiguous range: this one's [begin, begin + n).
+  void update_range(at::Tensor& param, const at::Tensor& keep, ParamState& state, double lr, std::size_t begin,
+                    std::size_t n, std::int64_t adam_step, bool first);
 
   StackedMlp& stack_;
   host::TrainingSpec settings_;
   bool adam_ = false;
-  std::int64_t steps_ = 0;                ///< optimizer steps taken so far
+  std::vector<std::int64_t> steps_;       ///< optimizer steps each model has taken so far (Adam's bias correction)
   std::vector<ParamState> weights_, biases_;
   std::vector<at::Tensor> activations_;   ///< a_0 (inputs) .. a_L (logits) of the current step
 };

@@ -4,6 +4,10 @@
 
 #include "run/store_io.h"
 
+#include "batched/batched_train.h"
+#include "batched/subset_train.h"
+#include "batched/threads.h"
+
 #include <compaudit/error.h>
 #include <compaudit/metric.h>
 
@@ -65,6 +69,21 @@ std::string Executor::resolve_model_path() const {
   return (p.is_absolute() ? p : std::filesystem::path(pipeline_dir_) / p).lexically_normal().string();
 }
 
+namespace {
+
+/// "" when the memorization models can train as stacks of MLPs (batched/subset_train.h), else why not.
+std::string memorization_alone(const std::vector<std::unique_ptr<models::TrainableModel>>& models,
+                               const std::vector<TrainPlan>& plans, const at::Tensor& probe) {
+  std::vector<models::TrainableModel*> all;
+  for (const auto& m : models) all.push_back(m.get());
+  for (const auto& p : plans)
+    if (std::string why = batched::batchable_plan(p); !why.empty()) return why;
+  if (all.empty() || all.front()->architecture() != "mlp") return "not a built-in MLP";
+  return batched::batchable_models(all, probe);
+}
+
+}  // namespace
+
 void Executor::memorization() {
   const auto& spec = pipeline_.memorization;
   if (!spec.enabled || store_.memorization("train")) return;
@@ -84,26 +103,79 @@ void Executor::memorization() {
     for (int j = 0; j < m; ++j) std::swap(order[j], order[j + rng() % (T - j)]);
     for (int j = 0; j < m; ++j) in[order[j]][i] = 1;
   }
-  std::vector<double> sum_in(n, 0), sum_out(n, 0);
   const int epochs = spec.epochs > 0 ? spec.epochs : pipeline_.training.epochs;
   const auto t0 = std::chrono::steady_clock::now();
+  std::vector<std::unique_ptr<models::TrainableModel>> models(static_cast<std::size_t>(T));
+  std::vector<TrainPlan> plans(static_cast<std::size_t>(T));
+  std::vector<at::Tensor> subsets(static_cast<std::size_t>(T));
   for (int t = 0; t < T; ++t) {
-    progress_->start(fmt::format("memorization model {}/{}", t + 1, T));
     std::vector<std::int64_t> rows;
     for (std::int64_t i = 0; i < n; ++i)
       if (in[t][i]) rows.push_back(i);
-    const at::Tensor idx = at::tensor(rows, at::kLong);
-    Dataset subset{data_.train.inputs.index_select(0, idx), data_.train.targets.index_select(0, idx), {}, {}};
+    subsets[t] = at::tensor(rows, at::kLong);
     const std::int64_t model_seed = 1000000 + t;
     at::manual_seed(derive_seed(model_seed, "memorization"));
-    auto model = new_model(model_seed);
-    TrainPlan plan = dense_plan(model_seed);
-    plan.epochs = epochs;
-    plan.seed = derive_seed(model_seed, "memorization");
-    train_model(*model, subset, plan);
-    const at::Tensor correct =
-        predict_probabilities(*model, data_.train.inputs).argmax(1).eq(data_.train.targets).to(at::kDouble).contiguous();
-    const double* c = correct.data_ptr<double>();
+    models[t] = new_model(model_seed);
+    plans[t] = dense_plan(model_seed);
+    plans[t].epochs = epochs;
+    plans[t].seed = derive_seed(model_seed, "memorization");
+  }
+  // correct[t][i]: model t classifies training example i correctly.
+  std::vector<at::Tensor> correct(static_cast<std::size_t>(T));
+  const auto score = [&](int t, const at::Tensor& probs) {
+    correct[t] = probs.argmax(1).eq(data_.train.targets).to(at::kDouble).contiguous();
+  };
+  const std::string why_alone = memorization_alone(models, plans, data_.train.inputs.slice(0, 0, 8));
+  if (why_alone.empty()) {
+    // Population batching (batched/subset_train.h): two fixed halves of the T models, each one stack, in parallel
+    // on two chains when the run has them. Fixed halves, not one stack per chain, so the estimate has the same bits
+    // at any --threads.
+    progress_->start(fmt::format("memorization: {} models in two stacks", T));
+    const auto train_half = [&](int lo, int hi) {
+      std::vector<models::TrainableModel*> stack;
+      for (int t = lo; t < hi; ++t) stack.push_back(models[t].get());
+      batched::train_on_subsets(stack, data_.train, {subsets.begin() + lo, subsets.begin() + hi},
+                                {plans.begin() + lo, plans.begin() + hi});
+      const auto probs = batched::predict_population(stack, data_.train.inputs);
+      for (int t = lo; t < hi; ++t) score(t, probs[static_cast<std::size_t>(t - lo)]);
+    };
+    const int half = (T + 1) / 2;
+    if (chain_count() > 1) {
+      std::exception_ptr error;
+      std::thread second([&] {
+        try {
+          batched::use_one_thread_here();
+          train_half(half, T);
+        } catch (...) {
+          error = std::current_exception();
+        }
+      });
+      try {
+        batched::use_one_thread_here();
+        train_half(0, half);
+      } catch (...) {
+        second.join();
+        throw;
+      }
+      second.join();
+      if (error) std::rethrow_exception(error);
+    } else {
+      train_half(0, half);
+      train_half(half, T);
+    }
+  } else {
+    store_.log("info", "memorization models trained one at a time: " + why_alone);
+    for (int t = 0; t < T; ++t) {
+      progress_->start(fmt::format("memorization model {}/{}", t + 1, T));
+      Dataset subset{data_.train.inputs.index_select(0, subsets[t]), data_.train.targets.index_select(0, subsets[t]),
+                     {}, {}};
+      train_model(*models[t], subset, plans[t]);
+      score(t, predict_probabilities(*models[t], data_.train.inputs));
+    }
+  }
+  std::vector<double> sum_in(n, 0), sum_out(n, 0);
+  for (int t = 0; t < T; ++t) {
+    const double* c = correct[t].data_ptr<double>();
     for (std::int64_t i = 0; i < n; ++i) (in[t][i] ? sum_in : sum_out)[i] += c[i];
   }
   std::vector<float> mem(static_cast<std::size_t>(n));

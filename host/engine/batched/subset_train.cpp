@@ -1,0 +1,77 @@
+#include "batched/subset_train.h"
+
+#include "batched/batched_train.h"
+#include "batched/stacked_mlp.h"
+#include "batched/stacked_trainer.h"
+
+#include <compaudit/error.h>
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <algorithm>
+
+namespace compaudit::engine::batched {
+
+void train_on_subsets(const std::vector<models::TrainableModel*>& models, const Dataset& data,
+                      const std::vector<at::Tensor>& subsets, const std::vector<TrainPlan>& plans) {
+  if (models.empty()) return;
+  const auto K = static_cast<std::int64_t>(models.size());
+  if (plans.size() != models.size() || subsets.size() != models.size())
+    throw Error(ErrorCode::runtime, "train_on_subsets: one plan and one subset per model");
+  const TrainPlan& plan = plans.front();
+  for (const auto& p : plans) {
+    if (const std::string why = batchable_plan(p); !why.empty())
+      throw Error(ErrorCode::runtime, "train_on_subsets: not batchable: " + why);
+    if (p.epochs != plan.epochs || p.max_steps != plan.max_steps || p.settings.batch_size != plan.settings.batch_size)
+      throw Error(ErrorCode::runtime, "train_on_subsets: plans differ in more than their seeds");
+  }
+
+  // Per model, train_model's step count: its own number of batches per epoch, and the total its schedule runs to.
+  const std::int64_t bs = std::max<std::int64_t>(1, plan.settings.batch_size);
+  std::vector<std::int64_t> n(K), batches(K), total(K), done(K, 0);
+  std::int64_t most_batches = 0;
+  for (std::int64_t k = 0; k < K; ++k) {
+    n[k] = subsets[k].size(0);
+    batches[k] = (n[k] + bs - 1) / bs;
+    total[k] = batches[k] * plan.epochs;
+    if (plan.max_steps >= 0) total[k] = std::min(total[k], plan.max_steps);
+    most_batches = std::max(most_batches, batches[k]);
+  }
+  std::vector<at::Generator> order;
+  for (const auto& p : plans) order.push_back(at::make_generator<at::CPUGeneratorImpl>(p.seed));
+
+  StackedMlp stack(models);
+  StackedTrainer trainer(stack, plan.settings);
+  const std::int64_t features = data.inputs[0].numel();
+  std::vector<at::Tensor> perms(static_cast<std::size_t>(K));
+  std::vector<std::int64_t> rows(K);
+  std::vector<double> lrs(K);
+  for (int epoch = 0; epoch < plan.epochs; ++epoch) {
+    for (std::int64_t k = 0; k < K; ++k)  // as train_model: a model draws a permutation while it has steps left
+      if (done[k] < total[k]) perms[k] = at::randperm(n[k], order[k], at::kLong);
+    for (std::int64_t b = 0; b < most_batches; ++b) {
+      std::int64_t width = 0;
+      for (std::int64_t k = 0; k < K; ++k) {
+        rows[k] = done[k] < total[k] && b < batches[k] ? std::min(bs, n[k] - b * bs) : 0;
+        width = std::max(width, rows[k]);
+      }
+      if (width == 0) break;
+      at::Tensor x = at::zeros({K, width, features}, data.inputs.options());
+      at::Tensor y = at::zeros({K, width}, data.targets.options());
+      for (std::int64_t k = 0; k < K; ++k) {
+        if (rows[k] == 0) continue;
+        const at::Tensor idx = subsets[k].index_select(0, perms[k].slice(0, b * bs, b * bs + rows[k]));
+        x[k].narrow(0, 0, rows[k]).copy_(data.inputs.index_select(0, idx).reshape({rows[k], features}));
+        y[k].narrow(0, 0, rows[k]).copy_(data.targets.index_select(0, idx));
+        lrs[k] = scheduled_lr(plan.settings, epoch, plan.epochs, done[k], total[k]);
+      }
+      trainer.step(x, y, 0.0, rows, lrs);
+      for (std::int64_t k = 0; k < K; ++k) done[k] += rows[k] > 0 ? 1 : 0;
+    }
+  }
+  stack.unpack(models);
+  for (auto* m : models) m->train(false);
+}
+
+}  // namespace compaudit::engine::batched
