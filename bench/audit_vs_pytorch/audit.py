@@ -1,14 +1,16 @@
 #!/usr/bin/python3
 """The compaudit bench audits written the way a PyTorch user would write them (issue 5, item 3).
 
-Same data, model, arms, epochs, batch size, optimizer and metrics as digits.toml / fashion.toml, run with Debian's
-python3-torch and scipy:
+Same data, model, arms, epochs, batch size, optimizer and metrics as digits.toml / fashion.toml / fashion_cnn.toml,
+run with Debian's python3-torch and scipy:
 
   * K models trained one at a time (nn.Sequential, SGD with momentum, shuffled mini-batches by index);
   * arms: dense; dense+ft (the dense model fine-tuned as long as the pruned ones, the control compaudit adds);
     prune@0.5/0.7/0.9: torch.nn.utils.prune.global_unstructured(L1Unstructured) over every Linear weight, then
     fine-tuning with the masks held by torch's pruning re-parametrisation; int8: per-channel symmetric fake
     quantization of every weight (torch.fake_quantize_per_channel_affine, no fine-tuning);
+  * fashion-cnn: compaudit's built-in CNN (conv3x3 16 -> ReLU -> maxpool 2 -> conv3x3 32 -> ReLU -> maxpool 2 ->
+    linear), pruning over every Conv2d and Linear weight, 2 fine-tuning epochs, no int8 arm (as fashion_cnn.toml);
   * metrics: PIEs (modal label of the candidate population differs from the reference population's) and per-class
     normalized recall with Welch's t-test (scipy.stats.ttest_ind, equal_var=False), as the compaudit plugins define
     them; references as compaudit chooses them (pruned arms vs dense+ft, the others vs dense).
@@ -41,6 +43,8 @@ TASKS = {
     # name: hidden widths, K, dense epochs, batch size, lr
     "digits": dict(hidden=[128, 64], seeds=10, epochs=10, batch_size=64, lr=0.05),
     "fashion": dict(hidden=[256, 128], seeds=5, epochs=2, batch_size=128, lr=0.05),
+    "fashion-cnn": dict(hidden=[16, 32], seeds=5, epochs=2, batch_size=128, lr=0.05, cnn=True, finetune_epochs=2,
+                        int8=False),
 }
 MOMENTUM = 0.9
 FINETUNE_EPOCHS = 5
@@ -88,6 +92,16 @@ def load(task):
     return norm(xtr), torch.from_numpy(ytr), norm(xte), torch.from_numpy(yte)
 
 
+def make_cnn(hidden, classes, seed, side=28):
+    torch.manual_seed(seed)
+    layers, channels = [], 1
+    for h in hidden:
+        layers += [nn.Conv2d(channels, h, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)]
+        channels, side = h, side // 2
+    layers += [nn.Flatten(), nn.Linear(channels * side * side, classes)]
+    return nn.Sequential(*layers)
+
+
 def make_model(inputs, hidden, classes, seed):
     torch.manual_seed(seed)
     layers, width = [], inputs
@@ -121,7 +135,7 @@ def predict(model, x):
 
 
 def global_prune(model, sparsity):
-    params = [(m, "weight") for m in model if isinstance(m, nn.Linear)]
+    params = [(m, "weight") for m in model if isinstance(m, (nn.Linear, nn.Conv2d))]
     prune.global_unstructured(params, pruning_method=prune.L1Unstructured, amount=sparsity)
     return model
 
@@ -129,9 +143,9 @@ def global_prune(model, sparsity):
 @torch.no_grad()
 def quantize_int8(model):
     for m in model:
-        if isinstance(m, nn.Linear):
+        if isinstance(m, (nn.Linear, nn.Conv2d)):
             w = m.weight
-            scale = (w.abs().amax(1) / 127).clamp_min(1e-12)
+            scale = (w.abs().flatten(1).amax(1) / 127).clamp_min(1e-12)
             zero = torch.zeros(w.shape[0], dtype=torch.int32)
             m.weight.copy_(torch.fake_quantize_per_channel_affine(w, scale, zero, 0, -127, 127))
     return model
@@ -171,22 +185,26 @@ def main():
     cfg = dict(TASKS[args.task])
     if args.seeds:
         cfg["seeds"] = args.seeds
-    xtr, ytr, xte, yte = load(args.task)
+    xtr, ytr, xte, yte = load("fashion" if args.task == "fashion-cnn" else args.task)
+    if cfg.get("cnn"):
+        xtr, xte = xtr.reshape(-1, 1, 28, 28), xte.reshape(-1, 1, 28, 28)
+    finetune_epochs = cfg.get("finetune_epochs", FINETUNE_EPOCHS)
     classes = int(ytr.max()) + 1
-    arms = ["dense", "dense+ft"] + [f"prune@sparsity={s}" for s in SPARSITIES] + ["int8"]
+    arms = ["dense", "dense+ft"] + [f"prune@sparsity={s}" for s in SPARSITIES] + (["int8"] if cfg.get("int8", True) else [])
     preds = {a: [] for a in arms}
     t0 = time.perf_counter()
     for k in range(cfg["seeds"]):
-        dense = make_model(xtr.shape[1], cfg["hidden"], classes, k)
+        dense = make_cnn(cfg["hidden"], classes, k) if cfg.get("cnn") else make_model(xtr.shape[1], cfg["hidden"], classes, k)
         train(dense, xtr, ytr, cfg["epochs"], cfg, seed=k)
         preds["dense"].append(predict(dense, xte))
-        ft = train(copy.deepcopy(dense), xtr, ytr, FINETUNE_EPOCHS, cfg, seed=1000 + k)
+        ft = train(copy.deepcopy(dense), xtr, ytr, finetune_epochs, cfg, seed=1000 + k)
         preds["dense+ft"].append(predict(ft, xte))
         for s in SPARSITIES:
             pruned = global_prune(copy.deepcopy(dense), s)
-            train(pruned, xtr, ytr, FINETUNE_EPOCHS, cfg, seed=1000 + k)  # same batches as the control
+            train(pruned, xtr, ytr, finetune_epochs, cfg, seed=1000 + k)  # same batches as the control
             preds[f"prune@sparsity={s}"].append(predict(pruned, xte))
-        preds["int8"].append(predict(quantize_int8(copy.deepcopy(dense)), xte))
+        if "int8" in preds:
+            preds["int8"].append(predict(quantize_int8(copy.deepcopy(dense)), xte))
     t1 = time.perf_counter()
     y = yte.numpy()
     out = {}

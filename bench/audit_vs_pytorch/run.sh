@@ -3,7 +3,8 @@
 #
 #   bench/audit_vs_pytorch/run.sh BUILD_DIR [THREADS] [TASKS] [--memory]
 #
-# BUILD_DIR holds bin/compaudit (and its built-in plugins); TASKS is "digits fashion" by default. compaudit runs with
+# BUILD_DIR holds bin/compaudit (and its built-in plugins); TASKS is "digits fashion" by default ("fashion-cnn": the
+# built-in CNN, fashion_cnn.toml). compaudit runs with
 # --threads THREADS (default 1). PyTorch is compared at its best, not only at the same setting: it runs at 1 thread
 # and (when THREADS > 1) at THREADS threads (torch.set_num_threads). Both sides use the same OpenBLAS kernels —
 # OpenBLAS's own choice, or OPENBLAS_CORETYPE as the caller's environment sets it (this script does not change it;
@@ -49,7 +50,7 @@ echo "threads: $THREADS   load average: $(cut -d' ' -f1-3 /proc/loadavg)" \
 for task in $TASKS; do
   t0=$(now)
   /usr/bin/time -f "%U %S" -o "$OUT/$task.compaudit.cpu" \
-    "$BUILD/bin/compaudit" run "$HERE/$task.toml" --threads "$THREADS" -q -o "$OUT/$task" > "$OUT/$task.compaudit.txt"
+    "$BUILD/bin/compaudit" run "$HERE/$(echo "$task" | tr - _).toml" --threads "$THREADS" -q -o "$OUT/$task" > "$OUT/$task.compaudit.txt"
   t1=$(now)
   # The BLAS compaudit recorded for the run (settings "blas", e.g. "OpenBLAS 0.3.21 Haswell"): its last word is
   # the core.

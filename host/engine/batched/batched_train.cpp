@@ -1,5 +1,7 @@
 #include "batched/batched_train.h"
 
+#include "batched/cnn_trainer.h"
+#include "batched/stacked_cnn.h"
 #include "batched/stacked_mlp.h"
 #include "batched/stacked_trainer.h"
 
@@ -46,23 +48,36 @@ void train_population(const std::vector<models::TrainableModel*>& models, const 
   std::vector<at::Generator> order;
   for (const auto& p : plans) order.push_back(at::make_generator<at::CPUGeneratorImpl>(p.seed));
 
-  StackedMlp stack(models);
-  StackedTrainer trainer(stack, plan.settings);
-  std::int64_t step = 0;
-  std::vector<at::Tensor> perms(static_cast<std::size_t>(K)), idx(static_cast<std::size_t>(K));
-  for (int epoch = 0; epoch < plan.epochs && step < total; ++epoch) {
-    for (std::int64_t k = 0; k < K; ++k) perms[k] = at::randperm(n, order[k], at::kLong);
-    for (std::int64_t b = 0; b < batches && step < total; ++b) {
-      const std::int64_t lo = b * bs, hi = std::min(n, (b + 1) * bs);
-      for (std::int64_t k = 0; k < K; ++k) idx[k] = perms[k].slice(0, lo, hi);
-      const at::Tensor rows = at::cat(idx, 0);  // model k's batch is row block k
-      const at::Tensor x = data.inputs.index_select(0, rows).reshape({K, hi - lo, -1});
-      const at::Tensor y = data.targets.index_select(0, rows).reshape({K, hi - lo});
-      trainer.step(x, y, scheduled_lr(plan.settings, epoch, plan.epochs, step, total));
-      ++step;
+  // Built-in CNNs and MLPs (can_stack admits nothing else): the same batches and schedule, their own stack.
+  auto train = [&](auto& trainer) {
+    std::int64_t step = 0;
+    std::vector<at::Tensor> perms(static_cast<std::size_t>(K)), idx(static_cast<std::size_t>(K));
+    for (int epoch = 0; epoch < plan.epochs && step < total; ++epoch) {
+      for (std::int64_t k = 0; k < K; ++k) perms[k] = at::randperm(n, order[k], at::kLong);
+      for (std::int64_t b = 0; b < batches && step < total; ++b) {
+        const std::int64_t lo = b * bs, hi = std::min(n, (b + 1) * bs);
+        for (std::int64_t k = 0; k < K; ++k) idx[k] = perms[k].slice(0, lo, hi);
+        const at::Tensor rows = at::cat(idx, 0);  // model k's batch is row block k
+        std::vector<std::int64_t> shape{K, hi - lo};  // each example keeps its shape (a CNN reads [C, H, W])
+        for (auto d : data.inputs.sizes().slice(1)) shape.push_back(d);
+        const at::Tensor x = data.inputs.index_select(0, rows).reshape(shape);
+        const at::Tensor y = data.targets.index_select(0, rows).reshape({K, hi - lo});
+        trainer.step(x, y, scheduled_lr(plan.settings, epoch, plan.epochs, step, total));
+        ++step;
+      }
     }
+  };
+  if (models.front()->architecture() == "cnn") {
+    StackedCnn stack(models);
+    CnnTrainer trainer(stack, plan.settings);
+    train(trainer);
+    stack.unpack(models);
+  } else {
+    StackedMlp stack(models);
+    StackedTrainer trainer(stack, plan.settings);
+    train(trainer);
+    stack.unpack(models);
   }
-  stack.unpack(models);
   for (auto* m : models) m->train(false);
 }
 
@@ -71,12 +86,19 @@ std::vector<at::Tensor> predict_population(const std::vector<models::TrainableMo
   at::NoGradGuard no_grad;
   const auto K = static_cast<std::int64_t>(models.size());
   std::vector<std::vector<at::Tensor>> parts(static_cast<std::size_t>(K));
-  const StackedMlp stack(models);
   const std::int64_t n = inputs.size(0);
-  for (std::int64_t s = 0; s < n; s += 1024) {
-    const at::Tensor p = at::softmax(stack.forward_shared(inputs.slice(0, s, std::min(n, s + 1024))), 2);
-    for (std::int64_t k = 0; k < K; ++k) parts[k].push_back(p[k]);
-  }
+  auto predict = [&](const auto& stack, std::int64_t chunk) {
+    for (std::int64_t s = 0; s < n; s += chunk) {
+      const at::Tensor p = at::softmax(stack.forward_shared(inputs.slice(0, s, std::min(n, s + chunk))), 2);
+      for (std::int64_t k = 0; k < K; ++k) parts[k].push_back(p[k]);
+    }
+  };
+  // A CNN's im2col of 1024 Fashion images is ~115 MB per block; 256 keeps its buffers near 30 MB. A model's
+  // probabilities do not depend on the chunk size it is evaluated in with other models (fixed per architecture).
+  if (!models.empty() && models.front()->architecture() == "cnn")
+    predict(StackedCnn(models), 256);
+  else
+    predict(StackedMlp(models), 1024);
   std::vector<at::Tensor> out;
   for (auto& pk : parts) out.push_back(pk.empty() ? at::empty({0, 0}, at::kFloat) : at::cat(pk, 0));
   return out;

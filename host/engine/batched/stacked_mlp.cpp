@@ -1,6 +1,7 @@
 #include "batched/stacked_mlp.h"
 
 #include "batched/slice_gemm.h"
+#include "batched/stacked_cnn.h"
 
 #include <compaudit/error.h>
 
@@ -118,7 +119,7 @@ void StackedMlp::unpack(const std::vector<models::TrainableModel*>& models) cons
 }
 
 std::string shape_signature(models::TrainableModel& model) {
-  std::string out;
+  std::string out = model.architecture() + ":";  // MLPs and CNNs go to different stacks
   for (const auto& l : model.layers())
     out += fmt::format("{}/{};", fmt::join(l.weight.sizes(), "x"),
                        l.bias.defined() ? fmt::format("{}", fmt::join(l.bias.sizes(), "x")) : "-");
@@ -136,12 +137,20 @@ std::string can_stack(const std::vector<models::TrainableModel*>& models, const 
     return out;
   };
   const auto reference = shapes(*models.front());
+  // Built-in MLPs (this stack) and built-in CNNs (StackedCnn, stacked_cnn.h); ResNets, TorchScript and anything
+  // else train one at a time.
+  const std::string arch = models.front()->architecture();
   for (auto* m : models) {
-    if (m->architecture() != "mlp") return "not a built-in MLP (" + m->architecture() + ")";
-    const auto layers = m->layers();
-    for (std::size_t l = 0; l < layers.size(); ++l) {
-      if (layers[l].type != LayerType::linear || !layers[l].bias.defined()) return "a layer is not linear with a bias";
-      if (layers[l].weight.scalar_type() != at::kFloat) return "parameters are not float32";
+    if (arch != "mlp" && arch != "cnn") return "not a built-in MLP or CNN (" + arch + ")";
+    if (m->architecture() != arch) return "the models' architectures differ (" + arch + ", " + m->architecture() + ")";
+    if (arch == "cnn") {
+      if (std::string why = cnn_layout_problem(*m); !why.empty()) return why;
+    } else {
+      const auto layers = m->layers();
+      for (std::size_t l = 0; l < layers.size(); ++l) {
+        if (layers[l].type != LayerType::linear || !layers[l].bias.defined()) return "a layer is not linear with a bias";
+        if (layers[l].weight.scalar_type() != at::kFloat) return "parameters are not float32";
+      }
     }
     if (shapes(*m) != reference) return "the models' layers differ in shape";
   }
@@ -149,7 +158,12 @@ std::string can_stack(const std::vector<models::TrainableModel*>& models, const 
   // The models' own forward() must agree with the stack's: anything the stack does not model (an activation hook)
   // shows up here.
   at::NoGradGuard no_grad;
-  const at::Tensor stacked = StackedMlp(models).forward_shared(probe);
+  at::Tensor stacked;
+  try {
+    stacked = arch == "cnn" ? StackedCnn(models).forward_shared(probe) : StackedMlp(models).forward_shared(probe);
+  } catch (const Error& e) {
+    return std::string("the stack cannot run the probe inputs: ") + e.what();
+  }
   for (std::size_t k = 0; k < models.size(); ++k) {
     models[k]->train(false);
     const at::Tensor own = models[k]->forward(probe);

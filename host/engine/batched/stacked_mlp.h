@@ -9,7 +9,8 @@
 //
 // Which models stack (can_stack): built-in "mlp" models whose parameters have the same shapes, and whose own
 // forward() agrees with the stacked one on a probe batch — that catches what the stack cannot reproduce, such as an
-// activation hook a full-int8 quantizer installed. TorchScript, CNN and ResNet models are trained one at a time.
+// activation hook a full-int8 quantizer installed. Built-in CNNs stack too, in their own stack (stacked_cnn.h, same
+// can_stack); TorchScript and ResNet models are trained one at a time.
 //
 // Bits: per slice, at::bmm / baddbmm on CPU without MKL (Debian's libtorch) run one addmm per batch item, and the
 // elementwise steps (ReLU, the optimizer, masks) are per element, so model k's result does not depend on which or
@@ -61,11 +62,13 @@ class StackedMlp {
   std::vector<StackedLayer> layers_;
 };
 
-/// The layer shapes of a model as text ("64x128,128;..."): models stack when their signatures are equal.
+/// The architecture and layer shapes of a model as text ("mlp:128x64/128;..."): models stack when their signatures
+/// are equal.
 std::string shape_signature(models::TrainableModel& model);
 
-/// Why `models` cannot be trained as one stack ("" when they can): not all built-in MLPs, different shapes, or a
-/// model whose forward() differs from the stacked forward on `probe` (e.g. an activation hook).
+/// Why `models` cannot be trained as one stack ("" when they can): not all built-in MLPs or all built-in CNNs
+/// (cnn_layout_problem), different shapes, or a model whose forward() differs from the stacked forward (StackedMlp or
+/// StackedCnn) on `probe` (e.g. an activation hook).
 std::string can_stack(const std::vector<models::TrainableModel*>& models, const at::Tensor& probe);
 
 }  // namespace compaudit::engine::batched

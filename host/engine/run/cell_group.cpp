@@ -4,8 +4,8 @@
 //      k through the arm's chain of compressors (plugins always see one model, through the SDK Model interface; a
 //      plugin that throws fails its own cell and leaves the group);
 //   2. training (dense: the dense plan; other arms: fine-tuning when finetune_epochs > 0) and evaluation, as one
-//      stack when the models and plans allow it (batched/), else one model at a time — TorchScript, CNN and ResNet
-//      models, an augmentation policy, models a compressor gave an activation hook;
+//      stack when the models and plans allow it (batched/: built-in MLPs and CNNs), else one model at a time —
+//      TorchScript and ResNet models, an augmentation policy, models a compressor gave an activation hook;
 //   3. each cell committed on its own (state blob + predictions + record in one transaction), in seed order.
 // A group of one is what run_cell (and so a `compaudit worker`) computes: since a model's result does not depend on
 // the others in its stack (batched/stacked_mlp.h), a cell has the same bits alone, in any group, and on resume.

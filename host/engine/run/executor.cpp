@@ -202,8 +202,10 @@ bool Executor::run_cell(const host::ArmSpec& arm, std::int64_t seed) {
 }
 
 int Executor::chain_count() const {
-  // Chains only where cells are batched MLPs computed in this process; see batched/threads.h.
-  if (options_.isolate_cell || augmentation_ || pipeline_.model.arch != "mlp") return 1;
+  // Chains only where cells are batched MLPs or CNNs computed in this process; see batched/threads.h. (A CNN that
+  // cannot stack still trains alone under the host lock, on its chain's one thread: the bits of a 1-thread run.)
+  const std::string& arch = pipeline_.model.arch;
+  if (options_.isolate_cell || augmentation_ || (arch != "mlp" && arch != "cnn")) return 1;
   // For benchmarks (docs/performance.md): COMPAUDIT_CHAINS=1 keeps one chain with every thread intra-op.
   if (const char* env = std::getenv("COMPAUDIT_CHAINS"); env && *env) return std::max(1, std::atoi(env));
   return std::max(1, at::get_num_threads());
