@@ -27,4 +27,13 @@ inline std::string fingerprint(const std::string& run_dir) {
   return out.str();
 }
 
+/// The run's log (the store's log table), one line per entry: which cells trained alone and why, warnings.
+inline std::string log_text(const std::string& run_dir) {
+  using compaudit::store::Store;
+  const Store s = Store::open(run_dir, Store::Access::read_only);
+  std::string out;
+  for (const auto& line : s.log_lines()) out += line.text + '\n';
+  return out;
+}
+
 }  // namespace engine_test

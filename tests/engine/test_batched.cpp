@@ -1,14 +1,7 @@
 // Population batching (issue 5): K models trained as one stack against the same K trained one at a time.
 //
-// Tolerance. Batched training does the same arithmetic as train_model in a different order: at::linear's backward
-// multiplies grad^T·x where the stacked baddbmm's backward multiplies x^T·grad per slice, and the bias gradient is a
-// sum over [K, B, out] instead of [B, out]. Each such sum differs from the other by float32 rounding (relative
-// 2^-24 per addition, ~1e-7); SGD with momentum carries these differences from step to step, growing them over the
-// 30 steps of these tests by a factor of order ten to a hundred. We allow 1e-4 on probabilities — far below any
-// difference a real bug makes (a wrong batch order, mask or learning rate moves probabilities by 1e-2 or more) —
-// and require the same top-1 label wherever the one-at-a-time model is not near a tie.
-#include "engine_lib.h"
-#include "test_helpers.h"
+// Tolerance: population_helpers.h.
+#include "population_helpers.h"
 #include "toy_data.h"
 
 #include "batched/batched_train.h"
@@ -17,9 +10,7 @@
 #include "batched/stacked_trainer.h"
 #include "training/trainer.h"
 
-#include <compaudit/host/exit_codes.h>
 #include <compaudit/models/models.h>
-#include <compaudit/store/store.h>
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
@@ -27,60 +18,18 @@
 #include <catch2/catch.hpp>
 #include <torch/optim/optimizer.h>
 
-#include <filesystem>
-#include <sstream>
-
 using namespace compaudit;
 using namespace compaudit::engine;
 
 namespace {
 
 using engine_test::toy_data;
-
-constexpr double kProbabilityTolerance = 1e-4;
-
-TrainPlan plan_for(std::int64_t seed, const std::string& purpose, int epochs = 3) {
-  TrainPlan plan;
-  plan.settings.optimizer = "sgd";
-  plan.settings.lr = 0.05;
-  plan.settings.momentum = 0.9;
-  plan.settings.weight_decay = 1e-4;
-  plan.settings.batch_size = 32;
-  plan.epochs = epochs;
-  plan.seed = derive_seed(seed, purpose);
-  plan.num_classes = 4;
-  return plan;
-}
+using namespace engine_test;  // population_helpers.h
 
 std::vector<std::unique_ptr<models::TrainableModel>> population(const std::vector<std::int64_t>& seeds) {
   std::vector<std::unique_ptr<models::TrainableModel>> out;
   for (auto s : seeds) out.push_back(models::make_builtin_model("mlp", {32, 16}, {16}, 4, s));
   return out;
-}
-
-std::vector<models::TrainableModel*> raw(const std::vector<std::unique_ptr<models::TrainableModel>>& models) {
-  std::vector<models::TrainableModel*> out;
-  for (const auto& m : models) out.push_back(m.get());
-  return out;
-}
-
-// Each model keeps its own 70% of smallest-magnitude weights masked (bool masks, different per model).
-void prune(models::TrainableModel& model) {
-  for (const Layer& l : model.layers()) {
-    const at::Tensor a = l.weight.detach().abs().flatten();
-    const auto k = static_cast<std::int64_t>(0.7 * static_cast<double>(a.numel()));
-    const double threshold = std::get<0>(a.kthvalue(k)).item<double>();
-    model.set_mask(l.name + ".weight", l.weight.detach().abs().gt(threshold));
-  }
-}
-
-void check_close(models::TrainableModel& alone, const at::Tensor& batched, const at::Tensor& inputs) {
-  const at::Tensor p = predict_probabilities(alone, inputs);
-  REQUIRE(p.sizes() == batched.sizes());
-  CHECK((p - batched).abs().max().item<double>() <= kProbabilityTolerance);
-  const auto top2 = p.topk(2, 1);
-  const at::Tensor clear = (std::get<0>(top2).select(1, 0) - std::get<0>(top2).select(1, 1)).gt(1e-3);
-  CHECK(p.argmax(1).masked_select(clear).equal(batched.argmax(1).masked_select(clear)));
 }
 
 }  // namespace
@@ -93,18 +42,7 @@ TEST_CASE("Batched and one-at-a-time training of the same seeds give the same pr
   std::vector<TrainPlan> plans;
   for (auto s : seeds) plans.push_back(plan_for(s, "dense"));
 
-  for (std::size_t k = 0; k < seeds.size(); ++k) train_model(*alone[k], data, plans[k]);
-  REQUIRE(batched::batchable_models(raw(stacked), data.inputs.slice(0, 0, 8)).empty());
-  batched::train_population(raw(stacked), data, plans);
-  const auto probabilities = batched::predict_population(raw(stacked), data.inputs);
-
-  REQUIRE(probabilities.size() == seeds.size());
-  for (std::size_t k = 0; k < seeds.size(); ++k) {
-    INFO("seed " << seeds[k]);
-    check_close(*alone[k], probabilities[k], data.inputs);
-    // The stacked model was unpacked into the model itself: its own forward gives the same probabilities.
-    CHECK((predict_probabilities(*stacked[k], data.inputs) - probabilities[k]).abs().max().item<double>() < 1e-6);
-  }
+  const auto probabilities = train_and_compare(alone, stacked, data, plans, 1e-6);
   // Different seeds learned different models (the stack did not mix them up).
   CHECK_FALSE(probabilities[0].equal(probabilities[1]));
 }
@@ -115,30 +53,9 @@ TEST_CASE("A pruned population fine-tuned as one stack keeps every model's own m
   const std::vector<std::int64_t> seeds{0, 1, 2};
   auto dense = population(seeds);
   for (std::size_t k = 0; k < seeds.size(); ++k) train_model(*dense[k], data, plan_for(seeds[k], "dense"));
-  std::vector<std::unique_ptr<models::TrainableModel>> alone, stacked;
-  std::vector<TrainPlan> plans;
-  for (std::size_t k = 0; k < seeds.size(); ++k) {
-    alone.push_back(dense[k]->clone());
-    stacked.push_back(dense[k]->clone());
-    prune(*alone[k]);
-    prune(*stacked[k]);
-    plans.push_back(plan_for(seeds[k], "finetune"));
-  }
-  for (std::size_t k = 0; k < seeds.size(); ++k) train_model(*alone[k], data, plans[k]);
-  batched::train_population(raw(stacked), data, plans);
-  const auto probabilities = batched::predict_population(raw(stacked), data.inputs);
-
-  for (std::size_t k = 0; k < seeds.size(); ++k) {
-    INFO("seed " << seeds[k]);
-    for (const Layer& l : stacked[k]->layers()) {
-      const at::Tensor mask = stacked[k]->mask(l.name + ".weight");
-      REQUIRE(mask.defined());
-      // Masked weights are exactly zero; the kept ones were trained (not all frozen at their dense values).
-      CHECK(l.weight.detach().masked_select(mask.logical_not()).eq(0).all().item<bool>());
-      CHECK(l.weight.detach().masked_select(mask).ne(0).all().item<bool>());
-    }
-    check_close(*alone[k], probabilities[k], data.inputs);
-  }
+  const auto [alone, stacked, plans] = pruned_twins(dense, seeds, 0.7);
+  train_and_compare(alone, stacked, data, plans, 1e-6);
+  check_masks_held(stacked);
   CHECK_FALSE(stacked[0]->mask("fc1.weight").equal(stacked[1]->mask("fc1.weight")));  // per-model masks
 }
 
@@ -149,7 +66,7 @@ TEST_CASE("A model's batched result does not depend on the other models in its s
   const Dataset data = toy_data();
   auto train = [&](const std::vector<std::int64_t>& seeds) {
     auto models = population(seeds);
-    for (auto& m : models) prune(*m);
+    for (auto& m : models) prune(*m, 0.7);
     std::vector<TrainPlan> plans;
     for (auto s : seeds) plans.push_back(plan_for(s, "finetune", 2));
     batched::train_population(raw(models), data, plans);
@@ -179,7 +96,7 @@ TEST_CASE("The stacked trainer steps as autograd with torch::optim and apply_mas
   auto check = [&](const std::string& optimizer, bool float_mask) {
     INFO(optimizer << (float_mask ? ", float masks" : ", bool masks"));
     auto models = population(seeds);
-    for (auto& m : models) prune(*m);
+    for (auto& m : models) prune(*m, 0.7);
     if (float_mask)  // a multiplier mask on the first layer's bias of model 1 (others: none)
       models[1]->set_mask("fc1.bias", at::full({32}, 0.5));
     batched::StackedMlp fused(raw(models)), oracle(raw(models));
@@ -267,68 +184,4 @@ TEST_CASE("What cannot be stacked is refused with a reason", "[engine][batched]"
     plan.request.on_step = [](const TrainingProgress&) {};
     CHECK_THAT(batched::batchable_plan(plan), Catch::Contains("training request"));
   }
-}
-
-namespace {
-
-// Every done cell's labels and fp16 probabilities, bit for bit, in store order.
-std::string predictions_fingerprint(const std::string& run_dir) {
-  const store::Store s = store::Store::open(run_dir, store::Store::Access::read_only);
-  std::ostringstream out;
-  for (const auto& c : s.cells()) {
-    out << c.arm << '/' << c.seed << ' ' << store::to_string(c.status) << '\n';
-    if (auto p = s.predictions(c.arm, c.seed, "test", true)) {
-      for (auto v : p->labels) out << v << ',';
-      for (auto v : p->probs) out << v << ',';
-      out << '\n';
-    }
-  }
-  return out.str();
-}
-
-}  // namespace
-
-TEST_CASE("Two chains of cells in parallel give the bits of a one-thread run", "[engine][batched][audit]") {
-  const std::string digits = "/usr/lib/python3/dist-packages/sklearn/datasets/data/digits.csv.gz";
-  if (!std::filesystem::exists(digits)) return;
-  const auto dir = engine_test::scratch_dir("batched-chains");
-  const auto pipeline = dir / "pipeline.toml";
-  engine_test::write_text(pipeline, R"([audit]
-name = "chains"
-seeds = 4
-[data]
-format = "csv"
-train = ")" + digits + R"("
-header = false
-test_fraction = 0.25
-[model]
-arch = "mlp"
-hidden = [32]
-[training]
-epochs = 2
-batch_size = 64
-lr = 0.05
-[[arm]]
-name = "prune"
-finetune_epochs = 1
-  [[arm.step]]
-  plugin = "org.compaudit.prune.magnitude"
-  sparsity = 0.8
-[[metric]]
-plugin = "org.compaudit.metric.top1"
-)");
-  auto run = [&](int threads, const std::string& out) {
-    compaudit::host::RunRequest r;
-    r.pipeline_path = pipeline.string();
-    r.run_dir = (dir / out).string();
-    r.plugin_paths = {COMPAUDIT_TEST_PLUGIN_DIR};
-    r.quiet = true;
-    r.threads = threads;
-    return engine_test::engine().run(r);
-  };
-  REQUIRE(run(1, "one") == compaudit::host::exit_ok);
-  REQUIRE(run(2, "two") == compaudit::host::exit_ok);  // 2 chains of 2 seeds, one thread each
-  const std::string one = predictions_fingerprint((dir / "one").string());
-  CHECK(one.find("prune/3 done") != std::string::npos);
-  CHECK(one == predictions_fingerprint((dir / "two").string()));
 }

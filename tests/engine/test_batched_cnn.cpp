@@ -9,7 +9,11 @@
 // probabilities, with the same top-1 label away from ties — a real bug (a wrong batch order, a mis-permuted
 // kernel, a mask or a learning rate) moves probabilities by 1e-2 or more.
 #include "engine_lib.h"
+#include "population_helpers.h"
+#include "run_fingerprint.h"
 #include "test_helpers.h"
+
+#include "support/digits_audit.h"
 
 #include "batched/batched_train.h"
 #include "batched/cnn_trainer.h"
@@ -19,7 +23,6 @@
 
 #include <compaudit/host/exit_codes.h>
 #include <compaudit/models/models.h>
-#include <compaudit/store/store.h>
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
@@ -28,14 +31,12 @@
 #include <torch/optim/optimizer.h>
 
 #include <filesystem>
-#include <sstream>
 
 using namespace compaudit;
 using namespace compaudit::engine;
+using namespace engine_test;  // population_helpers.h
 
 namespace {
-
-constexpr double kProbabilityTolerance = 1e-4;
 
 // 240 two-channel 6x6 images; the label is the quadrant of channel 0 with the largest sum, so it is learnable.
 // Two channels exercise the NCHW -> NHWC permutation; 6x6 -> 3x3 -> 1x1 the floor of an odd max pool.
@@ -55,50 +56,6 @@ std::vector<std::unique_ptr<models::TrainableModel>> population(const std::vecto
   return out;
 }
 
-std::vector<models::TrainableModel*> raw(const std::vector<std::unique_ptr<models::TrainableModel>>& models) {
-  std::vector<models::TrainableModel*> out;
-  for (const auto& m : models) out.push_back(m.get());
-  return out;
-}
-
-std::vector<std::unique_ptr<models::TrainableModel>> clones(const std::vector<std::unique_ptr<models::TrainableModel>>& ms) {
-  std::vector<std::unique_ptr<models::TrainableModel>> out;
-  for (const auto& m : ms) out.push_back(m->clone());
-  return out;
-}
-
-TrainPlan plan_for(std::int64_t seed, const std::string& purpose, int epochs = 3) {
-  TrainPlan plan;
-  plan.settings.optimizer = "sgd";
-  plan.settings.lr = 0.05;
-  plan.settings.momentum = 0.9;
-  plan.settings.weight_decay = 1e-4;
-  plan.settings.batch_size = 32;
-  plan.epochs = epochs;
-  plan.seed = derive_seed(seed, purpose);
-  plan.num_classes = 4;
-  return plan;
-}
-
-// Each model keeps its own 60% of smallest-magnitude weights masked, per layer (bool masks, different per model).
-void prune(models::TrainableModel& model) {
-  for (const Layer& l : model.layers()) {
-    const at::Tensor a = l.weight.detach().abs().flatten();
-    const auto k = static_cast<std::int64_t>(0.6 * static_cast<double>(a.numel()));
-    const double threshold = std::get<0>(a.kthvalue(k)).item<double>();
-    model.set_mask(l.name + ".weight", l.weight.detach().abs().gt(threshold));
-  }
-}
-
-void check_close(models::TrainableModel& alone, const at::Tensor& batched, const at::Tensor& inputs) {
-  const at::Tensor p = predict_probabilities(alone, inputs);
-  REQUIRE(p.sizes() == batched.sizes());
-  CHECK((p - batched).abs().max().item<double>() <= kProbabilityTolerance);
-  const auto top2 = p.topk(2, 1);
-  const at::Tensor clear = (std::get<0>(top2).select(1, 0) - std::get<0>(top2).select(1, 1)).gt(1e-3);
-  CHECK(p.argmax(1).masked_select(clear).equal(batched.argmax(1).masked_select(clear)));
-}
-
 }  // namespace
 
 TEST_CASE("The CNN stack trainer steps as the models' own forward with autograd, torch::optim and masks do",
@@ -112,7 +69,7 @@ TEST_CASE("The CNN stack trainer steps as the models' own forward with autograd,
   auto check = [&](const std::string& optimizer, bool float_mask) {
     INFO(optimizer << (float_mask ? ", float masks" : ", bool masks"));
     auto start = population(seeds);
-    for (auto& m : start) prune(*m);
+    for (auto& m : start) prune(*m, 0.6);
     if (float_mask) {  // multiplier masks on model 1 (the others keep bool masks or none there)
       start[1]->set_mask("conv2.weight", at::rand({6, 4, 3, 3}, at::make_generator<at::CPUGeneratorImpl>(3)));
       start[1]->set_mask("conv1.bias", at::full({4}, 0.5));
@@ -170,7 +127,7 @@ TEST_CASE("The CNN stack computes what the models' own forward computes, and unp
   at::set_num_threads(1);
   const Dataset data = image_data();
   auto models = population({0, 1});
-  prune(*models[1]);
+  prune(*models[1], 0.6);
   const batched::StackedCnn stack(raw(models));
   const at::Tensor logits = stack.forward_shared(data.inputs);
   at::NoGradGuard no_grad;
@@ -206,17 +163,7 @@ TEST_CASE("Batched and one-at-a-time CNN training of the same seeds give the sam
   auto alone = population(seeds), stacked = population(seeds);
   std::vector<TrainPlan> plans;
   for (auto s : seeds) plans.push_back(plan_for(s, "dense", 8));  // 64 steps
-  for (std::size_t k = 0; k < seeds.size(); ++k) train_model(*alone[k], data, plans[k]);
-  REQUIRE(batched::batchable_models(raw(stacked), data.inputs.slice(0, 0, 8)).empty());
-  batched::train_population(raw(stacked), data, plans);
-  const auto probabilities = batched::predict_population(raw(stacked), data.inputs);
-  REQUIRE(probabilities.size() == seeds.size());
-  for (std::size_t k = 0; k < seeds.size(); ++k) {
-    INFO("seed " << seeds[k]);
-    check_close(*alone[k], probabilities[k], data.inputs);
-    // Unpacked into the model itself: its own forward gives the same probabilities.
-    CHECK((predict_probabilities(*stacked[k], data.inputs) - probabilities[k]).abs().max().item<double>() < 1e-5);
-  }
+  const auto probabilities = train_and_compare(alone, stacked, data, plans, 1e-5);
   CHECK_FALSE(probabilities[0].equal(probabilities[1]));  // different seeds, different models
   // Training did something: the trained models beat chance (25 %) clearly on these learnable labels (measured:
   // 48-71 % after 64 steps; the batched-alone differences were below 1e-6).
@@ -230,29 +177,11 @@ TEST_CASE("A pruned CNN population fine-tuned as one stack keeps every model's o
   const std::vector<std::int64_t> seeds{0, 1, 2};
   auto dense = population(seeds);
   for (std::size_t k = 0; k < seeds.size(); ++k) train_model(*dense[k], data, plan_for(seeds[k], "dense"));
-  std::vector<std::unique_ptr<models::TrainableModel>> alone, stacked;
-  std::vector<TrainPlan> plans;
-  for (std::size_t k = 0; k < seeds.size(); ++k) {
-    alone.push_back(dense[k]->clone());
-    stacked.push_back(dense[k]->clone());
-    prune(*alone[k]);
-    prune(*stacked[k]);
-    plans.push_back(plan_for(seeds[k], "finetune"));
-  }
-  for (std::size_t k = 0; k < seeds.size(); ++k) train_model(*alone[k], data, plans[k]);
-  batched::train_population(raw(stacked), data, plans);
-  const auto probabilities = batched::predict_population(raw(stacked), data.inputs);
+  const auto [alone, stacked, plans] = pruned_twins(dense, seeds, 0.6);
+  train_and_compare(alone, stacked, data, plans, 1e-5);
+  check_masks_held(stacked);
   for (std::size_t k = 0; k < seeds.size(); ++k) {
     INFO("seed " << seeds[k]);
-    for (const Layer& l : stacked[k]->layers()) {
-      INFO(l.name);
-      const at::Tensor mask = stacked[k]->mask(l.name + ".weight");
-      REQUIRE(mask.defined());
-      const at::Tensor kept = l.weight.detach().masked_select(mask);
-      CHECK(l.weight.detach().masked_select(mask.logical_not()).eq(0).all().item<bool>());
-      CHECK(kept.ne(0).all().item<bool>());
-    }
-    check_close(*alone[k], probabilities[k], data.inputs);
     // Fine-tuning moved the kept weights away from the dense ones.
     const at::Tensor w0 = dense[k]->layers()[0].weight.detach(), w1 = stacked[k]->layers()[0].weight.detach();
     const at::Tensor keep = stacked[k]->mask("conv1.weight");
@@ -267,7 +196,7 @@ TEST_CASE("A CNN's batched result does not depend on the other models in its sta
   const Dataset data = image_data();
   auto train = [&](const std::vector<std::int64_t>& seeds) {
     auto models = population(seeds);
-    for (auto& m : models) prune(*m);
+    for (auto& m : models) prune(*m, 0.6);
     std::vector<TrainPlan> plans;
     for (auto s : seeds) plans.push_back(plan_for(s, "finetune", 2));
     batched::train_population(raw(models), data, plans);
@@ -311,49 +240,18 @@ TEST_CASE("A ResNet and a CNN with an activation hook are not stacked", "[engine
   }
 }
 
-namespace {
-
-// Every cell's status and test predictions (labels, fp16 probabilities) bit for bit, and the store's log.
-std::string run_fingerprint(const std::string& run_dir, std::string* log = nullptr) {
-  const store::Store s = store::Store::open(run_dir, store::Store::Access::read_only);
-  std::ostringstream out;
-  for (const auto& c : s.cells()) {
-    out << c.arm << '/' << c.seed << ' ' << store::to_string(c.status) << '\n';
-    if (auto p = s.predictions(c.arm, c.seed, "test", true)) {
-      for (auto v : p->labels) out << v << ',';
-      for (auto v : p->probs) out << v << ',';
-      out << '\n';
-    }
-  }
-  if (log)
-    for (const auto& line : s.log_lines()) *log += line.text + '\n';
-  return out.str();
-}
-
-}  // namespace
-
 TEST_CASE("A CNN audit at two chains gives the bits of a one-thread run", "[engine][batched][cnn][audit]") {
-  const std::string digits = "/usr/lib/python3/dist-packages/sklearn/datasets/data/digits.csv.gz";
-  if (!std::filesystem::exists(digits)) return;
+  if (!std::filesystem::exists(test_support::kDigitsCsv)) return;
   const auto dir = engine_test::scratch_dir("batched-cnn-chains");
   const auto pipeline = dir / "pipeline.toml";
   // Dense, magnitude pruning with fine-tuning (stacked), and full-int8 quantization with activation hooks and
   // fine-tuning: those models cannot stack and train alone, under the host lock, inside the chains.
-  engine_test::write_text(pipeline, R"([audit]
-name = "cnn-chains"
-seeds = 3
-[data]
-format = "csv"
-train = ")" + digits + R"("
-header = false
-test_fraction = 0.25
-[model]
-arch = "cnn"
-hidden = [8, 16]
-[training]
-epochs = 2
-batch_size = 64
-lr = 0.05
+  test_support::DigitsAudit audit;
+  audit.name = "cnn-chains";
+  audit.arch = "cnn";
+  audit.hidden = "[8, 16]";
+  audit.one_thread = false;  // the runs below choose their thread count
+  audit.arms = R"(
 [[arm]]
 name = "prune"
 finetune_epochs = 1
@@ -366,27 +264,17 @@ finetune_epochs = 1
   [[arm.step]]
   plugin = "org.compaudit.quantize.ptq"
   activations = true
-[[metric]]
-plugin = "org.compaudit.metric.top1"
-)");
-  auto run = [&](int threads, const std::string& out) {
-    compaudit::host::RunRequest r;
-    r.pipeline_path = pipeline.string();
-    r.run_dir = (dir / out).string();
-    r.plugin_paths = {COMPAUDIT_TEST_PLUGIN_DIR};
-    r.quiet = true;
-    r.threads = threads;
-    return engine_test::engine().run(r);
-  };
-  REQUIRE(run(1, "one") == compaudit::host::exit_ok);
-  REQUIRE(run(2, "two") == compaudit::host::exit_ok);  // two chains, one thread each
-  std::string log_one, log_two;
-  const std::string one = run_fingerprint((dir / "one").string(), &log_one);
+)";
+  engine_test::write_text(pipeline, audit.toml());
+  REQUIRE(engine_test::run_pipeline(pipeline.string(), (dir / "one").string(), false, 1) == host::exit_ok);
+  REQUIRE(engine_test::run_pipeline(pipeline.string(), (dir / "two").string(), false, 2) == host::exit_ok);
+  const std::string one = engine_test::fingerprint((dir / "one").string());
   CHECK(one.find("prune/2 done") != std::string::npos);
   CHECK(one.find("int8act/2 done") != std::string::npos);
-  CHECK(one == run_fingerprint((dir / "two").string(), &log_two));
+  CHECK(one == engine_test::fingerprint((dir / "two").string()));  // two chains, one thread each
   // The quantized models with activation hooks were trained alone; the pruned ones were stacked.
-  CHECK_THAT(log_two, Catch::Contains("int8act seed 0: trained alone: model 0 of the group computes more"));
-  CHECK(log_two.find("prune seed") == std::string::npos);
-  CHECK(log_two.find("dense seed") == std::string::npos);
+  const std::string log = engine_test::log_text((dir / "two").string());
+  CHECK_THAT(log, Catch::Contains("int8act seed 0: trained alone: model 0 of the group computes more"));
+  CHECK(log.find("prune seed") == std::string::npos);
+  CHECK(log.find("dense seed") == std::string::npos);
 }

@@ -2,6 +2,7 @@
 // the data, of its own size, so within an epoch models have different numbers of batches and last batches of
 // different sizes. Against train_model on each subset alone, with the tolerance of the other population tests
 // (test_batched.cpp explains it: float32 summation order, grown by momentum).
+#include "population_helpers.h"
 #include "test_helpers.h"
 #include "toy_data.h"
 
@@ -20,8 +21,6 @@ using namespace compaudit;
 using namespace compaudit::engine;
 
 namespace {
-
-constexpr double kProbabilityTolerance = 1e-4;
 
 TrainPlan subset_plan(std::int64_t seed, const std::string& optimizer, const std::string& schedule) {
   TrainPlan plan;
@@ -75,7 +74,7 @@ TEST_CASE("Models trained as one stack on subsets of different sizes match train
   for (std::size_t k = 0; k < sizes.size(); ++k) {
     INFO("model " << k << " on " << sizes[k] << " examples");
     const at::Tensor p = predict_probabilities(*alone[k], data.inputs);
-    CHECK((p - probabilities[k]).abs().max().item<double>() <= kProbabilityTolerance);
+    CHECK((p - probabilities[k]).abs().max().item<double>() <= engine_test::kProbabilityTolerance);
     // Trained at all: far from the untrained model's probabilities.
     const auto fresh = models::make_builtin_model("mlp", {32, 16}, {16}, 4, static_cast<std::int64_t>(k));
     CHECK((predict_probabilities(*fresh, data.inputs) - p).abs().max().item<double>() > 0.1);
@@ -88,7 +87,8 @@ TEST_CASE("train_on_subsets refuses what it cannot train as one stack", "[engine
   TrainPlan plan = subset_plan(0, "sgd", "constant");
   const std::vector<at::Tensor> one{at::arange(10, at::kLong)};
   SECTION("a plan per model and a subset per model") {
-    CHECK_THROWS_WITH(batched::train_on_subsets({a.get()}, data, {}, {plan}), Catch::Contains("one plan and one subset"));
+    CHECK_THROWS_WITH(batched::train_on_subsets({a.get()}, data, {}, {plan}),
+                      Catch::Contains("one plan and one subset"));
   }
   SECTION("a compressor's training request") {
     plan.request.on_step = [](const TrainingProgress&) {};

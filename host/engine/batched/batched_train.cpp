@@ -25,17 +25,22 @@ std::string batchable_models(const std::vector<models::TrainableModel*>& models,
   return can_stack(models, probe);
 }
 
+void check_population_plans(const std::vector<TrainPlan>& plans, const char* who) {
+  for (const auto& p : plans) {
+    if (const std::string why = batchable_plan(p); !why.empty())
+      throw Error(ErrorCode::runtime, std::string(who) + ": not batchable: " + why);
+    const TrainPlan& first = plans.front();
+    if (p.epochs != first.epochs || p.max_steps != first.max_steps || p.settings.batch_size != first.settings.batch_size)
+      throw Error(ErrorCode::runtime, std::string(who) + ": plans differ in more than their seeds");
+  }
+}
+
 void train_population(const std::vector<models::TrainableModel*>& models, const Dataset& data,
                       const std::vector<TrainPlan>& plans) {
   if (models.empty()) return;
   if (plans.size() != models.size()) throw Error(ErrorCode::runtime, "train_population: one plan per model");
+  check_population_plans(plans, "train_population");
   const TrainPlan& plan = plans.front();
-  for (const auto& p : plans) {
-    if (const std::string why = batchable_plan(p); !why.empty())
-      throw Error(ErrorCode::runtime, "train_population: not batchable: " + why);
-    if (p.epochs != plan.epochs || p.max_steps != plan.max_steps || p.settings.batch_size != plan.settings.batch_size)
-      throw Error(ErrorCode::runtime, "train_population: plans differ in more than their seeds");
-  }
   // The same step count as train_model.
   const std::int64_t n = data.size();
   const std::int64_t bs = std::max<std::int64_t>(1, plan.settings.batch_size);

@@ -21,6 +21,10 @@ namespace compaudit::engine::batched {
 /// "" when a plan can be trained as part of a stack, else why not.
 std::string batchable_plan(const TrainPlan& plan);
 
+/// Throws Error(runtime), naming `who`, unless every plan is batchable and they share settings, epochs and
+/// max_steps (only their seeds differ) — what one stack of models can follow.
+void check_population_plans(const std::vector<TrainPlan>& plans, const char* who);
+
 /// "" when the models can be trained and evaluated as one stack (population batching), else why not: see
 /// can_stack (stacked_mlp.h). `probe`: a few inputs on which their forward() is compared with the stack's.
 std::string batchable_models(const std::vector<models::TrainableModel*>& models, const at::Tensor& probe);

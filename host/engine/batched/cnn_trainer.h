@@ -13,6 +13,7 @@
 #pragma once
 
 #include "batched/stacked_cnn.h"
+#include "batched/stacked_optimizer.h"
 
 #include <compaudit/host/pipeline.h>
 
@@ -35,18 +36,13 @@ class CnnTrainer {
 
  private:
   struct ParamState {
-    at::Tensor grad;     ///< one slice's gradient [1, ...], reused by every model and step
-    at::Tensor moment1;  ///< [K, ...]: SGD momentum buffer / Adam first moment
-    at::Tensor moment2;  ///< [K, ...]: Adam second moment
+    at::Tensor grad;        ///< one slice's gradient [1, ...], reused by every model and step
+    std::size_t index = 0;  ///< the parameter's index in optimizer_
   };
-  /// The optimizer step of slice k of `param` from state.grad, with the slice of `keep`.
-  void update(at::Tensor& param, const at::Tensor& keep, ParamState& state, std::int64_t k, double lr);
   void step_model(std::int64_t k, const at::Tensor& x, const at::Tensor& y, double lr);
 
   StackedCnn& stack_;
-  host::TrainingSpec settings_;
-  bool adam_ = false;
-  std::int64_t steps_ = 0;  ///< optimizer steps taken so far
+  StackedOptimizer optimizer_;
   std::vector<ParamState> weights_, biases_;
   CnnWorkspace ws_;
   at::Tensor dz_, dcols_, da_, da_next_;  ///< backward scratch, reused

@@ -1,18 +1,8 @@
 #include "batched/conv_kernels.h"
+#include "batched/vector_clones.h"  // one clone per vector width, the same bits
 
 #include <algorithm>
 #include <cstring>
-
-// As in fused_step.cpp: one clone per vector width, picked at load time; the loops hold no reductions across
-// vector lanes (channels are independent; sums run in a fixed order per channel), so the clones give the same bits.
-#if defined(__x86_64__) && defined(__has_attribute)
-#if __has_attribute(target_clones)
-#define COMPAUDIT_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#endif
-#endif
-#ifndef COMPAUDIT_VECTOR_CLONES
-#define COMPAUDIT_VECTOR_CLONES
-#endif
 
 namespace compaudit::engine::batched {
 namespace {

@@ -1,17 +1,7 @@
 #include "batched/fused_step.h"
+#include "batched/vector_clones.h"  // one clone per vector width, the same bits
 
 #include <cmath>
-
-// One clone per vector width; the loader picks the widest the CPU has (GNU ifunc). Compiled without contraction
-// (CMakeLists: -ffp-contract=off), so the clones differ in speed only, never in bits.
-#if defined(__x86_64__) && defined(__has_attribute)
-#if __has_attribute(target_clones)
-#define COMPAUDIT_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#endif
-#endif
-#ifndef COMPAUDIT_VECTOR_CLONES
-#define COMPAUDIT_VECTOR_CLONES
-#endif
 
 namespace compaudit::engine::batched {
 namespace {

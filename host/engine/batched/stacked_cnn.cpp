@@ -1,6 +1,7 @@
 #include "batched/stacked_cnn.h"
 
 #include "batched/slice_gemm.h"
+#include "batched/stacked_masks.h"
 
 #include <compaudit/error.h>
 #include <compaudit/host/model_signature.h>  // image_shape: how the recipe reads an input as an image
@@ -21,28 +22,6 @@ at::Tensor to_stack_layout(const at::Tensor& t, bool conv, std::int64_t channels
 at::Tensor to_model_layout(const at::Tensor& t, bool conv, std::int64_t channels) {
   if (conv) return t.reshape({t.size(0), 3, 3, -1}).permute({0, 3, 1, 2});
   return t.reshape({t.size(0), -1, channels}).permute({0, 2, 1}).reshape({t.size(0), -1});
-}
-
-// As StackedMlp's: undefined when no model masks the parameter; bool when every mask is bool (a missing one keeps
-// everything), else float (a missing one multiplies by 1). Each model's mask is permuted like its parameter.
-at::Tensor stack_masks(const std::vector<models::TrainableModel*>& models, const std::string& name,
-                       const at::Tensor& model_param, bool conv, std::int64_t channels) {
-  std::vector<at::Tensor> masks;
-  bool any = false, all_bool = true;
-  for (auto* m : models) {
-    at::Tensor mask = m->mask(name);
-    any = any || mask.defined();
-    if (mask.defined() && mask.scalar_type() != at::kBool) all_bool = false;
-    masks.push_back(mask);
-  }
-  if (!any) return {};
-  const auto dtype = all_bool ? at::kBool : at::kFloat;
-  for (auto& mask : masks) {
-    at::Tensor full = mask.defined() ? mask.detach().to(dtype).reshape(model_param.sizes())
-                                     : at::ones(model_param.sizes(), at::TensorOptions(dtype));
-    mask = model_param.dim() == 1 ? full.unsqueeze(0) : to_stack_layout(full, conv, channels);
-  }
-  return at::stack(masks, 0).contiguous();
 }
 
 at::Tensor& ensure(at::Tensor& t, at::IntArrayRef sizes, at::ScalarType type = at::kFloat) {
@@ -72,8 +51,11 @@ StackedCnn::StackedCnn(const std::vector<models::TrainableModel*>& models) : k_(
     s.conv = conv;
     s.weight = at::stack(w, 0).contiguous();
     s.bias = at::stack(b, 0).contiguous();
-    s.keep_w = stack_masks(models, first[l].name + ".weight", first[l].weight, conv, channels);
-    s.keep_b = stack_masks(models, first[l].name + ".bias", first[l].bias, conv, channels);
+    // Each model's mask is permuted like its parameter.
+    s.keep_w = stack_masks(models, first[l].name + ".weight", first[l].weight.sizes(),
+                           [&](const at::Tensor& m) { return to_stack_layout(m, conv, channels); });
+    s.keep_b = stack_masks(models, first[l].name + ".bias", first[l].bias.sizes(),
+                           [](const at::Tensor& m) { return m.unsqueeze(0); });
     channels = first[l].weight.size(0);
     layers_.push_back(std::move(s));
   }

@@ -1,6 +1,7 @@
 #include "batched/stacked_mlp.h"
 
 #include "batched/slice_gemm.h"
+#include "batched/stacked_masks.h"
 #include "batched/stacked_cnn.h"
 
 #include <compaudit/error.h>
@@ -10,26 +11,6 @@
 
 namespace compaudit::engine::batched {
 namespace {
-
-// Stacks the masks of one parameter over the population: undefined when no model masks it; bool when every mask
-// is bool (missing ones keep everything), else the parameter's dtype (missing ones multiply by 1).
-at::Tensor stack_masks(const std::vector<models::TrainableModel*>& models, const std::string& name,
-                       const at::Tensor& stacked_param) {
-  std::vector<at::Tensor> masks;
-  bool any = false, all_bool = true;
-  for (auto* m : models) {
-    at::Tensor mask = m->mask(name);
-    any = any || mask.defined();
-    if (mask.defined() && mask.scalar_type() != at::kBool) all_bool = false;
-    masks.push_back(mask);
-  }
-  if (!any) return {};
-  const auto dtype = all_bool ? at::kBool : stacked_param.scalar_type();
-  const auto slice_shape = stacked_param.sizes().slice(1);
-  for (auto& mask : masks)
-    mask = mask.defined() ? mask.detach().to(dtype).reshape(slice_shape) : at::ones(slice_shape, at::TensorOptions(dtype));
-  return at::stack(masks, 0).contiguous();
-}
 
 void apply(at::Tensor& param, const at::Tensor& keep) {
   if (!keep.defined()) return;
@@ -57,9 +38,11 @@ StackedMlp::StackedMlp(const std::vector<models::TrainableModel*>& models) : k_(
     StackedLayer s;
     s.weight = at::stack(w, 0).contiguous().requires_grad_(true);
     s.bias = at::stack(b, 0).contiguous().requires_grad_(true);
-    s.keep_w = stack_masks(models, first[l].name + ".weight", s.weight);
-    s.keep_b = stack_masks(models, first[l].name + ".bias", s.bias);
-    if (s.keep_w.defined() && s.keep_w.scalar_type() == at::kBool) s.keep_w = s.keep_w.contiguous();
+    // A model's slice has its parameter's layout (the bias as one row).
+    s.keep_w = stack_masks(models, first[l].name + ".weight", first[l].weight.sizes(),
+                           [](const at::Tensor& m) { return m; });
+    s.keep_b = stack_masks(models, first[l].name + ".bias", first[l].bias.sizes(),
+                           [](const at::Tensor& m) { return m.unsqueeze(0); });
     s.relu = models::layer_geometry(*models.front(), static_cast<int>(l)).relu_after;
     layers_.push_back(std::move(s));
   }

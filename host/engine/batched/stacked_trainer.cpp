@@ -1,6 +1,5 @@
 #include "batched/stacked_trainer.h"
 
-#include "batched/fused_step.h"
 #include "batched/slice_gemm.h"
 
 #include <compaudit/error.h>
@@ -10,76 +9,26 @@
 #include <algorithm>
 
 namespace compaudit::engine::batched {
-namespace {
-
-StepMask step_mask(const at::Tensor& keep) {
-  StepMask mask;
-  if (!keep.defined()) return mask;
-  if (keep.scalar_type() == at::kBool)
-    mask.keep = reinterpret_cast<const std::uint8_t*>(keep.data_ptr<bool>());  // bool is one byte, 0 or 1
-  else
-    mask.scale = keep.data_ptr<float>();
-  return mask;
-}
-
-}  // namespace
-
 StackedTrainer::StackedTrainer(StackedMlp& stack, const host::TrainingSpec& settings)
-    : stack_(stack), settings_(settings) {
-  if (settings.optimizer != "sgd" && settings.optimizer != "adam")
-    throw Error(ErrorCode::pipeline, "unknown optimizer '" + settings.optimizer + "' (sgd or adam)", settings.where);
-  adam_ = settings.optimizer == "adam";
+    : stack_(stack), optimizer_(settings, stack.population()) {
   for (auto& l : stack_.layers()) {
-    for (auto* p : {&l.weight, &l.bias})
-      if (!p->is_contiguous() || p->scalar_type() != at::kFloat)
-        throw Error(ErrorCode::runtime, "StackedTrainer: parameters must be contiguous float32");
-    weights_.push_back({at::empty_like(l.weight), {}, {}});
-    biases_.push_back({at::empty_like(l.bias), {}, {}});
+    weights_.push_back({at::empty_like(l.weight), optimizer_.add(l.weight)});
+    biases_.push_back({at::empty_like(l.bias), optimizer_.add(l.bias)});
   }
-  steps_.assign(static_cast<std::size_t>(stack_.population()), 0);
 }
 
-void StackedTrainer::update(at::Tensor& param, const at::Tensor& keep, ParamState& state, double lr,
+void StackedTrainer::update(at::Tensor& param, const at::Tensor& keep, const ParamState& state, double lr,
                             const std::vector<std::int64_t>& rows, const std::vector<double>& lrs) {
-  if (adam_ && !state.moment1.defined()) {
-    state.moment1 = at::zeros_like(param);
-    state.moment2 = at::zeros_like(param);
-  }
-  if (!adam_ && settings_.momentum != 0.0 && !state.moment1.defined()) state.moment1 = at::empty_like(param);
-  const auto n = static_cast<std::size_t>(param.numel());
+  const float* grad = state.grad.data_ptr<float>();
   const bool all_step = rows.empty() || std::all_of(rows.begin(), rows.end(), [](auto r) { return r > 0; });
-  const bool in_step = std::all_of(steps_.begin(), steps_.end(), [&](auto t) { return t == steps_.front(); });
-  if (all_step && in_step && lrs.empty()) {  // the usual case: one pass over the whole stack
-    update_range(param, keep, state, lr, 0, n, steps_.front() + 1, steps_.front() == 0);
+  if (all_step && lrs.empty() && optimizer_.in_step()) {  // the usual case: one pass over the whole stack
+    optimizer_.step_all(state.index, param, keep, grad, lr);
     return;
   }
-  const std::size_t per = n / steps_.size();
-  for (std::size_t k = 0; k < steps_.size(); ++k)
+  const std::int64_t k_models = stack_.population(), per = param.numel() / k_models;
+  for (std::int64_t k = 0; k < k_models; ++k)
     if (rows.empty() || rows[k] > 0)
-      update_range(param, keep, state, lrs.empty() ? lr : lrs[k], k * per, per, steps_[k] + 1, steps_[k] == 0);
-}
-
-void StackedTrainer::update_range(at::Tensor& param, const at::Tensor& keep, ParamState& state, double lr,
-                                  std::size_t begin, std::size_t n, std::int64_t adam_step, bool first) {
-  float* w = param.data_ptr<float>() + begin;
-  const float* g = state.grad.data_ptr<float>() + begin;
-  StepMask mask = step_mask(keep);
-  if (mask.keep) mask.keep += begin;
-  if (mask.scale) mask.scale += begin;
-  if (adam_) {
-    AdamStep s;
-    s.lr = lr;
-    s.weight_decay = settings_.weight_decay;
-    s.step = adam_step;
-    fused_adam(w, g, state.moment1.data_ptr<float>() + begin, state.moment2.data_ptr<float>() + begin, mask, n, s);
-    return;
-  }
-  SgdStep s;
-  s.lr = lr;
-  s.momentum = settings_.momentum;
-  s.weight_decay = settings_.weight_decay;
-  s.first = first;
-  fused_sgd(w, g, s.momentum != 0.0 ? state.moment1.data_ptr<float>() + begin : nullptr, mask, n, s);
+      optimizer_.step_slice(state.index, param, keep, grad + k * per, k, lrs.empty() ? lr : lrs[k]);
 }
 
 void StackedTrainer::step(const at::Tensor& inputs, const at::Tensor& targets, double lr,
@@ -127,8 +76,8 @@ void StackedTrainer::step(const at::Tensor& inputs, const at::Tensor& targets, d
     update(layer.bias, layer.keep_b, biases_[static_cast<std::size_t>(l)], lr, rows, lrs);
     if (l > 0) dz = layers[static_cast<std::size_t>(l) - 1].relu ? at::threshold_backward(dx, a, 0) : dx;
   }
-  for (std::size_t m = 0; m < steps_.size(); ++m)
-    if (rows.empty() || rows[m] > 0) ++steps_[m];
+  for (std::int64_t m = 0; m < k; ++m)
+    if (rows.empty() || rows[m] > 0) optimizer_.finish_step(m);
 }
 
 }  // namespace compaudit::engine::batched

@@ -15,6 +15,7 @@
 #pragma once
 
 #include "batched/stacked_mlp.h"
+#include "batched/stacked_optimizer.h"
 
 #include <compaudit/host/pipeline.h>
 
@@ -45,19 +46,13 @@ class StackedTrainer {
  private:
   struct ParamState {
     at::Tensor grad;         ///< reused every step
-    at::Tensor moment1;      ///< SGD momentum buffer / Adam first moment
-    at::Tensor moment2;      ///< Adam second moment
+    std::size_t index = 0;   ///< the parameter's index in optimizer_
   };
-  void update(at::Tensor& param, const at::Tensor& keep, ParamState& state, double lr,
+  void update(at::Tensor& param, const at::Tensor& keep, const ParamState& state, double lr,
               const std::vector<std::int64_t>& rows, const std::vector<double>& lrs);
-  /// Model k's slice of every [K, ...] tensor is one contiguous range: this one's [begin, begin + n).
-  void update_range(at::Tensor& param, const at::Tensor& keep, ParamState& state, double lr, std::size_t begin,
-                    std::size_t n, std::int64_t adam_step, bool first);
 
   StackedMlp& stack_;
-  host::TrainingSpec settings_;
-  bool adam_ = false;
-  std::vector<std::int64_t> steps_;       ///< optimizer steps each model has taken so far (Adam's bias correction)
+  StackedOptimizer optimizer_;
   std::vector<ParamState> weights_, biases_;
   std::vector<at::Tensor> activations_;   ///< a_0 (inputs) .. a_L (logits) of the current step
 };

@@ -19,13 +19,8 @@ void train_on_subsets(const std::vector<models::TrainableModel*>& models, const 
   const auto K = static_cast<std::int64_t>(models.size());
   if (plans.size() != models.size() || subsets.size() != models.size())
     throw Error(ErrorCode::runtime, "train_on_subsets: one plan and one subset per model");
+  check_population_plans(plans, "train_on_subsets");
   const TrainPlan& plan = plans.front();
-  for (const auto& p : plans) {
-    if (const std::string why = batchable_plan(p); !why.empty())
-      throw Error(ErrorCode::runtime, "train_on_subsets: not batchable: " + why);
-    if (p.epochs != plan.epochs || p.max_steps != plan.max_steps || p.settings.batch_size != plan.settings.batch_size)
-      throw Error(ErrorCode::runtime, "train_on_subsets: plans differ in more than their seeds");
-  }
 
   // Per model, train_model's step count: its own number of batches per epoch, and the total its schedule runs to.
   const std::int64_t bs = std::max<std::int64_t>(1, plan.settings.batch_size);
