@@ -12,6 +12,7 @@
 #include "population_helpers.h"
 #include "run_fingerprint.h"
 #include "test_helpers.h"
+#include "toy_data.h"
 
 #include "support/digits_audit.h"
 
@@ -38,18 +39,6 @@ using namespace engine_test;  // population_helpers.h
 
 namespace {
 
-// 240 two-channel 6x6 images; the label is the quadrant of channel 0 with the largest sum, so it is learnable.
-// Two channels exercise the NCHW -> NHWC permutation; 6x6 -> 3x3 -> 1x1 the floor of an odd max pool.
-Dataset image_data() {
-  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(11);
-  Dataset d;
-  d.inputs = at::randn({240, 2, 6, 6}, gen);
-  const at::Tensor q = d.inputs.select(1, 0).reshape({240, 2, 3, 2, 3}).sum({2, 4}).reshape({240, 4});
-  d.targets = q.argmax(1);
-  d.ids = at::arange(240, at::kLong);
-  return d;
-}
-
 std::vector<std::unique_ptr<models::TrainableModel>> population(const std::vector<std::int64_t>& seeds) {
   std::vector<std::unique_ptr<models::TrainableModel>> out;
   for (auto s : seeds) out.push_back(models::make_builtin_model("cnn", {4, 6}, {2, 6, 6}, 4, s));
@@ -64,7 +53,7 @@ TEST_CASE("The CNN stack trainer steps as the models' own forward with autograd,
   // linear), the mean cross entropy of its batch summed over models, backward(), the pipeline's torch::optim
   // optimizer over every model's parameters, then each model's apply_masks(). Same batches, same learning rates.
   at::set_num_threads(1);
-  const Dataset data = image_data();
+  const Dataset data = toy_images();
   const std::vector<std::int64_t> seeds{0, 1, 2};
   auto check = [&](const std::string& optimizer, bool float_mask) {
     INFO(optimizer << (float_mask ? ", float masks" : ", bool masks"));
@@ -125,7 +114,7 @@ TEST_CASE("The CNN stack trainer steps as the models' own forward with autograd,
 TEST_CASE("The CNN stack computes what the models' own forward computes, and unpacks into them exactly",
           "[engine][batched][cnn]") {
   at::set_num_threads(1);
-  const Dataset data = image_data();
+  const Dataset data = toy_images();
   auto models = population({0, 1});
   prune(*models[1], 0.6);
   const batched::StackedCnn stack(raw(models));
@@ -158,7 +147,7 @@ TEST_CASE("The CNN stack computes what the models' own forward computes, and unp
 TEST_CASE("Batched and one-at-a-time CNN training of the same seeds give the same predictions",
           "[engine][batched][cnn]") {
   at::set_num_threads(1);
-  const Dataset data = image_data();
+  const Dataset data = toy_images();
   const std::vector<std::int64_t> seeds{0, 1, 2, 3};
   auto alone = population(seeds), stacked = population(seeds);
   std::vector<TrainPlan> plans;
@@ -173,7 +162,7 @@ TEST_CASE("Batched and one-at-a-time CNN training of the same seeds give the sam
 TEST_CASE("A pruned CNN population fine-tuned as one stack keeps every model's own masks",
           "[engine][batched][cnn]") {
   at::set_num_threads(1);
-  const Dataset data = image_data();
+  const Dataset data = toy_images();
   const std::vector<std::int64_t> seeds{0, 1, 2};
   auto dense = population(seeds);
   for (std::size_t k = 0; k < seeds.size(); ++k) train_model(*dense[k], data, plan_for(seeds[k], "dense"));
@@ -193,7 +182,7 @@ TEST_CASE("A pruned CNN population fine-tuned as one stack keeps every model's o
 TEST_CASE("A CNN's batched result does not depend on the other models in its stack", "[engine][batched][cnn]") {
   // What keeps resume, shards and worker processes (a group of one) bit-identical to an uninterrupted run.
   at::set_num_threads(1);
-  const Dataset data = image_data();
+  const Dataset data = toy_images();
   auto train = [&](const std::vector<std::int64_t>& seeds) {
     auto models = population(seeds);
     for (auto& m : models) prune(*m, 0.6);

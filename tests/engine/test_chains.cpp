@@ -81,10 +81,14 @@ TEST_CASE("Chains taking (arm, seed share) tasks from a shared queue give the bi
 
 TEST_CASE("The memorization estimate has the same bits at one and two chains", "[engine][chains][memorization]") {
   if (!fs::exists(kDigitsCsv)) return;
-  const auto dir = engine_test::scratch_dir("chains-memorization");
+  const std::string arch = GENERATE(std::string("mlp"), std::string("cnn"));
+  INFO(arch);
+  const auto dir = engine_test::scratch_dir("chains-memorization-" + arch);
   // Five models (two stacks of 3 and 2, in parallel at two chains) on half the training set each.
   test_support::DigitsAudit audit;
   audit.name = "chains-memorization";
+  audit.arch = arch;
+  audit.hidden = arch == "cnn" ? "[8]" : "[32]";
   audit.seeds = 2;
   audit.one_thread = false;
   audit.arms = test_support::kInt8Arm;
@@ -106,4 +110,7 @@ TEST_CASE("The memorization estimate has the same bits at one and two chains", "
   REQUIRE_FALSE(one->empty());
   CHECK(std::all_of(one->begin(), one->end(), [](float m) { return m >= -1.0f && m <= 1.0f; }));
   CHECK(std::any_of(one->begin(), one->end(), [](float m) { return m != 0.0f; }));
+  // Trained as stacks, not one at a time.
+  CHECK(engine_test::log_text((dir / "two").string()).find("memorization models trained one at a time") ==
+        std::string::npos);
 }

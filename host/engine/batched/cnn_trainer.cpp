@@ -79,4 +79,17 @@ void CnnTrainer::step(const at::Tensor& inputs, const at::Tensor& targets, doubl
   }
 }
 
+void CnnTrainer::step_models(const std::vector<at::Tensor>& inputs, const std::vector<at::Tensor>& targets,
+                             const std::vector<double>& lrs) {
+  at::NoGradGuard no_grad;
+  const auto k_models = static_cast<std::size_t>(stack_.population());
+  if (inputs.size() != k_models || targets.size() != k_models || lrs.size() != k_models)
+    throw Error(ErrorCode::runtime, "CnnTrainer::step_models: one batch and one learning rate per model");
+  for (std::size_t k = 0; k < k_models; ++k) {
+    if (!inputs[k].defined()) continue;
+    step_model(static_cast<std::int64_t>(k), inputs[k], targets[k], lrs[k]);
+    optimizer_.finish_step(static_cast<std::int64_t>(k));
+  }
+}
+
 }  // namespace compaudit::engine::batched

@@ -33,6 +33,11 @@ class CnnTrainer {
   /// One optimizer step at learning rate `lr`: model k trains on inputs[k] ([K, B, features...]) with class
   /// targets[k] ([K, B], int64); masks are re-applied to the updated parameters.
   void step(const at::Tensor& inputs, const at::Tensor& targets, double lr);
+  /// One step of each model k whose inputs[k] is defined ([b_k, features...], its own batch size), with targets[k]
+  /// ([b_k]) at learning rate lrs[k]; a model whose inputs[k] is undefined takes no step (train_on_subsets: the
+  /// memorization models, each on its own subset).
+  void step_models(const std::vector<at::Tensor>& inputs, const std::vector<at::Tensor>& targets,
+                   const std::vector<double>& lrs);
 
  private:
   struct ParamState {

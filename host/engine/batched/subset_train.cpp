@@ -1,6 +1,8 @@
 #include "batched/subset_train.h"
 
 #include "batched/batched_train.h"
+#include "batched/cnn_trainer.h"
+#include "batched/stacked_cnn.h"
 #include "batched/stacked_mlp.h"
 #include "batched/stacked_trainer.h"
 
@@ -36,36 +38,65 @@ void train_on_subsets(const std::vector<models::TrainableModel*>& models, const 
   std::vector<at::Generator> order;
   for (const auto& p : plans) order.push_back(at::make_generator<at::CPUGeneratorImpl>(p.seed));
 
-  StackedMlp stack(models);
-  StackedTrainer trainer(stack, plan.settings);
-  const std::int64_t features = data.inputs[0].numel();
+  // Each step: which models take one (rows[k] > 0: its batch size), their batches and learning rates.
   std::vector<at::Tensor> perms(static_cast<std::size_t>(K));
   std::vector<std::int64_t> rows(K);
   std::vector<double> lrs(K);
-  for (int epoch = 0; epoch < plan.epochs; ++epoch) {
-    for (std::int64_t k = 0; k < K; ++k)  // as train_model: a model draws a permutation while it has steps left
-      if (done[k] < total[k]) perms[k] = at::randperm(n[k], order[k], at::kLong);
-    for (std::int64_t b = 0; b < most_batches; ++b) {
-      std::int64_t width = 0;
-      for (std::int64_t k = 0; k < K; ++k) {
-        rows[k] = done[k] < total[k] && b < batches[k] ? std::min(bs, n[k] - b * bs) : 0;
-        width = std::max(width, rows[k]);
+  const auto for_each_step = [&](const auto& step) {
+    for (int epoch = 0; epoch < plan.epochs; ++epoch) {
+      for (std::int64_t k = 0; k < K; ++k)  // as train_model: a model draws a permutation while it has steps left
+        if (done[k] < total[k]) perms[k] = at::randperm(n[k], order[k], at::kLong);
+      for (std::int64_t b = 0; b < most_batches; ++b) {
+        bool any = false;
+        for (std::int64_t k = 0; k < K; ++k) {
+          rows[k] = done[k] < total[k] && b < batches[k] ? std::min(bs, n[k] - b * bs) : 0;
+          if (rows[k] > 0) lrs[k] = scheduled_lr(plan.settings, epoch, plan.epochs, done[k], total[k]);
+          any = any || rows[k] > 0;
+        }
+        if (!any) break;
+        step([&](std::int64_t k) {  // model k's batch: rows of the data set
+          return subsets[k].index_select(0, perms[k].slice(0, b * bs, b * bs + rows[k]));
+        });
+        for (std::int64_t k = 0; k < K; ++k) done[k] += rows[k] > 0 ? 1 : 0;
       }
-      if (width == 0) break;
+    }
+  };
+
+  if (models.front()->architecture() == "cnn") {
+    // The CNN trainer steps model by model anyway: each model gets its own batch, of its own size, no padding.
+    StackedCnn stack(models);
+    CnnTrainer trainer(stack, plan.settings);
+    std::vector<at::Tensor> xs(static_cast<std::size_t>(K)), ys(static_cast<std::size_t>(K));
+    for_each_step([&](const auto& batch_rows) {
+      for (std::int64_t k = 0; k < K; ++k) {
+        xs[k] = ys[k] = at::Tensor();
+        if (rows[k] == 0) continue;
+        const at::Tensor idx = batch_rows(k);
+        xs[k] = data.inputs.index_select(0, idx);
+        ys[k] = data.targets.index_select(0, idx);
+      }
+      trainer.step_models(xs, ys, lrs);
+    });
+    stack.unpack(models);
+  } else {
+    // MLPs step as one stack: batches padded to the step's largest, padding without gradient (StackedTrainer::step).
+    StackedMlp stack(models);
+    StackedTrainer trainer(stack, plan.settings);
+    const std::int64_t features = data.inputs[0].numel();
+    for_each_step([&](const auto& batch_rows) {
+      const std::int64_t width = *std::max_element(rows.begin(), rows.end());
       at::Tensor x = at::zeros({K, width, features}, data.inputs.options());
       at::Tensor y = at::zeros({K, width}, data.targets.options());
       for (std::int64_t k = 0; k < K; ++k) {
         if (rows[k] == 0) continue;
-        const at::Tensor idx = subsets[k].index_select(0, perms[k].slice(0, b * bs, b * bs + rows[k]));
+        const at::Tensor idx = batch_rows(k);
         x[k].narrow(0, 0, rows[k]).copy_(data.inputs.index_select(0, idx).reshape({rows[k], features}));
         y[k].narrow(0, 0, rows[k]).copy_(data.targets.index_select(0, idx));
-        lrs[k] = scheduled_lr(plan.settings, epoch, plan.epochs, done[k], total[k]);
       }
       trainer.step(x, y, 0.0, rows, lrs);
-      for (std::int64_t k = 0; k < K; ++k) done[k] += rows[k] > 0 ? 1 : 0;
-    }
+    });
+    stack.unpack(models);
   }
-  stack.unpack(models);
   for (auto* m : models) m->train(false);
 }
 

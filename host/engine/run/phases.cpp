@@ -71,15 +71,14 @@ std::string Executor::resolve_model_path() const {
 
 namespace {
 
-/// "" when the memorization models can train as stacks of MLPs (batched/subset_train.h), else why not.
+/// "" when the memorization models can train as stacks (batched/subset_train.h), else why not.
 std::string memorization_alone(const std::vector<std::unique_ptr<models::TrainableModel>>& models,
                                const std::vector<TrainPlan>& plans, const at::Tensor& probe) {
   std::vector<models::TrainableModel*> all;
   for (const auto& m : models) all.push_back(m.get());
   for (const auto& p : plans)
     if (std::string why = batched::batchable_plan(p); !why.empty()) return why;
-  if (all.empty() || all.front()->architecture() != "mlp") return "not a built-in MLP";
-  return batched::batchable_models(all, probe);
+  return batched::batchable_models(all, probe);  // built-in MLPs and CNNs
 }
 
 }  // namespace
