@@ -149,14 +149,19 @@ void Executor::memorization() {
           error = std::current_exception();
         }
       });
+      // This thread is a chain for now; it gets its intra-op threads back for the metrics (as on a resumed run,
+      // where the stored estimate is not recomputed).
+      const int threads = at::get_num_threads();
       try {
         batched::use_one_thread_here();
         train_half(0, half);
       } catch (...) {
         second.join();
+        at::set_num_threads(threads);
         throw;
       }
       second.join();
+      at::set_num_threads(threads);
       if (error) std::rethrow_exception(error);
     } else {
       train_half(0, half);
