@@ -9,6 +9,7 @@
 #include <algorithm>
 
 namespace compaudit::engine::batched {
+
 StackedTrainer::StackedTrainer(StackedMlp& stack, const host::TrainingSpec& settings)
     : stack_(stack), optimizer_(settings, stack.population()) {
   for (auto& l : stack_.layers()) {
