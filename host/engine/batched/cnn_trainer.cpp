@@ -10,18 +10,6 @@
 #include <utility>
 
 namespace compaudit::engine::batched {
-namespace {
-
-at::Tensor& ensure(at::Tensor& t, at::IntArrayRef sizes) {
-  if (!t.defined())
-    t = at::empty(sizes, at::kFloat);
-  else
-    t.resize_(sizes);
-  return t;
-}
-
-}  // namespace
-
 CnnTrainer::CnnTrainer(StackedCnn& stack, const host::TrainingSpec& settings)
     : stack_(stack), optimizer_(settings, stack.population()) {
   for (auto& l : stack_.layers()) {
@@ -44,7 +32,8 @@ void CnnTrainer::step_model(std::int64_t k, const at::Tensor& x, const at::Tenso
   // The classifier: its input is the last block's pooled output, flattened (h, w, c).
   auto& fc = layers.back();
   const std::int64_t classes = fc.weight.size(1), features = fc.weight.size(2);
-  slice_gemm(ensure(da_, {1, b, features}), dlogits, false, fc.weight.narrow(0, k, 1), false, false);  // before W moves
+  // da before W moves
+  slice_gemm(ensure_buffer(da_, {1, b, features}), dlogits, false, fc.weight.narrow(0, k, 1), false, false);
   slice_gemm(weights_.back().grad, dlogits, true, ws_.acts[blocks].view({1, b, features}), false, false);
   column_sums(dlogits.data_ptr<float>(), b, classes, biases_.back().grad.data_ptr<float>());
   optimizer_.step_slice(weights_.back().index, fc.weight, fc.keep_w, weights_.back().grad.data_ptr<float>(), k, lr);
@@ -56,16 +45,17 @@ void CnnTrainer::step_model(std::int64_t k, const at::Tensor& x, const at::Tenso
     const std::int64_t out = layer.weight.size(1);
     ParamState& gw = weights_[static_cast<std::size_t>(l)];
     ParamState& gb = biases_[static_cast<std::size_t>(l)];
-    ensure(dz_, {1, s.rows(), out});
+    ensure_buffer(dz_, {1, s.rows(), out});
     pool_relu_backward(da_.data_ptr<float>(), ws_.argmax[static_cast<std::size_t>(l)].data_ptr<std::int32_t>(),
                        ConvShape{s.b, s.h, s.w, out}, dz_.data_ptr<float>(), gb.grad.data_ptr<float>());
     slice_gemm(gw.grad, dz_, true, ws_.cols[static_cast<std::size_t>(l)], false, false);
     if (l > 0)  // the gradient of the block's input, before W moves (the first block's input is the data)
-      slice_gemm(ensure(dcols_, {1, s.rows(), 9 * s.c}), dz_, false, layer.weight.narrow(0, k, 1), false, false);
+      slice_gemm(ensure_buffer(dcols_, {1, s.rows(), 9 * s.c}), dz_, false, layer.weight.narrow(0, k, 1), false,
+                 false);
     optimizer_.step_slice(gw.index, layer.weight, layer.keep_w, gw.grad.data_ptr<float>(), k, lr);
     optimizer_.step_slice(gb.index, layer.bias, layer.keep_b, gb.grad.data_ptr<float>(), k, lr);
     if (l > 0) {
-      col2im3x3(dcols_.data_ptr<float>(), s, ensure(da_next_, {1, s.rows(), s.c}).data_ptr<float>());
+      col2im3x3(dcols_.data_ptr<float>(), s, ensure_buffer(da_next_, {1, s.rows(), s.c}).data_ptr<float>());
       std::swap(da_, da_next_);
     }
   }

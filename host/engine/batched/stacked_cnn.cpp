@@ -24,15 +24,15 @@ at::Tensor to_model_layout(const at::Tensor& t, bool conv, std::int64_t channels
   return t.reshape({t.size(0), -1, channels}).permute({0, 2, 1}).reshape({t.size(0), -1});
 }
 
-at::Tensor& ensure(at::Tensor& t, at::IntArrayRef sizes, at::ScalarType type = at::kFloat) {
+}  // namespace
+
+at::Tensor& ensure_buffer(at::Tensor& t, at::IntArrayRef sizes, at::ScalarType type) {
   if (!t.defined() || t.scalar_type() != type)
     t = at::empty(sizes, at::TensorOptions(type));
   else
     t.resize_(sizes);
   return t;
 }
-
-}  // namespace
 
 StackedCnn::StackedCnn(const std::vector<models::TrainableModel*>& models) : k_(static_cast<std::int64_t>(models.size())) {
   if (models.empty()) throw Error(ErrorCode::runtime, "StackedCnn: no models");
@@ -83,12 +83,13 @@ void StackedCnn::forward_model(std::int64_t k, const at::Tensor& x, CnnWorkspace
     const std::int64_t out = layer.weight.size(1);
     const ConvShape s{b, h, w, c};
     ws.shapes[l] = s;
-    im2col3x3(ws.acts[l].data_ptr<float>(), s, ensure(ws.cols[l], {1, s.rows(), 9 * c}).data_ptr<float>());
-    slice_gemm(ensure(ws.z, {1, s.rows(), out}), ws.cols[l], false, layer.weight.narrow(0, k, 1), true, false);
+    im2col3x3(ws.acts[l].data_ptr<float>(), s, ensure_buffer(ws.cols[l], {1, s.rows(), 9 * c}).data_ptr<float>());
+    slice_gemm(ensure_buffer(ws.z, {1, s.rows(), out}), ws.cols[l], false, layer.weight.narrow(0, k, 1), true,
+               false);
     const std::int64_t ho = h / 2, wo = w / 2;
     if (ho < 1 || wo < 1) throw Error(ErrorCode::runtime, "StackedCnn: the image is too small for its pooling blocks");
-    ensure(ws.acts[l + 1], {1, b * ho * wo, out});
-    ensure(ws.argmax[l], {b * ho * wo * out}, at::kInt);
+    ensure_buffer(ws.acts[l + 1], {1, b * ho * wo, out});
+    ensure_buffer(ws.argmax[l], {b * ho * wo * out}, at::kInt);
     bias_relu_pool(ws.z.data_ptr<float>(), layer.bias.data_ptr<float>() + k * out, ConvShape{b, h, w, out},
                    ws.acts[l + 1].data_ptr<float>(), ws.argmax[l].data_ptr<std::int32_t>());
     h = ho, w = wo, c = out;
@@ -99,7 +100,7 @@ void StackedCnn::forward_model(std::int64_t k, const at::Tensor& x, CnnWorkspace
   if (features != fc.weight.size(2))
     throw Error(ErrorCode::runtime, fmt::format("StackedCnn: inputs of shape [{}] give {} features, the classifier "
                                                 "takes {}", fmt::join(x.sizes(), ", "), features, fc.weight.size(2)));
-  ensure(ws.logits, {1, b, classes}).copy_(fc.bias.narrow(0, k, 1).expand({1, b, classes}));
+  ensure_buffer(ws.logits, {1, b, classes}).copy_(fc.bias.narrow(0, k, 1).expand({1, b, classes}));
   slice_gemm(ws.logits, ws.acts[blocks].view({1, b, features}), false, fc.weight.narrow(0, k, 1), true, true);
 }
 

@@ -73,6 +73,10 @@ class StackedCnn {
   std::vector<StackedLayer> layers_;
 };
 
+/// `t` as a scratch buffer of `sizes` and `type`: reused (resized) when it already has that type, else allocated.
+/// The CNN's workspace and the trainer's backward buffers live from step to step this way.
+at::Tensor& ensure_buffer(at::Tensor& t, at::IntArrayRef sizes, at::ScalarType type = at::kFloat);
+
 /// Why `model` is not a built-in CNN the stack can run ("" when it is): conv blocks 3x3 / stride 1 / padding 1 with
 /// ReLU and max pool, a linear classifier, biases everywhere, float32.
 std::string cnn_layout_problem(models::TrainableModel& model);
