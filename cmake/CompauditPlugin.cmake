@@ -41,9 +41,14 @@ function(compaudit_add_plugin name)
   set_target_properties(${name} PROPERTIES LIBRARY_OUTPUT_DIRECTORY "${out_dir}")
   get_filename_component(manifest_name "${ARG_MANIFEST}" NAME)
   get_filename_component(manifest_abs "${ARG_MANIFEST}" ABSOLUTE)
-  add_custom_command(TARGET ${name} POST_BUILD
+  # A build step of its own (not POST_BUILD): an edited manifest reaches the build tree even when the library does
+  # not need relinking.
+  add_custom_command(OUTPUT "${out_dir}/${manifest_name}"
                      COMMAND ${CMAKE_COMMAND} -E copy_if_different "${manifest_abs}" "${out_dir}/${manifest_name}"
+                     DEPENDS "${manifest_abs}"
                      COMMENT "Placing manifest ${manifest_name} beside lib${name}.so")
+  add_custom_target(${name}_manifest DEPENDS "${out_dir}/${manifest_name}")
+  add_dependencies(${name} ${name}_manifest)
   if(DEFINED COMPAUDIT_PLUGIN_SUBDIR AND PROJECT_NAME STREQUAL "compaudit")
     install(TARGETS ${name} LIBRARY DESTINATION "${COMPAUDIT_PLUGIN_SUBDIR}")
     install(FILES "${manifest_abs}" DESTINATION "${COMPAUDIT_PLUGIN_SUBDIR}")

@@ -18,7 +18,7 @@ build="${FUZZ_BUILD_DIR:-$repo/build-fuzz}"
 seconds="${FUZZ_SECONDS:-60}"
 jobs="${FUZZ_JOBS:-1}"
 do_build=1
-all_targets=(manifest pipeline idx cifar10 csv)
+all_targets=(manifest pipeline idx cifar10 csv npy registry_cache)
 targets=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -33,8 +33,9 @@ done
 [ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}")
 work="${FUZZ_WORK:-$build/fuzz-work}"
 
-# Per-target libFuzzer options. A CIFAR-10 record is 3073 bytes, so that target needs room for a few of them.
-max_len() { case "$1" in cifar10) echo 16384 ;; *) echo 4096 ;; esac; }
+# Per-target libFuzzer options. A CIFAR-10 record is 3073 bytes, so that target needs room for a few of them; npy's
+# seeds include zip archives and images, which are larger than a CSV too.
+max_len() { case "$1" in cifar10|npy) echo 16384 ;; *) echo 4096 ;; esac; }
 
 if [ "$do_build" = 1 ]; then
   if ! command -v clang++ >/dev/null; then

@@ -9,6 +9,8 @@ packages=(
   # libraries
   libtorch-dev libopenblas0-pthread libdnnl-dev libtomlplusplus-dev libfmt-dev nlohmann-json3-dev libcli11-dev
   libboost-dev libboost-filesystem-dev libboost-math-dev libsqlite3-dev zlib1g-dev catch2
+  # users' data: .npz archives, PNG and JPEG image folders (docs/pipelines.md, "Your own data")
+  libzip-dev libspng-dev libjpeg62-turbo-dev
   # data: Fashion-MNIST (IDX) and sklearn's digits / breast-cancer CSV files
   dataset-fashion-mnist python3-sklearn
   # independent oracles for the tests, and TorchScript models

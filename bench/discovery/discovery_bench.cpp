@@ -9,10 +9,16 @@
 //   3. opening every library in-process with the real Loader (dlopen RTLD_NOW + descriptor checks), no process
 //      start-up counted — which flatters loading, so the ratio is conservative.
 // Prints the medians and the ratio load/list. Targets: list < 50 ms and >= 20x faster than loading all.
+// With --manifest FILE (issue 14, item 10) the manifests are copies of a real one, e.g. manifests/prune_magnitude.toml
+// (5 parameters with docs, choices and refers_to), with the id made distinct (".._pNNNN") and `library` naming the
+// copy; otherwise a generated two-parameter manifest. Also printed, to show where the listing's time goes: process
+// start-up alone (`compaudit --version`) and Registry::discover in this process (walk, one stat per manifest, cache
+// read and check); the rest of the listing is formatting and printing the table.
 //
-//   discovery_bench COMPAUDIT_EXE WORK_DIR LIBRARY.so... [--count N] [--repeat R]
+//   discovery_bench COMPAUDIT_EXE WORK_DIR LIBRARY.so... [--count N] [--repeat R] [--manifest FILE]
 #include <compaudit/host/loader.h>
 #include <compaudit/host/manifest.h>
+#include <compaudit/host/registry.h>
 
 #include "support/process_timing.h"
 
@@ -28,6 +34,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <regex>
+#include <sstream>
 #include <vector>
 
 namespace fs = std::filesystem;
@@ -73,6 +81,29 @@ Source describe(const fs::path& library) {
   return s;  // the handle stays open: the source library is not one of the timed copies
 }
 
+// `template_text` with its id line set to `id` and its library line to `library` (TOML keys at the top level).
+std::string manifest_copy(const std::string& template_text, const std::string& id, const std::string& library) {
+  std::string out = std::regex_replace(template_text, std::regex(R"re(^id\s*=\s*"[^"]*")re", std::regex::multiline),
+                                       "id = \"" + id + "\"");
+  return std::regex_replace(out, std::regex(R"re(^library\s*=\s*"[^"]*")re", std::regex::multiline),
+                            "library = \"" + library + "\"");
+}
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  if (!in) throw std::runtime_error("cannot read " + path.string());
+  return ss.str();
+}
+
+std::string template_id(const std::string& text) {
+  std::smatch m;
+  if (!std::regex_search(text, m, std::regex(R"re(^id\s*=\s*"([^"]*)")re", std::regex::multiline)))
+    throw std::runtime_error("the --manifest file has no id line");
+  return m[1];
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -84,9 +115,11 @@ int main(int argc, char** argv) {
   const fs::path work = fs::absolute(argv[2]);
   std::vector<fs::path> libraries;
   int count = 1000, repeat = 7;
+  std::string template_text;  // --manifest: copies of a real manifest
   for (int i = 3; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--count" && i + 1 < argc) count = std::stoi(argv[++i]);
+    else if (a == "--manifest" && i + 1 < argc) template_text = read_text(argv[++i]);
     else if (a == "--repeat" && i + 1 < argc) repeat = std::stoi(argv[++i]);
     else libraries.push_back(fs::absolute(a));
   }
@@ -104,6 +137,12 @@ int main(int argc, char** argv) {
     const std::string lib = "lib" + name + ".so";
     fs::create_directories(dir);
     fs::copy_file(s.library, dir / lib);
+    if (!template_text.empty()) {
+      const std::string id = fmt::format("{}_{}", template_id(template_text), name);
+      ids.emplace_back(id, s.info.kind);
+      std::ofstream(dir / (name + ".toml")) << manifest_copy(template_text, id, lib);
+      continue;
+    }
     const std::string id = fmt::format("org.bench.{}.{}", s.info.kind, name);
     ids.emplace_back(id, s.info.kind);
     std::ofstream(dir / (name + ".toml")) << fmt::format(
@@ -170,6 +209,16 @@ doc = "Default: global"
   for (int r = 0; r < repeat; ++r) list_t.push_back(time_process(list_cmd));
   if (can_validate)
     for (int r = 0; r < repeat; ++r) validate_t.push_back(time_process(validate_cmd));
+  std::vector<Times> startup_t, discover_t;  // where the listing's time goes
+  for (int r = 0; r < repeat; ++r) startup_t.push_back(time_process({exe, "--version"}));
+  compaudit::host::SearchPaths search = compaudit::host::SearchPaths::standard({plugins.string()});
+  std::size_t discovered = 0;
+  for (int r = 0; r < repeat; ++r) {
+    const auto t0 = Clock::now();
+    const double c0 = process_cpu_seconds();
+    discovered = compaudit::host::Registry::discover(search).plugins().size();
+    discover_t.push_back({seconds_since(t0), process_cpu_seconds() - c0});
+  }
 
   // 4. Open every library with the real loader (once: the libraries stay loaded).
   const auto start = Clock::now();
@@ -183,14 +232,22 @@ doc = "Default: global"
   }
   const Times load{seconds_since(start), process_cpu_seconds() - cpu_start};
   const Times list = median(list_t);
-  fmt::print("discovery benchmark: {} plugins (copies of {} librar{}), median of {} runs\n", count, sources.size(),
-             sources.size() == 1 ? "y" : "ies", repeat);
+  fmt::print("discovery benchmark: {} plugins (copies of {} librar{}; manifests: {}), median of {} runs\n", count,
+             sources.size(), sources.size() == 1 ? "y" : "ies",
+             template_text.empty() ? "generated" : "copies of " + template_id(template_text), repeat);
   for (const auto& s : sources) fmt::print("  source: {} ({} {})\n", s.library.string(), s.info.kind, s.info.id);
   fmt::print("                                              wall        cpu\n");
   const Times cold = median(cold_t);
   fmt::print("  compaudit plugins list (whole process): {:8.1f} ms {:8.1f} ms   target < 50 ms: {}\n",
              list.wall * 1e3, list.cpu * 1e3, list.wall < 0.050 ? "met" : (list.cpu < 0.050 ? "met in CPU time" : "NOT met"));
   fmt::print("    same, registry cache off (cold):      {:8.1f} ms {:8.1f} ms\n", cold.wall * 1e3, cold.cpu * 1e3);
+  const Times startup = median(startup_t), discover = median(discover_t);
+  fmt::print("    of which process start-up (--version): {:7.1f} ms {:8.1f} ms\n", startup.wall * 1e3,
+             startup.cpu * 1e3);
+  fmt::print("    of which Registry::discover (warm):    {:7.1f} ms {:8.1f} ms   ({} plugins, in-process)\n",
+             discover.wall * 1e3, discover.cpu * 1e3, discovered);
+  fmt::print("    rest (CLI set-up, table, printing):    {:7.1f} ms\n",
+             std::max(0.0, list.wall - startup.wall - discover.wall) * 1e3);
   if (can_validate) {
     const Times v = median(validate_t);
     fmt::print("  compaudit validate, 20 plugins:         {:8.1f} ms {:8.1f} ms\n", v.wall * 1e3, v.cpu * 1e3);

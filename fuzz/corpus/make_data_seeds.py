@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Writes the seed corpora of the data-loader fuzz targets (idx/, cifar10/, csv/ beside this script).
+"""Writes the seed corpora of the data-loader fuzz targets (idx/, cifar10/, csv/, npy/ beside this script).
 
 Each seed follows its target's input layout (see fuzz/targets/fuzz_<target>.cpp): a few control bytes, then the
 file(s). Valid files, gzip-compressed files and typical corruptions, all tiny. Re-run after changing a layout:
@@ -71,3 +71,61 @@ put("csv", "not_a_number", bytes([HEADER | LAST]) + b"a,label\nnan,0\n1,1\n")
 put("csv", "bad_label", bytes([HEADER | LAST]) + b"a,label\n1,0.5\n2,-1\n")
 put("csv", "header_disagrees", bytes([HEADER | LAST]) + b"5,1,a,b\n1,0\n2,1\n")
 put("csv", "column_0", bytes([COL0]) + b"0,1\n1,2\n")
+
+# --- npy: [mode u8: %3 == 0 .npy, 1 .npz, 2 PNG/JPEG][file] ------------------------------------------------------------
+import io
+import struct as _struct
+import zlib
+
+import numpy as np
+
+
+def npy(a, version=None):
+    f = io.BytesIO()
+    if version is None:
+        np.save(f, a)
+    else:
+        np.lib.format.write_array(f, a, version=version)
+    return f.getvalue()
+
+
+def npz(compressed=False, **arrays):
+    f = io.BytesIO()
+    (np.savez_compressed if compressed else np.savez)(f, **arrays)
+    return f.getvalue()
+
+
+def png(pixels, color_type, bit_depth=8, palette=None):
+    h, w = pixels.shape[:2]
+    rows = b"".join(b"\x00" + np.ascontiguousarray(pixels[r]).astype(">u2" if bit_depth == 16 else "u1").tobytes()
+                    for r in range(h))
+
+    def chunk(kind, data):
+        return _struct.pack(">I", len(data)) + kind + data + _struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    out = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", _struct.pack(">IIBBBBB", w, h, bit_depth, color_type, 0, 0, 0))
+    if palette is not None:
+        out += chunk(b"PLTE", bytes(palette))
+    return out + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+NPY, NPZ, IMAGE = b"\x00", b"\x01", b"\x02"
+small = np.arange(6, dtype="<f4").reshape(2, 3)
+put("npy", "f4_2x3", NPY + npy(small))
+put("npy", "u1_3d", NPY + npy(np.arange(24, dtype=np.uint8).reshape(2, 3, 4)))
+put("npy", "bool", NPY + npy(np.array([True, False, True])))
+put("npy", "big_endian_i8", NPY + npy(np.arange(4, dtype=">i8")))
+put("npy", "fortran_f8", NPY + npy(np.asfortranarray(np.arange(6, dtype="<f8").reshape(2, 3))))
+put("npy", "f2_scalar", NPY + npy(np.float16(1.5)))
+put("npy", "empty_dim", NPY + npy(np.zeros((0, 3), dtype="<u2")))
+put("npy", "version2", NPY + npy(small, (2, 0)))
+put("npy", "version3", NPY + npy(small, (3, 0)))
+put("npy", "complex", NPY + npy(np.zeros(2, dtype=np.complex64)))
+put("npy", "truncated", NPY + npy(small)[:-5])
+put("npy", "npz_stored", NPZ + npz(x_train=np.arange(4, dtype=np.uint8), y_train=np.array([0, 1, 0, 1])))
+put("npy", "npz_deflated", NPZ + npz(True, x=small, y=np.array([1, 0], dtype=np.int16)))
+put("npy", "png_gray", IMAGE + png(np.arange(12, dtype=np.uint8).reshape(3, 4), 0))
+put("npy", "png_rgba", IMAGE + png(np.arange(24, dtype=np.uint8).reshape(2, 3, 4), 6))
+put("npy", "png_palette", IMAGE + png(np.array([[0, 1], [1, 0]], dtype=np.uint8), 3, palette=[0, 0, 0, 255, 128, 7]))
+put("npy", "png_gray16", IMAGE + png(np.arange(4, dtype=np.uint16).reshape(2, 2) * 257, 0, bit_depth=16))
+put("npy", "png_truncated", IMAGE + png(np.arange(12, dtype=np.uint8).reshape(3, 4), 0)[:-20])

@@ -1,6 +1,7 @@
 // The `compaudit` executable run as a process: exit codes and the output of list, inspect, validate, new-plugin.
 #include "test_support.h"
 
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <array>
@@ -146,4 +147,90 @@ TEST_CASE("run validates the pipeline before it opens the engine", "[cli]") {
   const Result bad = run("run --plugin-path " + kPlugins + " " + kPipelines + "/bad/no_metrics.toml");
   CHECK(bad.exit_code == 4);
   CHECK(contains(bad.err, "no [[metric]]"));
+}
+
+// Issue 14, item 1: a directory at the registry cache path broke every command (basic_string::_M_create, exit 5);
+// a device there was replaced by an ordinary file.
+TEST_CASE("a registry cache path that is not a regular file: one warning, and the command works", "[cli][cache]") {
+  test::TempDir tmp;
+  fs::create_directories(tmp / "cache-dir");
+  const Result dir = run("plugins list --plugin-path " + kPlugins,
+                         "COMPAUDIT_REGISTRY_CACHE=" + (tmp / "cache-dir").string());
+  CHECK(dir.exit_code == 0);
+  CHECK(contains(dir.out, "org.test.compressor.prune"));
+  CHECK(contains(dir.err, "compaudit: warning: registry cache " + (tmp / "cache-dir").string() +
+                              " is a directory: running without the cache"));
+  CHECK(fs::is_directory(tmp / "cache-dir"));
+  REQUIRE(::mkfifo((tmp / "fifo").c_str(), 0644) == 0);
+  const Result fifo = run("validate --plugin-path " + kPlugins + " " + kPipelines + "/good/sweep.toml",
+                          "COMPAUDIT_REGISTRY_CACHE=" + (tmp / "fifo").string());
+  CHECK(fifo.exit_code == 0);
+  CHECK(contains(fifo.err, "is a fifo: running without the cache"));
+  CHECK(fs::is_fifo(tmp / "fifo"));
+}
+
+// Issue 14, item 11: limits and messages of the command line.
+TEST_CASE("command-line limits and messages", "[cli][limits]") {
+  const std::string pipeline = kPipelines + "/good/sweep.toml";
+  SECTION("an unknown command is named") {
+    const Result r = run("frobnicate");
+    CHECK(r.exit_code == 2);
+    CHECK(contains(r.err, "unknown command 'frobnicate'"));
+    const Result sub = run("plugins frobnicate");
+    CHECK(sub.exit_code == 2);
+    CHECK(contains(sub.err, "unknown command 'frobnicate'"));
+  }
+  SECTION("--threads is bounded like the pipeline's key") {
+    const Result r = run("run --threads 2048 " + pipeline);
+    CHECK(r.exit_code == 2);
+    CHECK(contains(r.err, "--threads"));
+    CHECK(contains(r.err, "1024"));
+  }
+  SECTION("--cell-memory is bounded (MiB -> bytes cannot overflow)") {
+    const Result r = run("run --cell-memory 17592186044416 " + pipeline);
+    CHECK(r.exit_code == 2);
+    CHECK(contains(r.err, "--cell-memory"));
+    CHECK(contains(r.err, "1073741824"));
+  }
+  SECTION("--cell-timeout with --isolate none is refused, not silently ignored") {
+    const Result r = run("run --isolate none --cell-timeout 5 " + pipeline);
+    CHECK(r.exit_code == 2);
+    CHECK(contains(r.err, "--cell-timeout"));
+    CHECK(contains(r.err, "worker processes"));
+  }
+  SECTION("seeds = 2000000 names the bound") {
+    test::TempDir tmp;
+    std::string text = test::read_file(pipeline);
+    const auto at = text.find("seeds = ");
+    REQUIRE(at != std::string::npos);
+    text.replace(at, text.find('\n', at) - at, "seeds = 2000000");
+    test::write_file(tmp / "p.toml", text);
+    const Result r = run("validate --plugin-path " + kPlugins + " " + (tmp / "p.toml").string());
+    CHECK(r.exit_code == 4);
+    CHECK(contains(r.err, "seeds = 2000000 must be in 1..100000"));
+    CHECK_FALSE(contains(r.err, "at least 2 models"));
+  }
+  SECTION("validate refuses a device and a directory instead of reading them") {
+    const Result zero = run("validate /dev/zero");
+    CHECK(zero.exit_code == 4);
+    CHECK(contains(zero.err, "/dev/zero"));
+    CHECK(contains(zero.err, "is not a regular file"));
+    const Result dir = run("validate " + kPipelines);
+    CHECK(dir.exit_code == 4);
+    CHECK(contains(dir.err, "is a directory"));
+  }
+  SECTION("validate refuses a pipeline file over 4 MiB") {
+    test::TempDir tmp;
+    test::write_file(tmp / "big.toml", "# " + std::string(5 << 20, 'x') + "\n");
+    const Result r = run("validate " + (tmp / "big.toml").string());
+    CHECK(r.exit_code == 4);
+    CHECK(contains(r.err, "at most 4 MiB"));
+  }
+  SECTION("new-plugin --id must be a plugin id") {
+    test::TempDir tmp;
+    const Result r = run("new-plugin --kind compressor halve -o " + (tmp / "p").string() + " --id 'Not An Id\"'");
+    CHECK(r.exit_code == 4);
+    CHECK(contains(r.err, "is not a plugin id"));
+    CHECK_FALSE(fs::exists(tmp / "p"));
+  }
 }

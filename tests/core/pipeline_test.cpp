@@ -50,15 +50,25 @@ const BadPipeline kBad[] = {
     {"no_metrics.toml", ErrorCode::pipeline, 1, 1, "no [[metric]]: it would compute nothing"},
     {"needs_memorization.toml", ErrorCode::pipeline, 18, 1, "needs memorization scores"},
     {"data_missing.toml", ErrorCode::data, 7, 1, "missing.csv does not exist"},
-    {"one_seed.toml", ErrorCode::pipeline, 3, 9, "a population needs at least 2 models"},
+    {"one_seed.toml", ErrorCode::pipeline, 3, 9, "seeds = 0 must be in 1..100000"},
     {"arm_without_steps.toml", ErrorCode::pipeline, 13, 1, "arm 'empty' has no [[arm.step]]"},
     {"duplicate_arm.toml", ErrorCode::pipeline, 18, 1, "two arms are named 'prune'"},
     {"reserved_arm_name.toml", ErrorCode::pipeline, 13, 1, "arm name \"dense\" is reserved"},
     {"negative_finetune.toml", ErrorCode::pipeline, 14, 1, "finetune_epochs must be >= 0"},
     {"metric_not_array.toml", ErrorCode::pipeline, 18, 1, "'metric' must be an array of tables"},
-    {"epochs_overflow.toml", ErrorCode::pipeline, 14, 1, "epochs = 4294967297 must be in 1..100000"},
+    {"epochs_overflow.toml", ErrorCode::pipeline, 14, 1, "epochs = 4294967297 must be in 0..100000"},
     {"threads_overflow.toml", ErrorCode::pipeline, 14, 1, "threads = 4294967297 must be in 0..1024"},
     {"memorization_overflow.toml", ErrorCode::pipeline, 14, 1, "models = 4294967304 must be in 2..10000"},
+    // Pretrained models, checkpoints, saved predictions (docs/pipelines.md, "Auditing the model you ship").
+    {"epochs_zero_builtin.toml", ErrorCode::pipeline, 13, 10, "epochs = 0 with arch = \"mlp\" would audit untrained"},
+    {"pretrained_population.toml", ErrorCode::pipeline, 9, 1, "one pretrained model cannot make a population of 3"},
+    {"checkpoints_count.toml", ErrorCode::pipeline, 9, 1, "checkpoints lists 2 files but [audit] seeds gives 3 seeds"},
+    {"checkpoints_mismatch.toml", ErrorCode::data, 8, 1, "tiny_mlp_wide.pt is not the architecture of"},
+    {"predictions_compressor.toml", ErrorCode::pipeline, 11, 1, "there is no model to compress"},
+    {"arm_predictions_steps.toml", ErrorCode::pipeline, 14, 1, "an arm with them has no [[arm.step]]"},
+    {"gate_unknown_metric.toml", ErrorCode::pipeline, 22, 1, "gate metric 'org.test.metric.nope' is not one of"},
+    {"gate_arm_nomatch.toml", ErrorCode::pipeline, 22, 1, "gate arm 'quant*' matches no compressed arm"},
+    {"gate_no_bound.toml", ErrorCode::pipeline, 23, 1, "a gate needs a bound"},
 };
 }  // namespace
 
@@ -143,4 +153,97 @@ plugin = "org.test.metric.top1"
   CHECK(p.arms[1].name == "q");
   CHECK(p.seeds == std::vector<std::int64_t>{7, 11});
   CHECK(p.output == (tmp / "out").string());
+}
+
+namespace {
+const fs::path kTorchScript = fs::path(TEST_DATA_DIR) / ".." / ".." / ".." / "scripts" / "fixtures" / "engine";
+
+std::string audit_of(const std::string& model, const std::string& audit_extra = "", const std::string& rest = "") {
+  return fmt::format(R"([audit]
+name = "own"
+{}
+[data]
+format = "csv"
+train = "{}"
+[model]
+{}
+[[arm]]
+name = "prune"
+  [[arm.step]]
+  plugin = "org.test.compressor.prune"
+  sparsity = 0.5
+[[metric]]
+plugin = "org.test.metric.top1"
+{})",
+                     audit_extra, (kData / "pipelines" / "data" / "tiny.csv").string(), model, rest);
+}
+}  // namespace
+
+TEST_CASE("the model a user already has: one pretrained file, checkpoints, saved predictions", "[pipeline][pretrained]") {
+  test::TempDir tmp;
+  const std::string ts = fs::canonical(kTorchScript / "tiny_mlp.pt").string();
+  const std::string ts1 = fs::canonical(kTorchScript / "tiny_mlp_seed1.pt").string();
+  auto load = [&](const std::string& text) {
+    test::write_file(tmp / "p.toml", text);
+    return load_pipeline((tmp / "p.toml").string(), test_registry());
+  };
+  SECTION("one TorchScript file without [training] is audited as given, K = 1") {
+    const auto p = load(audit_of(fmt::format("arch = \"torchscript\"\npath = \"{}\"", ts)));
+    CHECK(p.seeds == std::vector<std::int64_t>{0});
+    CHECK(p.training.epochs == 0);
+    CHECK(p.model.pretrained);
+    CHECK(p.model.init.empty());
+  }
+  SECTION("checkpoints give K, one per seed") {
+    const auto p = load(audit_of(fmt::format("arch = \"torchscript\"\ncheckpoints = [\"{}\", \"{}\"]", ts, ts1)));
+    CHECK(p.seeds == std::vector<std::int64_t>{0, 1});
+    CHECK(p.model.checkpoints == std::vector<std::string>{ts, ts1});
+    CHECK(p.model.pretrained);
+  }
+  SECTION("a TorchScript architecture trained here resets each seed's weights unless told to keep them") {
+    const auto reset = load(audit_of(fmt::format("arch = \"torchscript\"\npath = \"{}\"", ts), "seeds = 3",
+                                     "[training]\nepochs = 1"));
+    CHECK(reset.model.init == "reset");
+    CHECK_FALSE(reset.model.pretrained);
+    const auto keep = load(audit_of(fmt::format("arch = \"torchscript\"\npath = \"{}\"\ninit = \"keep\"", ts),
+                                    "seeds = 3", "[training]\nepochs = 1"));
+    CHECK(keep.model.init == "keep");
+  }
+  SECTION("a built-in model may be a population of one") {
+    const auto p = load(audit_of("arch = \"mlp\"", "seeds = 1"));
+    CHECK(p.seeds.size() == 1);
+    CHECK(p.training.epochs == 2);
+  }
+  SECTION("saved predictions as the reference and as an arm") {
+    const std::string csv = (kData / "pipelines" / "data" / "tiny.csv").string();
+    const auto p = load(fmt::format(R"([audit]
+name = "outputs"
+[data]
+format = "csv"
+train = "{0}"
+[model]
+predictions = "{0}"
+[[arm]]
+name = "tflite"
+predictions = "{0}"
+[[metric]]
+plugin = "org.test.metric.top1"
+[[gate]]
+arm = "tflite"
+metric = "org.test.metric.top1"
+statistic = "recall_drop_upper"
+class = "3"
+max = 0.02
+)", csv));
+    CHECK(p.model.arch == "predictions");
+    CHECK(p.seeds == std::vector<std::int64_t>{0});
+    REQUIRE(p.arms.size() == 2);
+    CHECK(p.arms[1].predictions == csv);
+    CHECK(p.arms[1].steps.empty());
+    REQUIRE(p.gates.size() == 1);
+    CHECK(p.gates[0].class_name == "3");
+    CHECK(p.gates[0].max == 0.02);
+    CHECK_FALSE(p.gates[0].min.has_value());
+    CHECK(p.gates[0].name == "top1.recall_drop_upper[3]");
+  }
 }

@@ -4,6 +4,12 @@
 
 #include "test_support.h"
 
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
 #include <cstdlib>
 
 using compaudit::ErrorCode;
@@ -204,4 +210,164 @@ TEST_CASE("the registry cache returns the same manifests, and notices changed an
     CHECK(again.plugins().size() == 1);
     CHECK(again.errors().empty());
   }
+}
+
+// Issue 14, item 1: `mknod ./n c 1 3; COMPAUDIT_REGISTRY_CACHE=$PWD/n compaudit plugins list` replaced the device
+// with an ordinary file, and a directory at the cache path broke every command (basic_string::_M_create).
+TEST_CASE("the registry cache never replaces what is not a regular file, and runs without it", "[registry][cache]") {
+  test::TempDir tmp;
+  test::plugin_dir_with(tmp, "dir", "org.test.compressor.good", "tp_good");
+  SearchPaths p = paths({{(tmp / "dir").string(), "--plugin-path"}});
+  p.cache_file = (tmp / "cache").string();
+  const auto kind_of = [](const fs::path& f) { return fs::symlink_status(f).type(); };
+  const auto discovers_without_cache = [&](const std::string& what) {
+    const Registry r = Registry::discover(p);
+    REQUIRE(r.plugins().size() == 1);
+    CHECK(r.plugins()[0].id == "org.test.compressor.good");
+    CHECK(r.errors().empty());
+    REQUIRE(r.warnings().size() == 1);  // one warning, naming the path and what is there
+    CHECK(contains(r.warnings()[0], "registry cache " + p.cache_file + " is " + what));
+    CHECK(contains(r.warnings()[0], "running without the cache"));
+  };
+  SECTION("a directory") {
+    fs::create_directories(p.cache_file);
+    discovers_without_cache("a directory");
+    CHECK(kind_of(p.cache_file) == fs::file_type::directory);
+    CHECK(fs::is_empty(p.cache_file));
+  }
+  SECTION("a fifo") {
+    REQUIRE(::mkfifo(p.cache_file.c_str(), 0644) == 0);
+    discovers_without_cache("a fifo");  // and did not block opening it
+    CHECK(kind_of(p.cache_file) == fs::file_type::fifo);
+  }
+  SECTION("a character device (the issue's mknod c 1 3; needs root)") {
+    if (::mknod(p.cache_file.c_str(), S_IFCHR | 0666, makedev(1, 3)) != 0) {
+      WARN("mknod needs root: checked /dev/null's kind through a symlink instead");
+      fs::create_symlink("/dev/null", p.cache_file);
+      discovers_without_cache("a symbolic link to a character device");
+      CHECK(kind_of(p.cache_file) == fs::file_type::symlink);
+      CHECK(kind_of("/dev/null") == fs::file_type::character);
+    } else {
+      discovers_without_cache("a character device");
+      CHECK(kind_of(p.cache_file) == fs::file_type::character);
+    }
+  }
+  SECTION("a symlink to a directory") {
+    fs::create_directories(tmp / "elsewhere");
+    fs::create_symlink(tmp / "elsewhere", p.cache_file);
+    discovers_without_cache("a symbolic link to a directory");
+    CHECK(kind_of(p.cache_file) == fs::file_type::symlink);
+    CHECK(fs::is_empty(tmp / "elsewhere"));
+  }
+  SECTION("a symlink to a regular file is followed: the link stays, its target holds the cache") {
+    test::write_file(tmp / "real.bin", "");
+    fs::create_symlink(tmp / "real.bin", p.cache_file);
+    const Registry r = Registry::discover(p);
+    CHECK(r.warnings().empty());
+    CHECK(kind_of(p.cache_file) == fs::file_type::symlink);
+    CHECK(fs::file_size(tmp / "real.bin") > 0);
+  }
+  for (const auto& e : fs::directory_iterator(tmp.path()))  // no temporary file is left behind
+    CHECK(e.path().filename().string().find("cache.") == std::string::npos);
+}
+
+// Issue 14, item 9: one flipped byte in the cache renamed a plugin, and the bad entry stayed.
+TEST_CASE("a flipped byte anywhere in the registry cache never changes a plugin: the cache is dropped",
+          "[registry][cache]") {
+  test::TempDir tmp;
+  test::plugin_dir_with(tmp, "dir", "org.test.compressor.good", "tp_good", "1.0.0", "compressor",
+                        "\n[[param]]\nname = \"sparsity\"\ntype = \"float\"\ndefault = 0.5\nmin = 0.0\nmax = 1.0\n");
+  SearchPaths p = paths({{(tmp / "dir").string(), "--plugin-path"}});
+  p.cache_file = (tmp / "registry.bin").string();
+  Registry::discover(p);
+  const std::string good = test::read_file(p.cache_file);
+  REQUIRE(good.find("org.test.compressor.good") != std::string::npos);
+  int checked = 0;
+  for (std::size_t at = 0; at < good.size(); ++at) {
+    for (unsigned char flip : {0x01, 0x80}) {
+      std::string bad = good;
+      bad[at] = static_cast<char>(bad[at] ^ flip);
+      test::write_file(p.cache_file, bad);
+      const Registry r = Registry::discover(p);
+      REQUIRE(r.plugins().size() == 1);
+      const auto& m = r.plugins()[0];
+      CHECK(m.id == "org.test.compressor.good");
+      CHECK(m.version == "1.0.0");
+      REQUIRE(m.params.size() == 1);
+      CHECK(m.params[0].name == "sparsity");
+      CHECK(*m.params[0].max == 1.0);
+      CHECK(test::read_file(p.cache_file) == good);  // the bad cache was replaced, not kept
+      ++checked;
+    }
+  }
+  CHECK(checked == static_cast<int>(2 * good.size()));
+}
+
+// Issue 14, item 10: the cache kept every manifest it had ever seen (3.2 MB after the test suite).
+TEST_CASE("the registry cache keeps only the manifests of the current search path", "[registry][cache]") {
+  test::TempDir tmp;
+  SearchPaths p;
+  p.cache_file = (tmp / "registry.bin").string();
+  std::uintmax_t first_size = 0;
+  for (int i = 0; i < 5; ++i) {  // five temporary plugin folders, listed one after the other
+    const std::string sub = "tmp" + std::to_string(i);
+    test::plugin_dir_with(tmp, sub, "org.test.compressor.good", "tp_good");
+    p.dirs = {{(tmp / sub).string(), "--plugin-path"}};
+    REQUIRE(Registry::discover(p).plugins().size() == 1);
+    const std::string cache = test::read_file(p.cache_file);
+    CHECK(contains(cache, (tmp / sub).string()));
+    for (int j = 0; j < i; ++j) CHECK_FALSE(contains(cache, (tmp / ("tmp" + std::to_string(j))).string() + "/"));
+    if (i == 0) first_size = fs::file_size(p.cache_file);
+    CHECK(fs::file_size(p.cache_file) == first_size);  // same-length paths: one entry each time
+  }
+  fs::remove_all(tmp / "tmp4");
+  p.dirs = {{(tmp / "tmp4").string(), "--plugin-path"}};
+  CHECK(Registry::discover(p).plugins().empty());
+  CHECK_FALSE(contains(test::read_file(p.cache_file), "tmp4"));
+}
+
+// Issue 14, item 11: an unreadable plugin directory was skipped without a word. Permissions do not stop root, so
+// as root the discovery runs in a child process that drops to user nobody first.
+TEST_CASE("an unreadable plugin directory draws a warning; the readable ones are still searched", "[registry]") {
+  test::TempDir tmp;
+  test::plugin_dir_with(tmp, "dir", "org.test.compressor.good", "tp_good");
+  test::plugin_dir_with(tmp, "dir/locked", "org.test.compressor.other", "tp_good_b");
+  test::plugin_dir_with(tmp, "top", "org.test.compressor.top", "tp_good");
+  fs::permissions(tmp.path(), fs::perms::owner_all | fs::perms::others_read | fs::perms::others_exec);
+  for (const auto& e : fs::recursive_directory_iterator(tmp.path()))
+    fs::permissions(e.path(), fs::perms::others_read | (e.is_directory() ? fs::perms::others_exec : fs::perms::none),
+                    fs::perm_options::add);
+  fs::permissions(tmp / "dir" / "locked", fs::perms::owner_all);  // no one else may read it
+  fs::permissions(tmp / "top", fs::perms::owner_all);
+  const bool root = ::geteuid() == 0;
+  if (!root) {
+    fs::permissions(tmp / "dir" / "locked", fs::perms::none);
+    fs::permissions(tmp / "top", fs::perms::none);
+  }
+  const SearchPaths p = paths({{(tmp / "dir").string(), "--plugin-path"}, {(tmp / "top").string(), "--plugin-path"}});
+  // Returns 0 when discovery found the readable plugin and warned about both unreadable directories.
+  const auto check = [&]() -> int {
+    const Registry r = Registry::discover(p);
+    const std::string w = all_warnings(r);
+    const bool ok = r.plugins().size() == 1 && r.plugins()[0].id == "org.test.compressor.good" &&
+                    contains(w, "cannot read plugin directory " + (tmp / "dir" / "locked").string() +
+                                    ": Permission denied") &&
+                    contains(w, "cannot read plugin directory " + (tmp / "top").string() + ": Permission denied");
+    if (!ok) std::fprintf(stderr, "plugins: %zu, warnings:\n%s", r.plugins().size(), w.c_str());
+    return ok ? 0 : 1;
+  };
+  int rc = -1;
+  if (root) {
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) _exit(::setgid(65534) == 0 && ::setuid(65534) == 0 ? check() : 2);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  } else {
+    rc = check();
+  }
+  fs::permissions(tmp / "dir" / "locked", fs::perms::owner_all);
+  fs::permissions(tmp / "top", fs::perms::owner_all);
+  CHECK(rc == 0);
 }

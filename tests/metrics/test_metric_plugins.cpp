@@ -1,6 +1,7 @@
 // Tests of the built-in metric plugins, loaded from their built libraries through the host's loader, on the audit
 // scenario of scripts/fixtures/metrics/make_fixtures.py (scipy / sklearn / numpy oracle) and on hand-made inputs.
 #include "fixtures.h"
+#include "json_tensors.h"
 #include "plugin_harness.h"
 
 #include <compaudit/metric.h>
@@ -9,6 +10,8 @@
 #include <ATen/Parallel.h>
 #include <catch2/catch.hpp>
 
+using compaudit::test::float_tensor_3d;
+using compaudit::test::int64_tensor;
 using compaudit::test::make_plugin;
 using compaudit::test::metric_fixtures;
 using nlohmann::json;
@@ -16,29 +19,6 @@ using nlohmann::json;
 namespace {
 
 const bool one_thread = (at::set_num_threads(1), true);  // tests run side by side; keep LibTorch to one thread
-
-at::Tensor int64_tensor(const json& j) {
-  std::vector<std::int64_t> flat;
-  std::vector<std::int64_t> shape;
-  if (j.front().is_array()) {
-    shape = {static_cast<std::int64_t>(j.size()), static_cast<std::int64_t>(j.front().size())};
-    for (const auto& row : j)
-      for (const auto& v : row) flat.push_back(v.get<std::int64_t>());
-  } else {
-    shape = {static_cast<std::int64_t>(j.size())};
-    for (const auto& v : j) flat.push_back(v.get<std::int64_t>());
-  }
-  return at::tensor(flat, at::kLong).view(shape);
-}
-
-at::Tensor float_tensor_3d(const json& j) {
-  std::vector<float> flat;
-  for (const auto& a : j)
-    for (const auto& b : a)
-      for (const auto& v : b) flat.push_back(v.get<float>());
-  return at::tensor(flat, at::kFloat)
-      .view({static_cast<std::int64_t>(j.size()), static_cast<std::int64_t>(j[0].size()), -1});
-}
 
 /// The fixture scenario as the host would hand it to a metric.
 struct Scenario {

@@ -1,5 +1,6 @@
 // Results store: round trips of every table, resume listing, the writer lock, crash consistency, bad files.
 #include <compaudit/store/store.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -235,6 +236,37 @@ TEST_CASE("Only one writer may open a run directory", "[store][lock]") {
   SECTION("the lock is released when the writer closes") {
     { Store gone = std::move(first); }
     CHECK_NOTHROW(Store::open(dir.path()));
+  }
+}
+
+// Issue 14, item 3: `ln -s $PWD/v d/.lock; compaudit run p.toml -o d` overwrote v with a PID.
+TEST_CASE("The run lock never follows a symlink and refuses anything but a regular file", "[store][lock]") {
+  TempDir dir;
+  const std::filesystem::path lock = std::filesystem::path(dir.path()) / ".lock";
+  { Store::create(dir.path(), sample_run()); }  // a real run, closed: its lock file is then replaced
+  std::filesystem::remove(lock);
+  SECTION("a symlink to a victim file") {
+    TempDir other;
+    const std::filesystem::path victim = std::filesystem::path(other.path()) / "v";
+    std::ofstream(victim) << "precious\n";
+    std::filesystem::create_symlink(victim, lock);
+    const std::string msg = error_of([&] { Store::open(dir.path()); });
+    CHECK_THAT(msg, Catch::Contains(lock.string()));
+    CHECK_THAT(msg, Catch::Contains("symbolic link"));
+    std::ifstream in(victim);
+    CHECK(std::string(std::istreambuf_iterator<char>(in), {}) == "precious\n");  // not overwritten with a PID
+  }
+  SECTION("a dangling symlink is not created through") {
+    TempDir other;
+    std::filesystem::create_symlink(std::filesystem::path(other.path()) / "created", lock);
+    CHECK_THAT(error_of([&] { Store::open(dir.path()); }), Catch::Contains("symbolic link"));
+    CHECK_FALSE(std::filesystem::exists(std::filesystem::path(other.path()) / "created"));
+  }
+  SECTION("a fifo (opening it must not block)") {
+    REQUIRE(::mkfifo(lock.c_str(), 0644) == 0);
+    const std::string msg = error_of([&] { Store::open(dir.path()); });
+    CHECK_THAT(msg, Catch::Contains(lock.string()));
+    CHECK_THAT(msg, Catch::Contains("not a regular file"));
   }
 }
 

@@ -58,6 +58,21 @@ int run(const Context& context, host::RunRequest request) {
   return api->run(request);
 }
 
+// A cell timeout or memory limit can only be enforced on a worker process (docs/isolation.md), so asking for one
+// asks for isolation: without --isolate (or with auto) cells run in workers; with --isolate none it is a usage error
+// rather than a limit silently not applied.
+void require_isolation_for_limits(host::RunRequest& r) {
+  const char* limit = r.cell_timeout > 0 ? "--cell-timeout" : r.cell_memory_mb > 0 ? "--cell-memory" : nullptr;
+  if (!limit) return;
+  if (r.isolation == "none")
+    throw CLI::ValidationError(limit, "a cell limit is enforced only in worker processes; it cannot be combined "
+                                      "with --isolate none (docs/isolation.md)");
+  if (r.isolation != "process" && !r.quiet)
+    std::cerr << fmt::format("compaudit run: {} runs every cell in a worker process (isolation process), where the "
+                             "limit is enforced\n", limit);
+  r.isolation = "process";
+}
+
 int export_model(const Context& context, host::ExportRequest request) {
   request.plugin_paths = context.plugin_paths;
   const host::EngineApi* api = open_engine();
@@ -75,21 +90,26 @@ void add_engine_commands(CLI::App& app, Context& context) {
   run_cmd->add_option("-o,--output", request->run_dir, "Run directory (default: the pipeline's [audit] output)");
   run_cmd->add_option("--threads", request->threads,
                       "Cores to use: chains of cells in parallel for batchable MLPs, else LibTorch threads "
-                      "(0: the pipeline's setting; docs/performance.md)")
-      ->check(CLI::NonNegativeNumber);
+                      "(0: the pipeline's setting; at most 1024, as the pipeline's key; docs/performance.md)")
+      ->check(CLI::Range(0, 1024));
   run_cmd->add_flag("-q,--quiet", request->quiet, "No progress output");
+  run_cmd->add_flag("--retry-failed", request->retry_failed,
+                    "With --resume: compute failed cells again, also those a plugin failed (docs/isolation.md)");
   add_scale_options(*run_cmd, request);  // scale-out: --shard I/N, --mpi (cmd_merge.cpp, docs/scaling.md)
   // isolation (docs/isolation.md): each overrides the pipeline's [run] key of the same meaning
   run_cmd->add_option("--isolate", request->isolation,
                       "Run each cell in a worker process: process|none|auto (default: the pipeline's [run] "
                       "isolation, else auto = when a plugin is not built in)")
       ->check(CLI::IsMember({"process", "none", "auto"}));
+  // The same bounds as the pipeline's [run] keys (pipeline_run.cpp); 2^30 MiB keeps MiB -> bytes far from overflow.
   run_cmd->add_option("--cell-timeout", request->cell_timeout,
-                      "Seconds a worker may take for one cell, start-up included (0: no limit)")
-      ->check(CLI::NonNegativeNumber);
+                      "Seconds a worker may take for one cell, start-up included (0: no limit; at most 86400). "
+                      "Runs cells in worker processes: a limit is enforced only there")
+      ->check(CLI::Range(0.0, 86400.0));
   run_cmd->add_option("--cell-memory", request->cell_memory_mb,
-                      "Address-space limit of a worker in MiB (0: the machine's memory; at least 1024)")
-      ->check(CLI::NonNegativeNumber);
+                      "Address-space limit of a worker in MiB (0: the machine's memory; else 1024 to 1073741824). "
+                      "Runs cells in worker processes: a limit is enforced only there")
+      ->check(CLI::Range(std::int64_t{0}, std::int64_t{1} << 30));
   add_plugin_path_option(*run_cmd, context);
   run_cmd->callback([&context, request, resume_dir] {
     host::RunRequest r = *request;
@@ -99,6 +119,7 @@ void add_engine_commands(CLI::App& app, Context& context) {
     } else if (r.pipeline_path.empty()) {
       throw CLI::RequiredError("PIPELINE (or --resume RUN_DIR)");
     }
+    require_isolation_for_limits(r);
     context.exit_code = run(context, r);
   });
 

@@ -57,8 +57,9 @@ void add_merge_command(CLI::App& app, Context& context) {
   cmd->add_option("SHARD_DIR", request->shard_dirs, "Run directories of the shards (all of them)")->required();
   cmd->add_option("--pipeline", request->pipeline_path,
                   "The pipeline file, when it is not where the shards ran it (its text must be unchanged)");
-  cmd->add_option("--threads", request->threads, "LibTorch threads for the metrics (0: the count the shards used)")
-      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--threads", request->threads,
+                  "LibTorch threads for the metrics (0: the count the shards used; at most 1024)")
+      ->check(CLI::Range(0, 1024));
   cmd->add_flag("-q,--quiet", request->quiet, "No progress output");
   add_plugin_path_option(*cmd, context);
   cmd->callback([&context, request] {

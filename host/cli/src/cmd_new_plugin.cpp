@@ -4,6 +4,7 @@
 
 #include <compaudit/error.h>
 #include <compaudit/host/exit_codes.h>
+#include <compaudit/host/manifest.h>
 #include <compaudit/plugin.h>
 
 #include <fmt/format.h>
@@ -62,6 +63,11 @@ int new_plugin(const std::string& kind_text, const std::string& name, std::strin
                 fmt::format("plugin name '{}' must be lower_case_with_underscores (it names the CMake target, the "
                             "library and the files)", name));
   if (id.empty()) id = fmt::format("org.example.{}.{}", kind_text, name);
+  // The id goes into the manifest and the source as is: one the manifest parser would refuse makes a broken project.
+  if (!host::is_plugin_id(id))
+    throw Error(ErrorCode::parameters,
+                fmt::format("--id '{}' is not a plugin id: a reverse-DNS name of at least two dot-separated labels "
+                            "of lower-case letters, digits, '_' and '-', e.g. org.example.{}.{}", id, kind_text, name));
   if (dir.empty()) dir = name;
   const fs::path root(dir);
   std::error_code ec;

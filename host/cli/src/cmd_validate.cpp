@@ -32,13 +32,35 @@ json error_json(const Error& e) {
           {"category", to_string(e.code())}, {"message", e.message()}};
 }
 
+// What a pipeline's K allows, said before anything runs (science.md §7–8): paired tests compare a reference and a
+// candidate model on the same examples and work at K = 1; population tests compare K models per arm.
+std::string statistics_text(const host::Pipeline& p) {
+  const std::size_t k = p.seeds.size();
+  if (k == 1)
+    return "paired tests per model pair (flips, exact McNemar, paired bootstrap, KL); population tests across seeds "
+           "(Welch per class) need K >= 2 and are refused; a PIE at K = 1 is any example whose label changed";
+  return fmt::format("paired tests per seed pair (K = {} pairs) and population tests across seeds (Welch per class, "
+                     "PIEs){}", k, k < 5 ? "; at K < 5 population tests have little power" : "");
+}
+
+std::string model_text(const host::Pipeline& p) {
+  const auto& m = p.model;
+  if (m.arch == "predictions") return "saved predictions " + m.predictions;
+  std::string out = m.arch;
+  if (!m.hidden.empty()) out += fmt::format(" [{}]", fmt::join(m.hidden, ", "));
+  if (!m.checkpoints.empty()) out += fmt::format(", {} checkpoints (pretrained, one per seed)", m.checkpoints.size());
+  else if (m.pretrained) out += ", pretrained " + m.path;
+  else if (!m.path.empty()) out += fmt::format(", {} (init = {})", m.path, m.init);
+  return out;
+}
+
 json pipeline_json(const host::Pipeline& p) {
   json arms = json::array();
   for (const auto& a : p.arms) {
     json steps = json::array();
     for (const auto& s : a.steps) steps.push_back({{"plugin", s.plugin}, {"params", params_json(s.params)}});
     arms.push_back({{"name", a.name}, {"base_name", a.base_name}, {"finetune_epochs", a.finetune_epochs},
-                    {"sweep", a.sweep}, {"level", a.level}, {"steps", steps}});
+                    {"sweep", a.sweep}, {"level", a.level}, {"steps", steps}, {"predictions", a.predictions}});
   }
   json metrics = json::array();
   for (const auto& m : p.metrics) metrics.push_back({{"plugin", m.plugin}, {"params", params_json(m.params)}});
@@ -49,27 +71,44 @@ json pipeline_json(const host::Pipeline& p) {
                                             {"params", params_json(p.augmentation->params)}}
                                      : json(nullptr);
   j["memorization"] = p.memorization.enabled;
+  j["statistics"] = statistics_text(p);
+  j["training_epochs"] = p.training.epochs;
+  j["pretrained"] = p.model.pretrained;
+  json gates = json::array();
+  for (const auto& g : p.gates)
+    gates.push_back({{"name", g.name}, {"arm", g.arm}, {"metric", g.metric}, {"statistic", g.statistic},
+                     {"class", g.class_name}, {"min", g.min ? json(*g.min) : json(nullptr)},
+                     {"max", g.max ? json(*g.max) : json(nullptr)}});
+  j["gates"] = gates;
   return j;
 }
 
 std::string pipeline_text(const host::Pipeline& p) {
   std::string out = fmt::format("pipeline {} ({})\n", p.name, p.path);
   out += fmt::format("  seeds:    {} ({})\n", p.seeds.size(), fmt::join(p.seeds, ", "));
-  out += fmt::format("  data:     {}\n  model:    {}{}\n", p.data.format, p.model.arch,
-                     p.model.hidden.empty() ? "" : fmt::format(" [{}]", fmt::join(p.model.hidden, ", ")));
-  out += fmt::format("  training: {} epochs, {} lr {}, batch {}\n", p.training.epochs, p.training.optimizer,
-                     p.training.lr, p.training.batch_size);
+  out += fmt::format("  data:     {}\n  model:    {}\n", p.data.format, model_text(p));
+  if (p.training.epochs > 0)
+    out += fmt::format("  training: {} epochs, {} lr {}, batch {}\n", p.training.epochs, p.training.optimizer,
+                       p.training.lr, p.training.batch_size);
+  else
+    out += "  training: none (the given weights or predictions are audited)\n";
+  out += fmt::format("  statistics: {}\n", statistics_text(p));
   if (p.augmentation)
     out += fmt::format("  augmentation: {} ({})\n", p.augmentation->plugin, params_text(p.augmentation->params));
   out += fmt::format("  arms:     {}\n", p.arms.size());
   for (const auto& a : p.arms) {
     out += fmt::format("    {}", a.name);
     if (a.finetune_epochs > 0) out += fmt::format("  [fine-tune {} epoch{}]", a.finetune_epochs, a.finetune_epochs == 1 ? "" : "s");
+    if (!a.predictions.empty()) out += "  [saved predictions " + a.predictions + "]";
     out += "\n";
     for (const auto& s : a.steps) out += fmt::format("      {} ({})\n", s.plugin, params_text(s.params));
   }
   out += "  metrics:\n";
   for (const auto& m : p.metrics) out += fmt::format("    {}{}\n", m.plugin, m.params.values().empty() ? "" : " (" + params_text(m.params) + ")");
+  for (const auto& g : p.gates)
+    out += fmt::format("  gate:     {} on arm {}: {}{}{}{}\n", g.name, g.arm, g.statistic,
+                       g.class_name.empty() ? "" : "[" + g.class_name + "]",
+                       g.min ? fmt::format(" >= {}", *g.min) : "", g.max ? fmt::format(" <= {}", *g.max) : "");
   out += fmt::format("  output:   {}\nvalid: {} arms x {} seeds = {} cells\n", p.output, p.arms.size(), p.seeds.size(),
                      p.arms.size() * p.seeds.size());
   return out;

@@ -80,8 +80,10 @@ void add_worker_command(CLI::App& app, Context& context) {
   cmd->add_option("--run-dir", args->request.run_dir, "Run directory (its host holds the lock)")->required();
   cmd->add_option("--arm", args->request.arm, "Arm of the cell")->required();
   cmd->add_option("--seed", args->request.seed, "Seed of the cell")->required();
-  cmd->add_option("--threads", args->request.threads, "LibTorch threads (the host's count)");
-  cmd->add_option("--memory-mb", args->memory_mb, "Address-space limit in MiB (0: none)");
+  cmd->add_option("--threads", args->request.threads, "LibTorch threads (the host's count)")
+      ->check(CLI::Range(0, 1024));
+  cmd->add_option("--memory-mb", args->memory_mb, "Address-space limit in MiB (0: none)")
+      ->check(CLI::Range(std::int64_t{0}, std::int64_t{1} << 30));  // MiB -> bytes must not overflow
   cmd->add_option("--parent-pid", args->parent_pid, "PID of the host; the worker refuses to run without it");
   add_plugin_path_option(*cmd, context);
   cmd->callback([&context, args] {

@@ -28,6 +28,7 @@ void add_validate_command(CLI::App& app, Context& context);     // validate
 void add_new_plugin_command(CLI::App& app, Context& context);   // new-plugin
 void add_engine_commands(CLI::App& app, Context& context);      // run | export (open libcompaudit_engine.so)
 void add_report_command(CLI::App& app, Context& context);       // report
+void add_check_command(CLI::App& app, Context& context);        // check (gates; cmd_report.cpp)
 void add_merge_command(CLI::App& app, Context& context);        // merge (scale-out, cmd_merge.cpp)
 /// scale-out (cmd_merge.cpp): adds `--shard I/N` and `--mpi` to `run`, writing into *request.
 void add_scale_options(CLI::App& run_cmd, const std::shared_ptr<host::RunRequest>& request);

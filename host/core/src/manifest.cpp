@@ -120,6 +120,8 @@ std::string resolve_library(const TableReader& r, const std::string& text, const
 
 Manifest parse_manifest(const std::string& path) { return detail::parse_manifest(path, nullptr); }
 
+bool is_plugin_id(const std::string& id) { return is_reverse_dns(id); }
+
 Manifest detail::parse_manifest(const std::string& path, const std::unordered_set<std::string>* regular_files) {
   const std::string file = fs::absolute(path).lexically_normal().string();
   const toml::table root = detail::parse_toml_file(file, ErrorCode::manifest);
@@ -151,8 +153,9 @@ Manifest detail::parse_manifest(const std::string& path, const std::unordered_se
   if (auto needs = r.strings("needs")) {
     if (m.kind != PluginKind::metric) r.fail("needs", "'needs' is only allowed for metrics");
     for (const auto& n : *needs)
-      if (n != "probabilities" && n != "memorization")
-        r.fail("needs", fmt::format("unknown need '{}' (expected \"probabilities\" or \"memorization\")", n));
+      if (n != "probabilities" && n != "memorization" && n != "population")
+        r.fail("needs", fmt::format("unknown need '{}' (expected \"probabilities\", \"memorization\" or "
+                                    "\"population\")", n));
     m.needs = *needs;
   }
   if (const toml::node* params = r.node("param")) {

@@ -90,7 +90,8 @@ ModelSignature builtin_model_signature(const std::string& arch, const std::vecto
 
 ModelSignature model_signature(const ModelSpec& spec, const std::vector<std::int64_t>& input_shape,
                                int num_classes) {
-  if (spec.arch == "torchscript") return torchscript_signature(spec.path);
+  if (spec.arch == "torchscript")
+    return torchscript_signature(spec.checkpoints.empty() ? spec.path : spec.checkpoints.front());
   return builtin_model_signature(spec.arch, spec.hidden, input_shape, num_classes);
 }
 

@@ -27,11 +27,14 @@ Pipeline load_pipeline(const std::string& path, const Registry& registry) {
   // Layer names and types come from [model] alone (the data would only add shapes), so no data file is read. A
   // TorchScript archive this reader cannot parse leaves its layer patterns to be checked when a cell runs.
   std::optional<ModelSignature> model;
-  try {
-    model = model_signature(p.model);
-  } catch (const Error&) {
-    if (p.model.arch != "torchscript") throw;
+  if (p.model.arch != "predictions") {
+    try {
+      model = model_signature(p.model);
+    } catch (const Error&) {
+      if (p.model.arch != "torchscript") throw;
+    }
   }
+  if (model) detail::check_checkpoints_agree(p.model, *model);
   detail::read_plugin_uses(root, file, registry, p, model ? &*model : nullptr);
   return p;
 }

@@ -16,6 +16,21 @@
 
 namespace compaudit::host::detail {
 
+/// pipeline_gates.cpp: the [[gate]] tables, checked against the pipeline's metrics and arms (read after them).
+void read_gates(const toml::table& root, const std::string& file, Pipeline& out);
+
+/// pipeline_user_data.cpp: [data] formats "npy", "npz" and "images" — their file / folder / array keys, and
+/// `test_only` when no training source is given; check_test_only() (called after the common keys) refuses options
+/// that need training data and makes normalize "none".
+bool is_user_data_format(const std::string& format);
+void read_user_data(TableReader& r, const std::filesystem::path& dir, DataSpec& d);
+void check_test_only(TableReader& r, DataSpec& d);
+
+/// A data, model or predictions file named by `key` = `value`: relative to `dir` (the pipeline's directory), must
+/// be a regular file. Returns the absolute path; throws Error(data) at the key otherwise.
+std::string existing_file(TableReader& r, const std::string& key, const std::string& value,
+                          const std::filesystem::path& dir);
+
 /// Reads every table that does not name a plugin into `out`. `dir` is the pipeline file's directory.
 void read_sections(const toml::table& root, const std::string& file, const std::filesystem::path& dir,
                    Pipeline& out);
@@ -27,6 +42,11 @@ void read_run(TableReader& root, const std::string& file, Pipeline& out);
 /// compressor parameters that name parts of the model against it (check_model_references).
 void read_plugin_uses(const toml::table& root, const std::string& file, const Registry& registry, Pipeline& out,
                       const ModelSignature* model = nullptr);
+
+/// pipeline_model_checks.cpp: every file of `spec.checkpoints` has the parameters (names and shapes) of `first`, the
+/// signature of the first one; throws Error(data) naming the first file that differs and how. A file the
+/// LibTorch-free reader cannot parse is left to the run, which checks it again when it loads the module.
+void check_checkpoints_agree(const ModelSpec& spec, const ModelSignature& first);
 
 /// pipeline_model_checks.cpp: checks the parameters of one step whose manifest says they refer to the model
 /// (Manifest::refers_to: layer patterns, exclusions, layer types, cuts) against `model`. Throws Error(pipeline)

@@ -100,3 +100,36 @@ void check_model_references(const Manifest& manifest, const Params& params, cons
 }
 
 }  // namespace compaudit::host::detail
+
+namespace compaudit::host::detail {
+
+void check_checkpoints_agree(const ModelSpec& spec, const ModelSignature& first) {
+  auto shape = [](const std::vector<std::int64_t>& s) { return fmt::format("[{}]", fmt::join(s, ", ")); };
+  for (std::size_t k = 1; k < spec.checkpoints.size(); ++k) {
+    ModelSignature other;
+    try {
+      other = torchscript_signature(spec.checkpoints[k]);
+    } catch (const Error&) {
+      continue;  // not readable without LibTorch: the run compares the loaded modules
+    }
+    const auto& a = first.parameters;
+    const auto& b = other.parameters;
+    std::string why;
+    for (std::size_t i = 0; i < std::max(a.size(), b.size()) && why.empty(); ++i) {
+      if (i >= a.size()) why = fmt::format("it has an extra parameter '{}'", b[i].first);
+      else if (i >= b.size()) why = fmt::format("it lacks parameter '{}'", a[i].first);
+      else if (a[i].first != b[i].first) why = fmt::format("parameter {} is '{}' where the first has '{}'", i, b[i].first, a[i].first);
+      else if (a[i].second != b[i].second)
+        why = fmt::format("parameter '{}' has shape {} where the first has {}", a[i].first, shape(b[i].second),
+                          shape(a[i].second));
+    }
+    if (!why.empty())
+      throw Error(ErrorCode::data,
+                  fmt::format("[model] checkpoints: {} is not the architecture of {}: {}; every checkpoint must be "
+                              "the same model trained from another seed",
+                              spec.checkpoints[k], spec.checkpoints.front(), why),
+                  spec.where);
+  }
+}
+
+}  // namespace compaudit::host::detail

@@ -190,9 +190,21 @@ void expand_arm(const toml::table& table, const std::string& file, const Registr
   const std::int64_t finetune = r.integer("finetune_epochs").value_or(0);
   if (finetune < 0 || finetune > 100000) r.fail("finetune_epochs", "finetune_epochs must be >= 0");
   base.finetune_epochs = static_cast<int>(finetune);
+  if (auto predictions = r.string("predictions")) {
+    // A model compressed elsewhere, audited from its saved outputs: nothing to compress or fine-tune here.
+    if (r.has("step") || finetune > 0)
+      r.fail("predictions", fmt::format("arm '{}': 'predictions' are saved outputs; an arm with them has no "
+                                        "[[arm.step]] and no finetune_epochs", name));
+    base.predictions = existing_file(r, "predictions", *predictions, std::filesystem::path(file).parent_path());
+    r.finish();
+    base.name = base.base_name;
+    arms.push_back(std::move(base));
+    return;
+  }
   const toml::array* steps = array_of_tables(r, "step");
   if (!steps || steps->empty())
-    r.fail("name", fmt::format("arm '{}' has no [[arm.step]]: it would be the dense model again", name));
+    r.fail("name", fmt::format("arm '{}' has no [[arm.step]] and no predictions: it would be the dense model again",
+                               name));
   r.finish();
 
   std::vector<ParsedUse> uses;
@@ -289,6 +301,14 @@ void read_plugin_uses(const toml::table& root, const std::string& file, const Re
   if (compressed.empty())
     throw Error(ErrorCode::pipeline, "the pipeline has no [[arm]]: with only the dense arm there is nothing to "
                                      "compare, so it would do nothing", {file, 1, 1});
+  if (out.model.arch == "predictions")
+    for (const auto& a : compressed)
+      if (a.predictions.empty())
+        throw Error(ErrorCode::pipeline,
+                    fmt::format("arm '{}' compresses a model, but [model] gives only saved predictions: there is no "
+                                "model to compress (give the arm 'predictions' too, or [model] a TorchScript file)",
+                                a.name),
+                    a.where);
   // The control arm: the dense model fine-tuned as long as the compressed arms, so that forgetting caused by
   // compression is not confused with the effect of extra training. Arms with different budgets share the longest.
   int finetune = 0;
@@ -323,7 +343,14 @@ void read_plugin_uses(const toml::table& root, const std::string& file, const Re
     ParsedUse use = read_use(table_at(*metrics, i), file, fmt::format("[[metric]] #{}", i + 1), PluginKind::metric,
                              registry, false);
     for (const auto& need : use.manifest->needs)
-      if (need == "memorization" && !out.memorization.enabled)
+      if (need == "population" && out.seeds.size() < 2)
+        throw Error(ErrorCode::pipeline,
+                    fmt::format("metric '{}' compares populations of models across seeds and needs K >= 2 (this "
+                                "pipeline has K = {}); at K = 1 use the paired tests (org.compaudit.metric.flips, "
+                                ".mcnemar, .paired_bootstrap, .kl_shift)",
+                                use.manifest->id, out.seeds.size()),
+                    use.where);
+      else if (need == "memorization" && !out.memorization.enabled)
         throw Error(ErrorCode::pipeline,
                     fmt::format("metric '{}' needs memorization scores, which only a [memorization] table produces "
                                 "(add one, e.g. [memorization] models = 8)",
@@ -332,6 +359,7 @@ void read_plugin_uses(const toml::table& root, const std::string& file, const Re
     out.metrics.push_back(
         MetricSpec{use.manifest->id, resolve(use, std::vector<std::size_t>(use.params.size(), 0)), use.where});
   }
+  read_gates(root, file, out);
 }
 
 }  // namespace compaudit::host::detail

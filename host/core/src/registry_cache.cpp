@@ -1,6 +1,8 @@
 // The registry cache's file format (all integers little-endian, as this host writes them; strings are u32 length +
 // bytes):
-//   "CAUDREG1" | u32 abi | str compaudit version | u32 count | count x { str file | i64 mtime_ns | u64 size | manifest }
+//   "CAUDREG3" | u32 crc | u32 abi | str compaudit version | u32 count
+//              | count x { str file | i64 mtime_ns | u64 size | manifest }
+//   crc      = zlib's CRC-32 of every byte after it (to the end of the file); a mismatch drops the whole cache
 //   manifest = str id, version, description, license, sha256, library, path | u8 kind | i32 abi
 //              | u32 n x param | u32 n x str need | u32 n x { str param, str refers_to }
 //   param    = str name | u8 type | u8 has_default [value] | u8 has_min [f64] | u8 has_max [f64]
@@ -8,24 +10,42 @@
 // The SDK ABI and compaudit's version are part of the header so that another host never trusts this one's entries.
 #include "registry_cache.h"
 
+#include <fmt/format.h>
+#include <zlib.h>
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <climits>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 
 namespace fs = std::filesystem;
 
 namespace compaudit::host::detail {
 namespace {
 
-// '2': manifests gained refers_to; a '1' cache is ignored as a whole (and rewritten).
-constexpr char kMagic[8] = {'C', 'A', 'U', 'D', 'R', 'E', 'G', '2'};
-constexpr std::size_t kMaxEntries = 20000;  // bounds a cache fed by many temporary plugin directories
+// '2': manifests gained refers_to; '3': the CRC-32. An older cache is ignored as a whole (and rewritten).
+constexpr char kMagic[8] = {'C', 'A', 'U', 'D', 'R', 'E', 'G', '3'};
+constexpr std::size_t kCrcAt = sizeof(kMagic);             // u32 CRC-32 of the bytes after it
+constexpr std::size_t kBodyAt = kCrcAt + sizeof(std::uint32_t);
+constexpr std::size_t kMaxEntries = 20000;                  // a search path with more is cached only in part
+constexpr std::size_t kMaxFileBytes = std::size_t(64) << 20;  // far above kMaxEntries real manifests
+
+std::uint32_t crc32_of(const char* data, std::size_t size) {
+  uLong crc = ::crc32(0L, Z_NULL, 0);
+  while (size > 0) {  // zlib takes uInt lengths
+    const uInt n = static_cast<uInt>(std::min<std::size_t>(size, UINT_MAX));
+    crc = ::crc32(crc, reinterpret_cast<const Bytef*>(data), n);
+    data += n;
+    size -= n;
+  }
+  return static_cast<std::uint32_t>(crc);
+}
 
 class Writer {
  public:
@@ -167,13 +187,85 @@ Manifest read_manifest(Reader& r) {
   return m;
 }
 
+const char* file_kind(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISFIFO(mode)) return "a fifo";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "not a regular file";
+}
+
+// The file to write for a cache configured at `path`: `path` itself when nothing or a regular file is there, the
+// link's target when it is a symlink to a regular file; "" (and `why`) for anything else.
+std::string write_target(const std::string& path, std::string& why) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return path;  // created on save
+    why = fmt::format("not accessible ({})", std::strerror(errno));
+    return {};
+  }
+  if (S_ISREG(st.st_mode)) return path;
+  if (!S_ISLNK(st.st_mode)) {
+    why = file_kind(st.st_mode);
+    return {};
+  }
+  const bool dangling = ::stat(path.c_str(), &st) != 0;
+  if (dangling || !S_ISREG(st.st_mode)) {
+    why = fmt::format("a symbolic link to {}", dangling ? "nothing" : file_kind(st.st_mode));
+    return {};
+  }
+  std::error_code ec;
+  std::string resolved = fs::canonical(path, ec).string();
+  if (ec) why = ec.message();
+  return ec ? std::string() : resolved;
+}
+
+// The whole of a regular file, or "" (missing, unreadable, too large, or not a regular file: never blocks on a
+// fifo, never reads a device).
 std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) return {};
-  std::string data(static_cast<std::size_t>(std::max<std::streamoff>(0, in.tellg())), '\0');
-  in.seekg(0);
-  in.read(data.data(), static_cast<std::streamsize>(data.size()));
-  return in ? data : std::string();
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
+  if (fd < 0) return {};
+  std::string data;
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+      static_cast<std::uint64_t>(st.st_size) <= kMaxFileBytes) {
+    data.resize(static_cast<std::size_t>(st.st_size));
+    std::size_t got = 0;
+    while (got < data.size()) {
+      const ssize_t n = ::read(fd, data.data() + got, data.size() - got);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      got += static_cast<std::size_t>(n);
+    }
+    data.resize(got);  // a file that shrank meanwhile fails the CRC
+  }
+  ::close(fd);
+  return data;
+}
+
+// Writes `data` to a new temporary file beside `target` and renames it over `target` if that is still absent or a
+// regular file. False on any failure (the temporary file is removed).
+bool write_atomically(const std::string& target, const std::string& data) {
+  std::error_code ec;
+  fs::create_directories(fs::path(target).parent_path(), ec);
+  std::string tmp = target + ".XXXXXX";
+  const int fd = ::mkostemp(tmp.data(), O_CLOEXEC);  // O_EXCL, mode 0600: a file nobody else has
+  if (fd < 0) return false;
+  bool ok = true;
+  for (std::size_t put = 0; ok && put < data.size();) {
+    const ssize_t n = ::write(fd, data.data() + put, data.size() - put);
+    if (n < 0 && errno == EINTR) continue;
+    ok = n > 0;
+    if (ok) put += static_cast<std::size_t>(n);
+  }
+  ok = ::close(fd) == 0 && ok;
+  struct stat st {};
+  const bool replaceable = ::lstat(target.c_str(), &st) != 0 ? errno == ENOENT : S_ISREG(st.st_mode);
+  // rename() is atomic: a concurrent reader sees the old cache or the new one, never half of either.
+  if (ok && replaceable && ::rename(tmp.c_str(), target.c_str()) == 0) return true;
+  ::unlink(tmp.c_str());
+  return false;
 }
 
 }  // namespace
@@ -191,13 +283,34 @@ std::string RegistryCache::default_path() {
   return {};
 }
 
-RegistryCache::RegistryCache(std::string path) : path_(std::move(path)) {
-  if (path_.empty()) return;
-  const std::string data = read_file(path_);
-  if (data.size() < sizeof(kMagic) || std::memcmp(data.data(), kMagic, sizeof(kMagic)) != 0) return;
+std::string RegistryCache::encode(const std::map<std::string, CachedManifest>& entries) {
+  Writer w;
+  w.data().append(kMagic, sizeof(kMagic));
+  w.pod(std::uint32_t{0});  // the CRC, filled in below
+  w.pod(static_cast<std::uint32_t>(COMPAUDIT_SDK_ABI_VERSION));
+  w.str(COMPAUDIT_SDK_VERSION_STRING);  // another compaudit version may parse manifests differently
+  w.pod(static_cast<std::uint32_t>(entries.size()));
+  for (const auto& [file, e] : entries) {
+    w.str(file);
+    w.pod(e.stamp.mtime_ns);
+    w.pod(e.stamp.size);
+    write_manifest(w, e.manifest);
+  }
+  std::string& data = w.data();
+  const std::uint32_t crc = crc32_of(data.data() + kBodyAt, data.size() - kBodyAt);
+  std::memcpy(data.data() + kCrcAt, &crc, sizeof(crc));
+  return std::move(data);
+}
+
+std::optional<std::map<std::string, CachedManifest>> RegistryCache::decode(const std::string& data) {
+  if (data.size() < kBodyAt || std::memcmp(data.data(), kMagic, sizeof(kMagic)) != 0) return std::nullopt;
+  std::uint32_t crc = 0;
+  std::memcpy(&crc, data.data() + kCrcAt, sizeof(crc));
+  if (crc != crc32_of(data.data() + kBodyAt, data.size() - kBodyAt)) return std::nullopt;
   Reader r(data);
-  for (char c : kMagic) (void)c, r.pod<char>();
-  if (r.pod<std::uint32_t>() != COMPAUDIT_SDK_ABI_VERSION || r.str() != COMPAUDIT_SDK_VERSION_STRING) return;
+  for (std::size_t i = 0; i < kBodyAt; ++i) r.pod<char>();
+  if (r.pod<std::uint32_t>() != COMPAUDIT_SDK_ABI_VERSION || r.str() != COMPAUDIT_SDK_VERSION_STRING)
+    return std::nullopt;
   const auto count = r.pod<std::uint32_t>();
   std::map<std::string, CachedManifest> entries;
   for (std::uint32_t i = 0; i < count && !r.failed(); ++i) {
@@ -206,11 +319,25 @@ RegistryCache::RegistryCache(std::string path) : path_(std::move(path)) {
     e.stamp.mtime_ns = r.pod<std::int64_t>();
     e.stamp.size = r.pod<std::uint64_t>();
     e.manifest = read_manifest(r);
-    if (e.manifest.id.empty()) return;  // inconsistent entry: distrust the whole file
+    if (e.manifest.id.empty()) return std::nullopt;  // inconsistent entry: distrust the whole file
     entries.emplace(std::move(file), std::move(e));
   }
-  if (r.failed() || !r.at_end()) return;
-  entries_ = std::move(entries);
+  if (r.failed() || !r.at_end()) return std::nullopt;
+  return entries;
+}
+
+RegistryCache::RegistryCache(std::string path, std::vector<std::string>* warnings) : path_(std::move(path)) {
+  if (path_.empty()) return;
+  std::string why;
+  target_ = write_target(path_, why);
+  if (target_.empty()) {
+    if (warnings)
+      warnings->push_back(fmt::format("registry cache {} is {}: running without the cache (remove it, or set "
+                                      "COMPAUDIT_REGISTRY_CACHE to a file path or \"off\")", path_, why));
+    path_.clear();
+    return;
+  }
+  if (auto entries = decode(read_file(target_))) entries_ = std::move(*entries);
 }
 
 const Manifest* RegistryCache::find(const std::string& file, const FileStamp& stamp) const {
@@ -220,7 +347,7 @@ const Manifest* RegistryCache::find(const std::string& file, const FileStamp& st
 
 void RegistryCache::put(const std::string& file, const FileStamp& stamp, const Manifest& manifest) {
   if (path_.empty()) return;
-  if (entries_.size() >= kMaxEntries && !entries_.count(file)) entries_.erase(entries_.begin());
+  if (entries_.size() >= kMaxEntries && !entries_.count(file)) return;
   CachedManifest& e = entries_[file];
   e.stamp = stamp;
   e.manifest = manifest;
@@ -228,32 +355,20 @@ void RegistryCache::put(const std::string& file, const FileStamp& stamp, const M
   dirty_ = true;
 }
 
-void RegistryCache::save() const {
-  if (!dirty_ || path_.empty()) return;
-  Writer w;
-  w.data().append(kMagic, sizeof(kMagic));
-  w.pod(static_cast<std::uint32_t>(COMPAUDIT_SDK_ABI_VERSION));
-  w.str(COMPAUDIT_SDK_VERSION_STRING);  // another compaudit version may parse manifests differently
-  w.pod(static_cast<std::uint32_t>(entries_.size()));
-  for (const auto& [file, e] : entries_) {
-    w.str(file);
-    w.pod(e.stamp.mtime_ns);
-    w.pod(e.stamp.size);
-    write_manifest(w, e.manifest);
-  }
-  std::error_code ec;
-  fs::create_directories(fs::path(path_).parent_path(), ec);
-  const std::string tmp = path_ + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out.write(w.data().data(), static_cast<std::streamsize>(w.data().size()));
-    if (!out) {
-      fs::remove(tmp, ec);
-      return;
+void RegistryCache::retain(const std::unordered_set<std::string>& files) {
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    if (files.count(it->first)) {
+      ++it;
+    } else {
+      it = entries_.erase(it);
+      dirty_ = true;
     }
   }
-  fs::rename(tmp, path_, ec);  // atomic: a concurrent reader sees the old cache or the new one
-  if (ec) fs::remove(tmp, ec);
+}
+
+void RegistryCache::save() const {
+  if (!dirty_ || path_.empty()) return;
+  write_atomically(target_, encode(entries_));
 }
 
 }  // namespace compaudit::host::detail

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -15,8 +16,21 @@ SourceLocation location(const toml::source_region& region, const std::string& fi
 }
 
 std::string read_small_file(const std::string& path, ErrorCode code) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a fifo must not wait for a writer; it is refused below like any other non-regular file.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) throw Error(code, fmt::format("cannot open file: {}", std::strerror(errno)), {path});
+  // Manifests and pipelines are small text files. A device (`validate /dev/zero`), fifo or directory, or a
+  // runaway file, would otherwise be read until memory runs out.
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw Error(code, S_ISDIR(st.st_mode) ? "is a directory, not a file" : "is not a regular file", {path});
+  }
+  if (st.st_size > static_cast<off_t>(kMaxTextFileBytes)) {
+    ::close(fd);
+    throw Error(code, fmt::format("file is {} bytes; a manifest or pipeline may have at most {} MiB", st.st_size,
+                                  kMaxTextFileBytes >> 20), {path});
+  }
   std::string text;
   char buffer[16384];
   for (;;) {
@@ -28,6 +42,11 @@ std::string read_small_file(const std::string& path, ErrorCode code) {
       throw Error(code, fmt::format("cannot read file: {}", std::strerror(err)), {path});
     }
     text.append(buffer, static_cast<std::size_t>(n));
+    if (text.size() > kMaxTextFileBytes) {  // grew since fstat
+      ::close(fd);
+      throw Error(code, fmt::format("file is larger than {} MiB, the most a manifest or pipeline may have",
+                                    kMaxTextFileBytes >> 20), {path});
+    }
     if (n < static_cast<ssize_t>(sizeof(buffer))) break;  // a short read of a regular file is its end
   }
   ::close(fd);

@@ -21,7 +21,11 @@ namespace compaudit::host::detail {
 /// Location of a node (or key) in `file`.
 SourceLocation location(const toml::source_region& region, const std::string& file);
 
-/// The whole file (open, read, close). Throws Error(code) naming the file.
+/// The most read_small_file() reads: far above any real manifest or pipeline (a few KiB).
+inline constexpr std::size_t kMaxTextFileBytes = std::size_t(4) << 20;
+
+/// The whole file (open, read, close). Throws Error(code) naming the file, also for anything but a regular file
+/// (device, fifo, directory) and for a file over kMaxTextFileBytes.
 std::string read_small_file(const std::string& path, ErrorCode code);
 
 /// Parses a TOML file, turning syntax errors into Error(code) at the parser's line and column.

@@ -2,6 +2,8 @@
 // Everything the CLI needs from LibTorch happens here; each function prints its own errors and returns an exit code
 // (compaudit/host/exit_codes.h).
 #include "api/run_dir.h"
+#include "api/input_digests.h"
+#include "api/export_target.h"
 #include "api/blas_info.h"
 #include "batched/slice_gemm.h"
 #include "batched/threads.h"
@@ -16,7 +18,9 @@
 #include <compaudit/host/exit_codes.h>
 #include <compaudit/host/pipeline.h>
 #include <compaudit/host/registry.h>
+#include <compaudit/host/run_directory.h>
 #include <compaudit/models/models.h>
+#include <compaudit/report/gates.h>
 #include <compaudit/report/report.h>
 #include <compaudit/store/store.h>
 
@@ -93,6 +97,9 @@ int run(const host::RunRequest& request) {
     }
     RunPlan plan = plan_run(request, registry);
     const ShardPlan shard = plan_shard(request, registry, plan);  // scale-out: --shard I/N (api/shard.cpp)
+    if (!plan.resuming)  // a new run: its directory is new, empty or a run, never a directory of other files
+      if (const std::string why = host::run_directory_problem(plan.run_dir); !why.empty())
+        throw Error(ErrorCode::io, "cannot start a run here: " + why, {plan.run_dir});
     set_threads(plan.threads);
     const std::string blas = blas_description();  // provenance: the BLAS kernels in use (api/blas_info.h)
     const std::string gemm = batched::gemm_description();  // and the stacked MLPs' products (batched/slice_gemm.h)
@@ -101,15 +108,21 @@ int run(const host::RunRequest& request) {
       fmt::print(stderr, "compaudit run: {} {} -> {} ({} thread{}, BLAS {})\n",
                  plan.resuming ? "resuming" : "running", plan.pipeline.name, plan.run_dir, at::get_num_threads(),
                  at::get_num_threads() == 1 ? "" : "s", blas);
+    // Resume must not mix results of old and new inputs (api/input_digests.h): checked before the data is loaded.
+    const nlohmann::json inputs = input_digests(plan.pipeline, registry);
+    if (plan.resuming) check_input_digests(store::Store::open(plan.run_dir, store::Store::Access::read_only), inputs);
     const DataSplits data = load_data(plan.pipeline.data, pipeline_dir(plan.pipeline));
+    check_run_inputs(plan.pipeline, data);  // saved predictions, training data: before the store is created
     store::Store store = plan.resuming ? store::Store::open(plan.run_dir) : store::Store::create(plan.run_dir, plan.info);
     ExecuteOptions options;
     options.quiet = request.quiet;
     options.stop_after_cells = stop_after_from_env();
     options.metric_delay_ms = metric_delay_from_env();
+    options.retry_failed = request.retry_failed;
     apply_shard(shard, options);  // scale-out: the shard's seeds only, no metrics
     options.extra_settings["blas"] = blas;   // provenance: recorded with the run's settings (docs/engine.md)
     options.extra_settings["gemm"] = gemm;
+    options.extra_settings["inputs"] = inputs;  // recorded when the run is described
     if (plan.resuming) {  // a resume under other kernels mixes last bits: say so
       note_kernel_change(store, "blas", blas, plan.pipeline.memorization.enabled);
       note_kernel_change(store, "gemm", gemm, plan.pipeline.memorization.enabled);
@@ -127,6 +140,14 @@ int run(const host::RunRequest& request) {
     const int report_rc = report::build_reports(plan.run_dir, plan.pipeline.report.formats,
                                                 request.quiet ? std::cerr : std::cout);
     if (report_rc != 0) return report_rc == 2 ? host::exit_usage : host::exit_io;
+    // Gates (docs/gates.md) before failed cells: a failed cell fails the gates that need it, and a CI step must
+    // see "gate failed" whatever the reason.
+    if (const auto gates = report::evaluate_gates(store::Store::open(plan.run_dir, store::Store::Access::read_only));
+        !gates.value("passed", true)) {
+      fmt::print(stderr, "compaudit run: {} of {} gate checks failed (the summary lists them; `compaudit check {}` "
+                         "repeats the decision)\n", gates.value("failed", 0), gates.value("count", 0), plan.run_dir);
+      return host::exit_gate_failed;
+    }
     if (result.cells_failed > 0) {
       fmt::print(stderr, "compaudit run: {} of {} cells failed (see the report)\n", result.cells_failed,
                  result.cells_total);
@@ -141,6 +162,7 @@ int run(const host::RunRequest& request) {
 int export_model(const host::ExportRequest& request) {
   try {
     set_threads(1);
+    check_export_target(request.run_dir, request.output);  // never over the run's own store, lock or reports
     const store::Store store = store::Store::open(request.run_dir, store::Store::Access::read_only);
     const auto cell = store.cell(request.arm, request.seed);
     if (!cell)
@@ -150,13 +172,20 @@ int export_model(const host::ExportRequest& request) {
       throw Error(ErrorCode::runtime, fmt::format("cell {} seed {} is {}, not done", request.arm, request.seed,
                                                   store::to_string(cell->status)));
     const auto state = store.blob(request.arm, request.seed, "state");
-    if (!state) throw Error(ErrorCode::io, "the store holds no model state for this cell");
+    if (!state) {
+      const auto saved = store.run().settings.value("saved_predictions", nlohmann::json::object());
+      if (saved.contains(request.arm) || (request.arm == "dense" && store.run().settings["model"].value("arch", "") == "predictions"))
+        throw Error(ErrorCode::pipeline, fmt::format("arm {} was given as saved predictions: there is no model to "
+                                                     "export", request.arm));
+      throw Error(ErrorCode::io, "the store holds no model state for this cell");
+    }
     auto model = rebuild_model(store, request.seed);
     model->load_state(decode_state(*state));
     const std::filesystem::path out(request.output);
     if (out.has_parent_path()) std::filesystem::create_directories(out.parent_path());
-    model->save(request.output);
-    write_export_card(store, *cell, *model, request.output + ".json");
+    write_atomically(request.output, [&](const std::string& tmp) { model->save(tmp); });
+    write_atomically(request.output + ".json",
+                     [&](const std::string& tmp) { write_export_card(store, *cell, *model, tmp); });
     fmt::print(stderr, "compaudit export: {} seed {} ({}) -> {}\n", request.arm, request.seed,
                model->architecture(), request.output);
     return host::exit_ok;

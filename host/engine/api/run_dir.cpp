@@ -73,6 +73,13 @@ std::unique_ptr<models::TrainableModel> rebuild_model(const store::Store& store,
   spec.arch = m.value("arch", "");
   spec.hidden = m.value("hidden", std::vector<std::int64_t>{});
   spec.path = m.value("path", "");
+  // Pretrained checkpoints: the seed's own file gives the architecture (its weights are replaced by the state).
+  const auto checkpoints = m.value("checkpoints", std::vector<std::string>{});
+  const auto seeds = info.settings.value("seeds", std::vector<std::int64_t>{});
+  for (std::size_t k = 0; k < seeds.size() && k < checkpoints.size(); ++k)
+    if (seeds[k] == seed) spec.path = checkpoints[k];
+  if (spec.arch == "predictions")
+    throw Error(ErrorCode::pipeline, "this run's reference was given as saved predictions: it has no model");
   return models::make_model(spec, data->input_shape, data->num_classes, seed,
                             info.settings.value("pipeline_dir", ""));
 }

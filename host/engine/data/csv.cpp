@@ -90,6 +90,8 @@ RawData read_csv(const std::string& path, const CsvOptions& options) {
   const std::int64_t features = static_cast<std::int64_t>(width) - 1;
   raw.inputs = at::empty({rows, features}, at::kFloat);
   raw.targets = at::empty({rows}, at::kLong);
+  raw.lines.reserve(static_cast<std::size_t>(rows));
+  for (std::int64_t r = 0; r < rows; ++r) raw.lines.push_back(lines[first + r].first);
   float* x = raw.inputs.data_ptr<float>();
   std::int64_t* y = raw.targets.data_ptr<std::int64_t>();
   for (std::int64_t r = 0; r < rows; ++r) {

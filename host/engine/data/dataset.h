@@ -17,6 +17,7 @@ struct RawData {
   at::Tensor inputs;   ///< [N, ...] uint8 or float32.
   at::Tensor targets;  ///< [N] int64, 0 <= label.
   std::vector<std::string> class_names;  ///< From the file when it names them (sklearn CSV header), else empty.
+  std::vector<std::int64_t> lines;       ///< CSV: the file line of each example (label errors name it); else empty.
 };
 
 /// One split after selection and normalisation.
@@ -35,6 +36,9 @@ struct DataSplits {
   int num_classes = 0;
   std::vector<std::string> class_names;   ///< num_classes entries ("0", "1", ... when the data names none).
   bool is_image = false;                  ///< Inputs are [N, C, H, W].
+  /// Rows of the test source file when the test split comes from its own file (else 0): saved predictions
+  /// ([model] / [[arm]] predictions) hold one row per test-file row, and Dataset::ids picks the split's rows.
+  std::int64_t test_source_rows = 0;
   /// The normalisation fitted on the training split: x' = (x - shift) / scale, per channel (images) or per feature
   /// (tabular); one element each for "none". Recorded with the run so an exported model can be fed correctly.
   std::string normalize = "standard";

@@ -1,7 +1,9 @@
 #include "data/load.h"
 
+#include "data/labels.h"
 #include "data/readers.h"
 #include "data/splits.h"
+#include "data/user_sources.h"
 
 #include <compaudit/error.h>
 
@@ -76,10 +78,19 @@ std::string resolve_path(const std::string& path, const std::string& base_dir) {
 }
 
 DataSplits load_data(const host::DataSpec& spec, const std::string& base_dir) {
-  Source train_src = read_source(spec, base_dir, false);
-  const bool separate_test = has_test_source(spec);
-  Source test_src;
-  if (separate_test) test_src = read_source(spec, base_dir, true);
+  if (spec.test_only) return load_test_only(spec, base_dir);  // data/load_test_only.cpp
+  Source train_src, test_src;
+  bool separate_test = false;
+  if (is_user_format(spec.format)) {  // npy, npz, images: one reader for both sources (an .npz may hold both)
+    UserSources sources = read_user_sources(spec, base_dir);
+    train_src = {std::move(sources.train), sources.train_file};
+    test_src = {std::move(sources.test), sources.test_file};
+    separate_test = sources.has_test;
+  } else {
+    train_src = read_source(spec, base_dir, false);
+    separate_test = has_test_source(spec);
+    if (separate_test) test_src = read_source(spec, base_dir, true);
+  }
 
   DataSplits out;
   out.is_image = train_src.raw.inputs.dim() == 4;
@@ -92,23 +103,15 @@ DataSplits load_data(const host::DataSpec& spec, const std::string& base_dir) {
                   {test_src.file});
   }
 
-  // Classes: named by the pipeline, else by the file, else 0..max label.
+  // Classes: declared by the pipeline (class_names, num_classes) or named by the file, else 0..max training label;
+  // every label must be a class and every class needs a training example (data/labels.h).
   std::vector<std::string> names = spec.class_names;
   if (names.empty()) names = train_src.raw.class_names;
-  std::int64_t max_label = train_src.raw.targets.max().item<std::int64_t>();
-  if (separate_test) max_label = std::max(max_label, test_src.raw.targets.max().item<std::int64_t>());
-  if (!names.empty()) {
-    for (const Source* s : {&train_src, &test_src}) {
-      if (!s->raw.targets.defined()) continue;
-      const std::int64_t m = s->raw.targets.max().item<std::int64_t>();
-      if (m >= static_cast<std::int64_t>(names.size()))
-        throw Error(ErrorCode::data, fmt::format("label {} is out of range: {} classes are named", m, names.size()),
-                    {s->file});
-    }
-  } else {
-    for (std::int64_t c = 0; c <= max_label; ++c) names.push_back(std::to_string(c));
-  }
-  out.num_classes = static_cast<int>(names.size());
+  const int declared = !names.empty() ? static_cast<int>(names.size()) : static_cast<int>(spec.num_classes);
+  const LabelSource test_labels{&test_src.raw, test_src.file};
+  out.num_classes =
+      check_class_set({&train_src.raw, train_src.file}, separate_test ? &test_labels : nullptr, declared);
+  for (auto c = static_cast<int>(names.size()); c < out.num_classes; ++c) names.push_back(std::to_string(c));
   out.class_names = names;
   if (out.num_classes < 2) throw Error(ErrorCode::data, "the data hold a single class", {train_src.file});
 
@@ -122,6 +125,7 @@ DataSplits load_data(const host::DataSpec& spec, const std::string& base_dir) {
     std::vector<std::int64_t> all_test(static_cast<std::size_t>(test_src.raw.targets.size(0)));
     std::iota(all_test.begin(), all_test.end(), 0);
     test = make_split(test_src.raw, at::arange(test_src.raw.targets.size(0), at::kLong), all_test);
+    out.test_source_rows = test_src.raw.targets.size(0);
   } else {
     if (spec.test_fraction <= 0 || spec.test_fraction >= 1)
       throw Error(ErrorCode::pipeline, "test_fraction must be in (0, 1) when there is no test file", spec.where);

@@ -19,6 +19,11 @@ namespace compaudit::engine {
 /// Throws Error(data) naming the file for anything wrong with the data.
 DataSplits load_data(const host::DataSpec& spec, const std::string& base_dir);
 
+/// load_data() for a DataSpec with test_only set (npy / npz / images with only test data): the test split only —
+/// train and validation empty, normalize "none" (anything else is Error(pipeline)), classes from class_names, the
+/// image folders, num_classes or 0..max test label. test_limit applies. (data/load_test_only.cpp)
+DataSplits load_test_only(const host::DataSpec& spec, const std::string& base_dir);
+
 /// `path` made absolute against `base_dir` (unchanged when already absolute or empty).
 std::string resolve_path(const std::string& path, const std::string& base_dir);
 

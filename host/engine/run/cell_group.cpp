@@ -14,6 +14,8 @@
 #include "batched/batched_train.h"
 #include "batched/stacked_mlp.h"
 #include "run/context.h"
+#include "run/failures.h"
+#include "run/saved_predictions.h"
 #include "run/state_io.h"
 #include "run/store_io.h"
 
@@ -40,6 +42,7 @@ struct Slot {
   TrainPlan plan;
   std::vector<store::Predictions> predictions;
   std::string error;  // non-empty: the cell failed
+  store::FailureKind kind = store::FailureKind::plugin;  // why (resume retries the environment's failures)
   double own_seconds = 0;  // making / compressing its model
 };
 
@@ -47,6 +50,7 @@ struct Slot {
 
 int Executor::run_group(const host::ArmSpec& arm, const std::vector<std::int64_t>& seeds) {
   const bool is_dense = arm.name == "dense";
+  const std::string& saved = is_dense ? pipeline_.model.predictions : arm.predictions;  // saved outputs, if any
   // Plugins, the CompressionContext's services, the progress line and commits: one chain at a time.
   std::unique_lock<std::mutex> lock(host_mutex_);
   std::vector<Slot> slots(seeds.size());
@@ -66,7 +70,10 @@ int Executor::run_group(const host::ArmSpec& arm, const std::vector<std::int64_t
     try {
       // Each cell re-seeds LibTorch's global generator too, for plugins that draw without our generators.
       at::manual_seed(derive_seed(s.seed, arm.name));
-      if (is_dense) {
+      if (!saved.empty()) {  // outputs computed elsewhere: no model, nothing to train or evaluate
+        const at::Tensor probs = saved_probabilities(saved, seed_index(s.seed), pipeline_.seeds.size(), data_);
+        s.predictions.push_back(to_predictions(arm.name, s.seed, "test", probs, data_.test.targets, true));
+      } else if (is_dense) {
         s.model = new_model(s.seed);
       } else {
         s.model = dense_model(s.seed).clone();
@@ -82,6 +89,7 @@ int Executor::run_group(const host::ArmSpec& arm, const std::vector<std::int64_t
       }
     } catch (const std::exception& e) {
       s.error = e.what();
+      s.kind = failure_kind(e);
       s.model.reset();
     }
     s.own_seconds = seconds_since(t0);
@@ -89,13 +97,13 @@ int Executor::run_group(const host::ArmSpec& arm, const std::vector<std::int64_t
 
   // 2. Training and evaluation of the models that made it: one stack per layer shape among the models that can be
   // stacked (each judged alone, so a cell takes the same path in any group), the rest one at a time.
-  const bool trains = is_dense || arm.finetune_epochs > 0;
+  const bool trains = is_dense ? pipeline_.training.epochs > 0 : arm.finetune_epochs > 0;
   const Dataset& probe_set = data_.test.size() > 0 ? data_.test : data_.train;
   const at::Tensor probe = probe_set.inputs.slice(0, 0, std::min<std::int64_t>(8, probe_set.size()));
   std::map<std::string, std::vector<Slot*>> stacks;  // by layer shapes
   std::vector<Slot*> alone;
   for (Slot& s : slots) {
-    if (!s.error.empty()) continue;
+    if (!s.error.empty() || !s.model) continue;  // failed, or saved predictions
     if (trains) s.plan = is_dense ? dense_plan(s.seed) : finetune_plan(s.seed, arm.finetune_epochs, "finetune");
     std::string why = trains ? batched::batchable_plan(s.plan) : "";
     if (why.empty()) why = batched::batchable_models({s.model.get()}, probe);
@@ -132,7 +140,10 @@ int Executor::run_group(const host::ArmSpec& arm, const std::vector<std::int64_t
         s.cell.eval_seconds = eval_share;
       }
     } catch (const std::exception& e) {  // not a plugin: an engine failure (memory, ...) fails the stack's cells
-      for (Slot* s : stack) s->error = e.what();
+      for (Slot* s : stack) {
+        s->error = e.what();
+        s->kind = failure_kind(e);
+      }
     }
   }
   // One at a time, under the lock: these models may run plugin code (an activation hook, an augmentation policy).
@@ -150,6 +161,7 @@ int Executor::run_group(const host::ArmSpec& arm, const std::vector<std::int64_t
       s->cell.eval_seconds = seconds_since(t2);
     } catch (const std::exception& e) {  // an augmentation plugin, or the engine
       s->error = e.what();
+      s->kind = failure_kind(e);
     }
   }
 
@@ -164,19 +176,23 @@ int Executor::run_group(const host::ArmSpec& arm, const std::vector<std::int64_t
     ++computed_;
     try {
       if (!s.error.empty()) throw Error(ErrorCode::runtime, s.error);
-      s.cell.size = size_json(*s.model);
       s.cell.status = store::CellStatus::done;
-      const auto state = encode_state(s.model->state());
+      std::vector<std::uint8_t> state;  // none for saved predictions: there is no model
+      if (s.model) {
+        s.cell.size = size_json(*s.model);
+        state = encode_state(s.model->state());
+      }
       store_.transaction([&] {
-        store_.put_blob(arm.name, s.seed, "state", state);
+        if (s.model) store_.put_blob(arm.name, s.seed, "state", state);
         store_.finish_cell(s.cell, s.predictions);
       });
-      if (is_dense) dense_models_[s.seed] = std::move(s.model);  // later arms of this seed start from it
+      if (is_dense && s.model) dense_models_[s.seed] = std::move(s.model);  // later arms of this seed start from it
       progress_->finish(what, true, s.cell.train_seconds + s.cell.eval_seconds);
       ++done;
     } catch (const std::exception& e) {
       const std::string error = s.error.empty() ? e.what() : s.error;
-      store_.fail_cell(arm.name, s.seed, error);
+      // A commit that failed (a full disk, ...) is the environment's failure: resume computes the cell again.
+      store_.fail_cell(arm.name, s.seed, error, s.error.empty() ? failure_kind(e) : s.kind);
       store_.log("error", what + ": " + error);
       progress_->finish(what, false, s.cell.train_seconds);
       progress_->note(fmt::format("  {}: {}", what, error));

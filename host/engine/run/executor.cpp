@@ -3,6 +3,8 @@
 
 #include "batched/threads.h"
 #include "run/context.h"
+#include "run/failures.h"
+#include "run/saved_predictions.h"
 #include "run/state_io.h"
 #include "run/store_io.h"
 
@@ -100,7 +102,29 @@ Executor::Executor(const host::Pipeline& pipeline, const host::Registry& registr
   }
 }
 
+std::size_t Executor::seed_index(std::int64_t seed) const {
+  const auto& seeds = pipeline_.seeds;
+  const auto it = std::find(seeds.begin(), seeds.end(), seed);
+  if (it == seeds.end()) throw Error(ErrorCode::runtime, fmt::format("seed {} is not one of the pipeline's", seed));
+  return static_cast<std::size_t>(it - seeds.begin());
+}
+
 std::unique_ptr<models::TrainableModel> Executor::new_model(std::int64_t seed) const {
+  const host::ModelSpec& m = pipeline_.model;
+  if (!m.checkpoints.empty()) {  // one file per seed: seed k's model is checkpoint k, of the first one's architecture
+    const std::size_t k = seed_index(seed);
+    auto model = models::load_torchscript_model(m.checkpoints[k]);
+    if (k > 0) {
+      auto first = models::load_torchscript_model(m.checkpoints.front());
+      models::require_same_parameters(*first, *model, m.checkpoints.front(), m.checkpoints[k]);
+    }
+    return model;
+  }
+  if (m.arch == "torchscript" && m.init == "reset") {  // trained here: each seed from its own initialisation
+    auto model = models::load_torchscript_model(resolve_model_path());
+    models::reset_torchscript_parameters(*model, derive_seed(seed, "init"));
+    return model;
+  }
   return models::make_model(pipeline_.model, data_.input_shape, data_.num_classes, seed, pipeline_dir_);
 }
 
@@ -223,7 +247,8 @@ std::vector<std::int64_t> Executor::pending(const host::ArmSpec& arm, const std:
     }
     const auto dense = store_.cell("dense", seed);
     if (arm.name != "dense" && dense && dense->status == store::CellStatus::failed) {
-      store_.fail_cell(arm.name, seed, fmt::format("the dense model of seed {} failed", seed));
+      store_.fail_cell(arm.name, seed, fmt::format("the dense model of seed {} failed", seed),
+                       store::FailureKind::dependency);
       progress_->finish(cell_name(arm.name, seed), false, 0.0);
       ++computed_;
     } else {
@@ -281,7 +306,17 @@ void Executor::run_tasks(const std::vector<CellTask>& tasks, int chains) {
     if (e) std::rethrow_exception(e);  // outside any cell (store, io): the run's error
 }
 
+void Executor::open_compressor_libraries(const host::ArmSpec& arm) {
+  for (const auto& step : arm.steps)
+    if (const host::Manifest* m = registry_.find(step.plugin)) loader_.open(*m);  // throws Error(library, ...)
+}
+
 ExecuteResult Executor::run() {
+  check_run_inputs(pipeline_, data_);
+  // In process, every compressor library is opened before any cell; isolated, each worker opens its cell's
+  // (run_in_worker) so that a library that crashes while loading takes down only a worker.
+  if (!options_.isolate_cell)
+    for (const auto& arm : pipeline_.arms) open_compressor_libraries(arm);
   describe_run();
   // Scale-out (docs/scaling.md): a shard computes only the seeds ExecuteOptions::seed_filter accepts.
   std::vector<std::int64_t> seeds;
@@ -292,6 +327,7 @@ ExecuteResult Executor::run() {
     for (const auto& arm : pipeline_.arms) all.emplace_back(arm.name, seed);
   store_.ensure_cells(all);
   store_.reset_running_cells();
+  reopen_cells(store_, options_.retry_failed, options_.quiet);  // resume: environmental failures, corrupt models
 
   ExecuteResult result;
   result.cells_total = static_cast<int>(all.size());
@@ -332,6 +368,20 @@ ExecuteResult Executor::run() {
     if (c.status == store::CellStatus::failed) ++result.cells_failed;
   }
   return result;
+}
+
+void check_run_inputs(const host::Pipeline& pipeline, const DataSplits& data) {
+  // Saved outputs are read and checked in full before any cell, so a wrong shape or a NaN is an input error
+  // (exit 4) that names the file, not a failed cell discovered after the models were computed.
+  const std::size_t k = pipeline.seeds.size();
+  if (!pipeline.model.predictions.empty()) saved_probabilities(pipeline.model.predictions, 0, k, data);
+  for (const auto& arm : pipeline.arms)
+    if (!arm.predictions.empty()) saved_probabilities(arm.predictions, 0, k, data);
+  bool trains = pipeline.training.epochs > 0;
+  for (const auto& arm : pipeline.arms) trains = trains || arm.finetune_epochs > 0;
+  if (trains && data.train.size() == 0)
+    throw Error(ErrorCode::data, "the pipeline trains (epochs or finetune_epochs > 0) but [data] gives no training "
+                                 "examples", pipeline.data.where);
 }
 
 ExecuteResult execute(const host::Pipeline& pipeline, const host::Registry& registry, const DataSplits& data,

@@ -40,6 +40,9 @@ struct ExecuteOptions {
   /// For durability tests, from COMPAUDIT_METRIC_DELAY_MS: a pause before each metric result is stored, so that a
   /// kill can land inside the metrics phase (which otherwise takes milliseconds). Changes no result.
   int metric_delay_ms = 0;
+  /// `run --resume --retry-failed`: every failed cell is computed again, not only those that failed for a reason
+  /// outside the cell (I/O, disk full, memory, timeout, signal), which are always (run/failures.h).
+  bool retry_failed = false;
   // --- scale-out (issue 6 item 5, docs/scaling.md): set by api/shard.cpp for `run --shard I/N` and `--mpi` ---
   /// When set, only the cells of the seeds it accepts are added to the store and computed (a shard's seeds);
   /// every cell of an accepted seed is computed, so a shard never needs another shard's dense model.
@@ -66,6 +69,10 @@ struct ExecuteResult {
 /// Throws compaudit::Error for problems outside a cell (data, a plugin that cannot be loaded for metrics, io).
 ExecuteResult execute(const host::Pipeline& pipeline, const host::Registry& registry, const DataSplits& data,
                       store::Store& store, const ExecuteOptions& options);
+
+/// Checks what can be checked of a run's inputs before its store is touched: saved predictions files in full (dtype,
+/// shape, rows, NaN / inf), and that a pipeline that trains has training data. Throws Error(data) naming the file.
+void check_run_inputs(const host::Pipeline& pipeline, const DataSplits& data);
 
 /// The reference arm a given arm is compared against: itself for "dense", "dense+ft" (the matched control) for arms
 /// that fine-tune when the pipeline has that control, else "dense".

@@ -43,8 +43,10 @@ class Executor {
   const host::Pipeline& pipeline() const { return pipeline_; }
   const DataSplits& data() const { return data_; }
   store::Store& store() { return store_; }
-  /// A fresh model of `seed` (its initial weights).
+  /// A fresh model of `seed`: its initial weights when trained here, the seed's checkpoint when pretrained.
   std::unique_ptr<models::TrainableModel> new_model(std::int64_t seed) const;
+  /// Position of `seed` in the pipeline's seeds (its checkpoint, its block of saved predictions).
+  std::size_t seed_index(std::int64_t seed) const;
   /// The dense training plan of `seed` (also used to re-run its first steps for rewinding).
   TrainPlan dense_plan(std::int64_t seed) const;
   /// The fine-tuning plan of `seed` (shared by every arm, so the control and the compressed arms see the same
@@ -56,6 +58,9 @@ class Executor {
   at::Tensor calibration_batch(std::int64_t seed, std::int64_t n) const;
 
  private:
+  /// Opens (load checks, no object created) the libraries of `arm`'s compressors. A library that cannot be loaded
+  /// fails every cell that uses it the same way, so it is the run's plugin error (exit 3), not a cell's result.
+  void open_compressor_libraries(const host::ArmSpec& arm);
   void describe_run();
   std::string resolve_model_path() const;
   bool run_cell(const host::ArmSpec& arm, std::int64_t seed);

@@ -35,7 +35,16 @@ void Executor::describe_run() {
   settings["pipeline_dir"] = pipeline_dir_;
   settings["model"] = {{"arch", pipeline_.model.arch},
                        {"hidden", pipeline_.model.hidden},
-                       {"path", pipeline_.model.path.empty() ? "" : resolve_model_path()}};
+                       {"path", pipeline_.model.path.empty() ? "" : resolve_model_path()},
+                       {"checkpoints", pipeline_.model.checkpoints},
+                       {"init", pipeline_.model.init},
+                       {"pretrained", pipeline_.model.pretrained},
+                       {"predictions", pipeline_.model.predictions}};
+  nlohmann::json saved = nlohmann::json::object();  // arms given as saved outputs
+  for (const auto& arm : pipeline_.arms)
+    if (!arm.predictions.empty()) saved[arm.name] = arm.predictions;
+  settings["saved_predictions"] = saved;
+  settings["gates"] = gates_json(pipeline_.gates);
   const auto& t = pipeline_.training;
   settings["training"] = {{"epochs", t.epochs}, {"batch_size", t.batch_size}, {"optimizer", t.optimizer},
                           {"lr", t.lr}, {"momentum", t.momentum}, {"weight_decay", t.weight_decay},

@@ -134,4 +134,16 @@ Population load_population(const store::Store& store, const std::string& arm, co
   return pop;
 }
 
+nlohmann::json gates_json(const std::vector<host::GateSpec>& gates) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& g : gates) {
+    nlohmann::json j{{"name", g.name}, {"arm", g.arm}, {"metric", g.metric}, {"statistic", g.statistic},
+                     {"class", g.class_name}};
+    if (g.min) j["min"] = *g.min;
+    if (g.max) j["max"] = *g.max;
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
 }  // namespace compaudit::engine

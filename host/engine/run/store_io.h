@@ -26,6 +26,8 @@ nlohmann::json size_json(Model& model);
 
 nlohmann::json to_json(const ParamValue& value);
 nlohmann::json to_json(const Params& params);
+/// The pipeline's [[gate]] tables as the run settings store them (read by compaudit/report/gates.h).
+nlohmann::json gates_json(const std::vector<host::GateSpec>& gates);
 
 /// The store's view of the pipeline's arms (with their reference arm) and of the data.
 std::vector<store::ArmInfo> arm_infos(const host::Pipeline& pipeline);

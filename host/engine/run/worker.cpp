@@ -5,6 +5,7 @@
 #include "run/executor_impl.h"
 
 #include <compaudit/error.h>
+#include <compaudit/host/exit_codes.h>
 #include <compaudit/host/registry.h>
 #include <compaudit/store/store.h>
 
@@ -267,11 +268,16 @@ std::optional<std::string> run_cell_in_worker(const IsolationSettings& settings,
       // LibTorch's allocator error carries a backtrace; its first line says what was asked for.
       const std::string first = cell->error.substr(0, cell->error.find('\n'));
       const std::string error = fmt::format("out of memory (limit {} MiB): {}", settings.memory_mb, first);
-      store.fail_cell(arm, seed, error);
+      store.fail_cell(arm, seed, error, store::FailureKind::environment);
       return error;
     }
     return cell->error;
   }
+  // A plugin library that cannot be loaded (run_in_worker opens them first) would fail every cell alike: the run's
+  // plugin error, exit 3 (docs/cli.md), with the worker's message.
+  if (!end.timed_out && WIFEXITED(end.status) && WEXITSTATUS(end.status) == host::exit_plugin)
+    throw Error(ErrorCode::library, fmt::format("{}: a plugin could not be loaded in the worker process: {}", what,
+                                                last_line(output)));
   std::string error;
   if (end.timed_out)
     error = "timed out after " + seconds_text(settings.timeout_seconds);
@@ -284,7 +290,8 @@ std::optional<std::string> run_cell_in_worker(const IsolationSettings& settings,
                         WIFEXITED(end.status) ? WEXITSTATUS(end.status) : -1);
   error += " in its worker process";
   if (const std::string line = last_line(output); !line.empty() && !end.timed_out) error += "; last output: " + line;
-  store.fail_cell(arm, seed, error);
+  // Killed, timed out, out of memory or gone without committing: nothing the cell's code reported; retried on resume.
+  store.fail_cell(arm, seed, error, store::FailureKind::environment);
   store.log("error", what + ": " + error);
   return error;
 }

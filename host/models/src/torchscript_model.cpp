@@ -8,6 +8,10 @@
 #include <torch/script.h>
 #include <fmt/format.h>
 
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <cmath>
+#include <map>
 #include <sstream>
 
 namespace compaudit::models {
@@ -49,6 +53,8 @@ class TorchScriptModel final : public TrainableModel {
   at::Tensor forward(const at::Tensor& input) override { return module_.forward({input}).toTensor(); }
 
   bool can_reshape() const override { return false; }
+
+  torch::jit::Module& module() { return module_; }  // for reset_torchscript_parameters
 
   void replace_parameter(const std::string& name, const at::Tensor& value) override {
     at::Tensor p = parameter(name);
@@ -142,6 +148,86 @@ std::unique_ptr<TrainableModel> load_torchscript_model(const std::string& path) 
   } catch (const c10::Error& e) {
     throw Error(ErrorCode::io, fmt::format("cannot load TorchScript module '{}': {}", path, e.what_without_backtrace()));
   }
+}
+
+
+namespace {
+
+// "__torch__.torch.nn.modules.linear.Linear" -> "Linear"
+std::string module_type(const torch::jit::Module& m) {
+  const auto name = m.type()->name();
+  if (!name) return {};
+  const std::string q = name->qualifiedName();
+  return q.substr(q.rfind('.') + 1);
+}
+
+bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
+
+// fan_in as torch.nn.init._calculate_fan_in_and_fan_out computes it: dim 1 times the receptive field.
+double fan_in(const at::Tensor& w) {
+  double f = w.dim() > 1 ? static_cast<double>(w.size(1)) : static_cast<double>(w.size(0));
+  for (std::int64_t d = 2; d < w.dim(); ++d) f *= static_cast<double>(w.size(d));
+  return f;
+}
+
+}  // namespace
+
+void reset_torchscript_parameters(TrainableModel& model, std::uint64_t seed) {
+  auto* ts = dynamic_cast<TorchScriptModel*>(&model);
+  if (!ts) throw Error(ErrorCode::runtime, "reset_torchscript_parameters: not a TorchScript model");
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  at::NoGradGuard no_grad;
+  for (const auto& named : ts->module().named_modules()) {
+    const torch::jit::Module& m = named.value;
+    const std::string type = module_type(m);
+    std::map<std::string, at::Tensor> own;
+    for (const auto& p : m.named_parameters(/*recurse=*/false)) own[p.name] = p.value;
+    if (own.empty()) continue;
+    const std::string where = named.name.empty() ? "the top-level module" : "module '" + named.name + "'";
+    if (starts_with(type, "Conv") || type == "Linear" || type == "Bilinear") {
+      const auto w = own.find("weight");
+      if (w == own.end()) continue;
+      // kaiming_uniform_(a = sqrt(5)) gives bound sqrt(6 / ((1 + 5) fan_in)) = 1 / sqrt(fan_in); the bias uses the
+      // same bound in reset_parameters().
+      const double bound = 1.0 / std::sqrt(fan_in(w->second));
+      w->second.uniform_(-bound, bound, gen);
+      if (auto b = own.find("bias"); b != own.end()) b->second.uniform_(-bound, bound, gen);
+    } else if (type.find("Norm") != std::string::npos) {
+      if (auto w = own.find("weight"); w != own.end()) w->second.fill_(1.0);
+      if (auto b = own.find("bias"); b != own.end()) b->second.zero_();
+      for (const auto& buf : m.named_buffers(/*recurse=*/false)) {
+        if (buf.name == "running_mean" || buf.name == "num_batches_tracked") buf.value.zero_();
+        if (buf.name == "running_var") buf.value.fill_(1.0);
+      }
+    } else if (type == "Embedding") {
+      if (auto w = own.find("weight"); w != own.end()) w->second.normal_(0.0, 1.0, gen);
+    } else {
+      throw Error(ErrorCode::pipeline,
+                  fmt::format("init = \"reset\": {} of type {} holds parameters ({}) whose default initialisation "
+                              "compaudit does not know; use init = \"keep\" (every seed starts from the file's "
+                              "weights) or export the model with standard torch.nn layers",
+                              where, type.empty() ? "?" : type, own.begin()->first));
+    }
+  }
+}
+
+void require_same_parameters(TrainableModel& first, TrainableModel& other, const std::string& first_path,
+                             const std::string& other_path) {
+  const auto a = first.named_parameters();
+  const auto b = other.named_parameters();
+  auto shape = [](const at::Tensor& t) { return fmt::format("[{}]", fmt::join(t.sizes(), ", ")); };
+  std::string why;
+  for (std::size_t i = 0; i < std::max(a.size(), b.size()) && why.empty(); ++i) {
+    if (i >= a.size()) why = fmt::format("it has an extra parameter '{}'", b[i].first);
+    else if (i >= b.size()) why = fmt::format("it lacks parameter '{}'", a[i].first);
+    else if (a[i].first != b[i].first) why = fmt::format("parameter {} is '{}', not '{}'", i, b[i].first, a[i].first);
+    else if (!a[i].second.sizes().equals(b[i].second.sizes()))
+      why = fmt::format("parameter '{}' has shape {}, not {}", a[i].first, shape(b[i].second), shape(a[i].second));
+  }
+  if (!why.empty())
+    throw Error(ErrorCode::data,
+                fmt::format("checkpoint {} is not the architecture of {}: {}", other_path, first_path, why),
+                {other_path});
 }
 
 }  // namespace compaudit::models

@@ -7,6 +7,7 @@
 
 #include "charts.h"
 #include "lookup.h"
+#include "paired.h"
 #include "sections.h"
 
 namespace compaudit::report {
@@ -74,6 +75,23 @@ std::string report_html(const json& report, const store::Store& store) {
                        ? "<span class=ok>no failed cells</span>"
                        : fmt::format("<span class=bad>{} failed cells</span>", report["failed_cells"].size()));
 
+  if (report.contains("gates") && report["gates"].value("count", 0) > 0) {  // the verdict opens the report
+    const auto& g = report["gates"];
+    h += g.value("passed", false)
+             ? fmt::format("<h2 id=gates class=ok>Gates passed ({} of {})</h2>", g.value("count", 0), g.value("count", 0))
+             : fmt::format("<h2 id=gates class=bad>Gates FAILED ({} of {})</h2>", g.value("failed", 0), g.value("count", 0));
+    h += "<table><tr><th>gate</th><th>arm</th><th>statistic</th><th>value</th><th>min</th><th>max</th><th>verdict</th></tr>";
+    for (const auto& r : g["results"]) {
+      auto num = [](const json& v) { return v.is_number() ? fmt::format("{:.6g}", v.get<double>()) : std::string("–"); };
+      const std::string cls = r.value("class", "");
+      h += fmt::format("<tr><td>{}</td><td>{}</td><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td><td class={}>{}</td></tr>",
+                       esc(r.value("gate", "")), esc(r.value("arm", "")), esc(r.value("statistic", "")),
+                       cls.empty() ? "" : "[" + esc(cls) + "]", num(r["value"]), num(r["min"]), num(r["max"]),
+                       r.value("passed", false) ? "ok" : "bad",
+                       r.value("passed", false) ? "pass" : "FAIL: " + esc(r.value("reason", "")));
+    }
+    h += "</table>";
+  }
   h += "<h2 id=summary>Summary</h2>" + guarded("summary table", [&] { return summary_table(report); });
   if (report.contains("findings") && !report["findings"].empty()) {
     h += "<h3 id=findings>What the numbers show</h3><ul class=findings>";
@@ -84,6 +102,7 @@ std::string report_html(const json& report, const store::Store& store) {
     h += "</ul>";
   }
 
+  h += guarded("paired tests", [&] { return paired_section(report, store); });
   h += "<h2 id=accuracy>Accuracy and forgetting against compression level</h2><div class=charts>";
   h += guarded("top-1 chart", [&] {
     return level_chart(

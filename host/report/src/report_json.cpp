@@ -1,5 +1,6 @@
 // report.json: one document with everything the HTML page and the terminal table show (docs/report-json.md).
 // The HTML and terminal renderers read only this document (plus thumbnails), so the three never disagree.
+#include <compaudit/report/gates.h>
 #include <compaudit/report/report.h>
 #include <compaudit/store/store.h>
 
@@ -174,6 +175,7 @@ json report_json(const store::Store& s) {
       failed.push_back({{"arm", c.arm},
                         {"seed", c.seed},
                         {"error", c.error},
+                        {"failure", to_string(c.failure)},  // environment: retried by `run --resume`
                         {"started_at", c.started_at},
                         {"finished_at", c.finished_at}});
   doc["failed_cells"] = failed;
@@ -189,6 +191,7 @@ json report_json(const store::Store& s) {
   } catch (const std::exception& e) {  // a metric output of an unexpected shape must not cost the whole report
     doc["findings"] = json::array({{{"kind", "error"}, {"subject", ""}, {"text", e.what()}}});
   }
+  doc["gates"] = evaluate_gates(s);  // docs/gates.md: the verdict the report opens with
   return doc;
 }
 

@@ -1,10 +1,12 @@
 // The terminal summary: one row per arm, fitted to a width (100 columns by default) by shortening arm names.
+#include <compaudit/report/gates.h>
 #include <compaudit/report/report.h>
 #include <fmt/format.h>
 
 #include <algorithm>
 
 #include "lookup.h"
+#include "paired.h"
 
 namespace compaudit::report {
 
@@ -34,6 +36,8 @@ std::string terminal_summary(const json& report, int width) {
                              run["cells"].value("failed", 0)),
                  static_cast<std::size_t>(std::max(width, 40))) +
          "\n";
+  // The verdict first: a CI log shows whether the compressed model may ship before any table.
+  if (report.contains("gates") && report["gates"].value("count", 0) > 0) out += gates_text(report["gates"]);
   auto row = [&](const std::string& a, const std::string& b, const std::string& c, const std::string& d,
                  const std::string& e, const std::string& f) {
     out += fmt::format("{:<{}}  {:>7}  {:>21}  {:>8}  {:>8}  {:>11}\n", shorten(a, name_w), name_w, b, c, d, e, f);
@@ -56,6 +60,7 @@ std::string terminal_summary(const json& report, int width) {
         pf ? fmt::format("{:.2f}%", *pf * 100) : "-", imp ? fmt::format("{:.0f}", *imp) : "-",
         fmt::format("{}/{}", arm["cells"].value("done", 0), arm["cells"].value("failed", 0)));
   }
+  out += paired_terminal(report, width);  // one model against its compressed twin (paired.h)
   for (const auto& f : report["failed_cells"]) {
     std::string err = f.value("error", "");
     std::replace(err.begin(), err.end(), '\n', ' ');

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -11,10 +12,31 @@
 #include <string>
 
 namespace compaudit::store::detail {
+namespace {
+
+// The lock file is opened without following a symlink (O_NOFOLLOW: `ln -s victim RUN/.lock` must not let a run
+// overwrite the victim with its PID) and without blocking on a fifo (O_NONBLOCK); anything but a regular file is
+// refused, naming the path. Returns the open descriptor; throws Error(io).
+int open_lock_file(const std::string& path, int flags) {
+  int fd = ::open(path.c_str(), flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0644);
+  if (fd < 0 && errno == ELOOP)
+    throw Error(ErrorCode::io, "the run lock is a symbolic link; refusing to follow it (remove it if no run is "
+                               "using this directory)", {path, 0, 0});
+  if (fd < 0) return fd;
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw Error(ErrorCode::io, "the run lock is not a regular file; refusing to use it (remove it if no run is "
+                               "using this directory)", {path, 0, 0});
+  }
+  return fd;
+}
+
+}  // namespace
 
 int acquire_run_lock(const std::string& run_dir) {
   const std::string path = run_dir + "/.lock";
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  int fd = open_lock_file(path, O_RDWR | O_CREAT);
   if (fd < 0)
     throw Error(ErrorCode::io, fmt::format("cannot create the run lock: {}", std::strerror(errno)), {path, 0, 0});
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
@@ -38,7 +60,7 @@ int acquire_run_lock(const std::string& run_dir) {
 
 void require_run_lock_held(const std::string& run_dir) {
   const std::string path = run_dir + "/.lock";
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  int fd = open_lock_file(path, O_RDONLY);
   if (fd < 0)
     throw Error(ErrorCode::io, fmt::format("a worker needs the run lock held by its host, but there is no lock "
                                            "file: {}", std::strerror(errno)), {path, 0, 0});

@@ -217,6 +217,15 @@ json comparable_settings(json settings) {
   settings.erase("blas");  // provenance, not settings: shards on different machines may use other BLAS kernels...
   settings.erase("gemm");  // ...and other oneDNN instruction sets
   settings.erase("pipeline_dir");
+  // Input digests (engine api/input_digests.h): the data and model contents must agree, not where each machine
+  // keeps them; plugin libraries may be builds of their own on each machine.
+  if (settings.contains("inputs") && settings["inputs"].is_array()) {
+    json same = json::array();
+    for (const auto& in : settings["inputs"])
+      if (in.is_object() && in.value("role", "").rfind("plugin library ", 0) != 0)
+        same.push_back({{"role", in.value("role", "")}, {"sha256", in.value("sha256", "")}});
+    settings["inputs"] = same;
+  }
   if (settings.contains("model") && settings["model"].is_object()) settings["model"].erase("path");
   return settings;
 }
@@ -245,6 +254,12 @@ MergeSummary merge_stores(const std::string& out_dir, const std::vector<std::str
   summary.stores = static_cast<int>(views.size());
   RunInfo info = views.front().run;
   info.settings.erase("shard");  // the merged run is the whole run: its settings are a single run's
+  if (info.settings.contains("inputs") && info.settings["inputs"].is_array()) {  // each shard's own plugin builds
+    json kept = json::array();
+    for (const auto& in : info.settings["inputs"])
+      if (in.is_object() && in.value("role", "").rfind("plugin library ", 0) != 0) kept.push_back(in);
+    info.settings["inputs"] = kept;
+  }
   for (const char* key : {"blas", "gemm"}) {  // provenance (docs/engine.md): shards on other machines may have used
     std::set<std::string> kernels;             // other kernels; keep each of them
     for (const auto& v : views) kernels.insert(v.run.settings.value(key, std::string()));

@@ -32,7 +32,7 @@ CREATE TABLE thumbnails(split TEXT NOT NULL, example_id INTEGER NOT NULL, channe
   height INTEGER NOT NULL, width INTEGER NOT NULL, pixels BLOB NOT NULL, PRIMARY KEY(split, example_id));
 CREATE TABLE cells(arm TEXT NOT NULL, seed INTEGER NOT NULL, status TEXT NOT NULL, error TEXT NOT NULL,
   started_at TEXT NOT NULL, finished_at TEXT NOT NULL, records TEXT NOT NULL, size TEXT NOT NULL,
-  train_seconds REAL NOT NULL, eval_seconds REAL NOT NULL, PRIMARY KEY(arm, seed));
+  train_seconds REAL NOT NULL, eval_seconds REAL NOT NULL, failure TEXT NOT NULL DEFAULT '', PRIMARY KEY(arm, seed));
 CREATE TABLE predictions(arm TEXT NOT NULL, seed INTEGER NOT NULL, split TEXT NOT NULL, n INTEGER NOT NULL,
   label_bytes INTEGER NOT NULL, labels BLOB NOT NULL, true_prob BLOB, num_classes INTEGER NOT NULL, probs BLOB,
   PRIMARY KEY(arm, seed, split));
@@ -40,13 +40,73 @@ CREATE TABLE metrics(metric_index INTEGER NOT NULL, metric_id TEXT NOT NULL, arm
   reference TEXT NOT NULL, result TEXT NOT NULL, error TEXT NOT NULL, PRIMARY KEY(metric_index, arm, reference));
 CREATE TABLE memorization(split TEXT PRIMARY KEY, n INTEGER NOT NULL, scores BLOB NOT NULL);
 CREATE TABLE blobs(arm TEXT NOT NULL, seed INTEGER NOT NULL, name TEXT NOT NULL, data BLOB NOT NULL,
-  PRIMARY KEY(arm, seed, name));
+  crc32 INTEGER, PRIMARY KEY(arm, seed, name));
 CREATE TABLE log(id INTEGER PRIMARY KEY AUTOINCREMENT, time TEXT NOT NULL, level TEXT NOT NULL, text TEXT NOT NULL);
 )sql";
 
 std::string store_path(const std::string& run_dir) { return (fs::path(run_dir) / kStoreFile).string(); }
 
+// Version 1 -> 2: ALTER TABLE appends the columns, where CREATE TABLE puts them now (last), so `SELECT *` (merge.cpp)
+// lines up; failed cells get the kind their text tells. One transaction: a store is either migrated or left as it was.
+template <class Impl>  // Store::Impl, which is private: instantiated by Store::connect
+void migrate_from_v1(Impl& impl) {
+  impl.exec("BEGIN IMMEDIATE");
+  try {
+    impl.exec("ALTER TABLE cells ADD COLUMN failure TEXT NOT NULL DEFAULT ''; "
+              "ALTER TABLE blobs ADD COLUMN crc32 INTEGER");
+    std::vector<std::pair<std::pair<std::string, std::int64_t>, std::string>> failed;
+    {
+      Stmt q(impl.db, impl.path, "SELECT arm, seed, error FROM cells WHERE status = 'failed'");
+      while (q.step()) failed.push_back({{q.text(0), q.i64(1)}, q.text(2)});
+    }
+    Stmt u(impl.db, impl.path, "UPDATE cells SET failure = ? WHERE arm = ? AND seed = ?");
+    for (const auto& [key, error] : failed) {
+      u.bind(1, to_string(classify_failure(error))).bind(2, key.first).bind(3, key.second);
+      u.run();
+    }
+    impl.exec(fmt::format("UPDATE run SET schema_version = {0}; PRAGMA user_version = {0}", kSchemaVersion).c_str());
+    impl.exec("COMMIT");
+  } catch (...) {
+    sqlite3_exec(impl.db, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+  impl.version = kSchemaVersion;
+}
+
 }  // namespace
+
+const char* to_string(FailureKind k) noexcept {
+  switch (k) {
+    case FailureKind::none:
+      return "";
+    case FailureKind::plugin:
+      return "plugin";
+    case FailureKind::environment:
+      return "environment";
+    case FailureKind::dependency:
+      return "dependency";
+  }
+  return "";
+}
+
+FailureKind failure_kind_from_string(const std::string& s) noexcept {
+  for (auto k : {FailureKind::none, FailureKind::environment, FailureKind::dependency})
+    if (s == to_string(k)) return k;
+  return FailureKind::plugin;
+}
+
+FailureKind classify_failure(const std::string& error) noexcept {
+  if (error.rfind("the dense model of seed ", 0) == 0) return FailureKind::dependency;
+  // SQLite's texts for a full disk and I/O errors; the OS's; allocators' (std, LibTorch); isolation's (worker.cpp).
+  static const char* const signs[] = {"database or disk is full", "disk I/O error", "No space left on device",
+                                      "Input/output error", "Disk quota exceeded", "database is locked",
+                                      "unable to open database file", "out of memory", "bad_alloc",
+                                      "not enough memory", "can't allocate memory", "Cannot allocate memory",
+                                      "timed out after", "killed by signal", "without committing the cell"};
+  for (const char* sign : signs)
+    if (error.find(sign) != std::string::npos) return FailureKind::environment;
+  return FailureKind::plugin;
+}
 
 void Store::Impl::exec(const char* sql) {
   char* msg = nullptr;
@@ -118,9 +178,11 @@ std::unique_ptr<Store::Impl> Store::connect(const std::string& run_dir, bool rea
     detail::fail(impl->path, fmt::format("results store has schema version {}, newer than this compaudit's {}; use "
                                          "a newer compaudit to read it",
                                          version, kSchemaVersion));
+  impl->version = version;
   if (!read_only) {
     impl->exec("PRAGMA journal_mode=WAL");
     impl->exec("PRAGMA synchronous=NORMAL");
+    if (version == 1) migrate_from_v1(*impl);
   }
   return impl;
 }

@@ -15,6 +15,7 @@ struct Store::Impl {
   bool read_only = false;
   int lock_fd = -1;
   int depth = 0;               ///< Transaction nesting depth (0: none open).
+  int version = kSchemaVersion;  ///< The file's schema; below kSchemaVersion only when opened read-only (v1 reads).
   std::recursive_mutex mutex;  ///< Serializes every call; transaction() holds it throughout.
   void exec(const char* sql);
   ~Impl();

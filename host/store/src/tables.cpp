@@ -1,4 +1,7 @@
 // The store's reads and writes, one section per table. Every write runs in transaction(); every read holds the mutex.
+#include <fmt/format.h>
+#include <zlib.h>
+
 #include <algorithm>
 
 #include "store_impl.h"
@@ -22,6 +25,9 @@ std::string json_text(const json& j) { return j.dump(-1, ' ', false, json::error
 template <class T>
 void bind_vec(Stmt& q, int i, const std::vector<T>& v) {
   q.bind_blob(i, v.data(), v.size() * sizeof(T));
+}
+std::int64_t crc32_of(const std::vector<std::uint8_t>& bytes) {
+  return static_cast<std::int64_t>(::crc32_z(::crc32_z(0L, Z_NULL, 0), bytes.data(), bytes.size()));
 }
 }  // namespace
 
@@ -166,7 +172,9 @@ std::vector<Thumbnail> Store::thumbnails(const std::string& split, const std::ve
 namespace {
 constexpr const char* kCellColumns =
     "cells.arm, cells.seed, cells.status, cells.error, cells.started_at, cells.finished_at, cells.records, "
-    "cells.size, cells.train_seconds, cells.eval_seconds";
+    "cells.size, cells.train_seconds, cells.eval_seconds, ";
+// The failure column (schema 2); a version-1 store read without migrating has none.
+const char* failure_column(int version) { return version >= 2 ? "cells.failure" : "''"; }
 
 Cell read_cell(const Stmt& q, const std::string& file) {
   Cell c;
@@ -180,6 +188,9 @@ Cell read_cell(const Stmt& q, const std::string& file) {
   c.size = parse_json(q.text(7), file);
   c.train_seconds = q.f64(8);
   c.eval_seconds = q.f64(9);
+  c.failure = c.status == CellStatus::failed
+                  ? (q.text(10).empty() ? classify_failure(c.error) : failure_kind_from_string(q.text(10)))
+                  : FailureKind::none;
   return c;
 }
 }  // namespace
@@ -188,10 +199,13 @@ void Store::put_cell(const Cell& c) {
   transaction([&] {
     Stmt q(impl_->db, impl_->path,
            "INSERT OR REPLACE INTO cells(arm, seed, status, error, started_at, finished_at, records, size, "
-           "train_seconds, eval_seconds) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+           "train_seconds, eval_seconds, failure) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     q.bind(1, c.arm).bind(2, c.seed).bind(3, to_string(c.status)).bind(4, c.error).bind(5, c.started_at);
     q.bind(6, c.finished_at).bind(7, json_text(c.records)).bind(8, json_text(c.size)).bind(9, c.train_seconds);
     q.bind(10, c.eval_seconds);
+    q.bind(11, c.status == CellStatus::failed ? to_string(c.failure == FailureKind::none ? classify_failure(c.error)
+                                                                                        : c.failure)
+                                              : "");
     q.run();
   });
 }
@@ -225,6 +239,7 @@ void Store::finish_cell(const Cell& cell, const std::vector<Predictions>& predic
     Cell c = cell;
     c.status = CellStatus::done;
     c.error.clear();
+    c.failure = FailureKind::none;
     if (c.finished_at.empty()) c.finished_at = now_utc();
     if (c.started_at.empty())
       if (auto old = this->cell(c.arm, c.seed)) c.started_at = old->started_at;
@@ -232,21 +247,34 @@ void Store::finish_cell(const Cell& cell, const std::vector<Predictions>& predic
   });
 }
 
-void Store::fail_cell(const std::string& arm, std::int64_t seed, const std::string& error) {
+void Store::fail_cell(const std::string& arm, std::int64_t seed, const std::string& error, FailureKind kind) {
   transaction([&] {
     ensure_cells({{arm, seed}});
     Stmt(impl_->db, impl_->path, "DELETE FROM predictions WHERE arm = ? AND seed = ?").bind(1, arm).bind(2, seed).run();
     Stmt q(impl_->db, impl_->path,
-           "UPDATE cells SET status = 'failed', error = ?, finished_at = ? WHERE arm = ? AND seed = ?");
-    q.bind(1, error).bind(2, now_utc()).bind(3, arm).bind(4, seed);
+           "UPDATE cells SET status = 'failed', error = ?, finished_at = ?, failure = ? WHERE arm = ? AND seed = ?");
+    q.bind(1, error).bind(2, now_utc()).bind(3, to_string(kind == FailureKind::none ? FailureKind::plugin : kind));
+    q.bind(4, arm).bind(5, seed);
     q.run();
+  });
+}
+
+void Store::reset_cell(const std::string& arm, std::int64_t seed) {
+  transaction([&] {
+    for (const char* sql : {"DELETE FROM predictions WHERE arm = ? AND seed = ?",
+                            "DELETE FROM blobs WHERE arm = ? AND seed = ?",
+                            "UPDATE cells SET status = 'pending', error = '', failure = '', started_at = '', "
+                            "finished_at = '', records = '[]', size = '{}', train_seconds = 0, eval_seconds = 0 "
+                            "WHERE arm = ? AND seed = ?"})
+      Stmt(impl_->db, impl_->path, sql).bind(1, arm).bind(2, seed).run();
   });
 }
 
 std::optional<Cell> Store::cell(const std::string& arm, std::int64_t seed) const {
   LOCKED;
   Stmt q(impl_->db, impl_->path,
-         (std::string("SELECT ") + kCellColumns + " FROM cells WHERE arm = ? AND seed = ?").c_str());
+         (std::string("SELECT ") + kCellColumns + failure_column(impl_->version) +
+          " FROM cells WHERE arm = ? AND seed = ?").c_str());
   q.bind(1, arm).bind(2, seed);
   if (!q.step()) return std::nullopt;
   return read_cell(q, impl_->path);
@@ -255,7 +283,7 @@ std::optional<Cell> Store::cell(const std::string& arm, std::int64_t seed) const
 std::vector<Cell> Store::cells(std::optional<CellStatus> status) const {
   LOCKED;
   // Arms not (yet) in the arms table sort last, by name.
-  std::string sql = std::string("SELECT ") + kCellColumns +
+  std::string sql = std::string("SELECT ") + kCellColumns + failure_column(impl_->version) +
                     " FROM cells LEFT JOIN arms ON arms.name = cells.arm WHERE (? = '' OR cells.status = ?) "
                     "ORDER BY COALESCE(arms.position, 1000000000), cells.arm, cells.seed";
   Stmt q(impl_->db, impl_->path, sql.c_str());
@@ -417,9 +445,11 @@ std::optional<std::vector<float>> Store::memorization(const std::string& split) 
 void Store::put_blob(const std::string& arm, std::int64_t seed, const std::string& name,
                      const std::vector<std::uint8_t>& data) {
   transaction([&] {
-    Stmt q(impl_->db, impl_->path, "INSERT OR REPLACE INTO blobs(arm, seed, name, data) VALUES(?, ?, ?, ?)");
+    Stmt q(impl_->db, impl_->path,
+           "INSERT OR REPLACE INTO blobs(arm, seed, name, data, crc32) VALUES(?, ?, ?, ?, ?)");
     q.bind(1, arm).bind(2, seed).bind(3, name);
     bind_vec(q, 4, data);
+    q.bind(5, crc32_of(data));
     q.run();
   });
 }
@@ -427,10 +457,28 @@ void Store::put_blob(const std::string& arm, std::int64_t seed, const std::strin
 std::optional<std::vector<std::uint8_t>> Store::blob(const std::string& arm, std::int64_t seed,
                                                      const std::string& name) const {
   LOCKED;
-  Stmt q(impl_->db, impl_->path, "SELECT data FROM blobs WHERE arm = ? AND seed = ? AND name = ?");
+  Stmt q(impl_->db, impl_->path,
+         impl_->version >= 2 ? "SELECT data, crc32 FROM blobs WHERE arm = ? AND seed = ? AND name = ?"
+                             : "SELECT data, NULL FROM blobs WHERE arm = ? AND seed = ? AND name = ?");
   q.bind(1, arm).bind(2, seed).bind(3, name);
   if (!q.step()) return std::nullopt;
-  return q.blob<std::uint8_t>(0);
+  std::vector<std::uint8_t> data = q.blob<std::uint8_t>(0);
+  // SQLite checks its pages' structure, not the bytes inside a blob: a flipped bit in a model state would load.
+  if (!q.is_null(1) && q.i64(1) != crc32_of(data))
+    detail::fail(impl_->path, fmt::format("stored blob '{}' of arm {} seed {} is corrupt (CRC-32 {:08x}, stored "
+                                          "{:08x}); `compaudit run --resume` recomputes the cell",
+                                          name, arm, seed, crc32_of(data), q.i64(1)));
+  return data;
+}
+
+std::vector<BlobKey> Store::corrupt_blobs() const {
+  LOCKED;
+  std::vector<BlobKey> out;
+  if (impl_->version < 2) return out;
+  Stmt q(impl_->db, impl_->path, "SELECT arm, seed, name, data, crc32 FROM blobs WHERE crc32 IS NOT NULL");
+  while (q.step())
+    if (crc32_of(q.blob<std::uint8_t>(3)) != q.i64(4)) out.push_back(BlobKey{q.text(0), q.i64(1), q.text(2)});
+  return out;
 }
 
 void Store::log(const std::string& level, const std::string& text) {

@@ -2,6 +2,7 @@
 // of returning NaN; every call below is guarded so that it only sees valid arguments.
 #include "stats.h"
 
+#include <boost/math/distributions/binomial.hpp>
 #include <boost/math/distributions/students_t.hpp>
 
 #include <algorithm>
@@ -163,6 +164,37 @@ std::optional<double> roc_auc(const std::vector<double>& score, const std::vecto
   const double n_neg = static_cast<double>(score.size()) - n_pos;
   if (n_pos == 0.0 || n_neg == 0.0) return std::nullopt;
   return (rank_sum - n_pos * (n_pos + 1.0) / 2.0) / (n_pos * n_neg);  // Mann–Whitney U / (n_pos n_neg)
+}
+
+double quantile_sorted(const std::vector<double>& sorted, double q) {
+  if (sorted.empty()) throw std::invalid_argument("quantile_sorted: empty sample");
+  const double h = static_cast<double>(sorted.size() - 1) * q;
+  const std::size_t lo = static_cast<std::size_t>(std::floor(h));
+  if (lo + 1 >= sorted.size()) return sorted.back();
+  const double t = h - static_cast<double>(lo), a = sorted[lo], b = sorted[lo + 1];
+  return t >= 0.5 ? b - (b - a) * (1.0 - t) : a + (b - a) * t;  // numpy's _lerp, for bit-equal results
+}
+
+double mcnemar_exact_p(std::int64_t b, std::int64_t c) {
+  if (b < 0 || c < 0) throw std::invalid_argument("mcnemar_exact_p: negative count");
+  if (b == c) return 1.0;  // includes b + c = 0: no discordant pair, no evidence either way
+  const boost::math::binomial_distribution<double> dist(static_cast<double>(b + c), 0.5);
+  return std::min(1.0, 2.0 * boost::math::cdf(dist, static_cast<double>(std::min(b, c))));
+}
+
+double kl_floored(const float* p, const float* q, int n) {
+  double sum_p = 0.0, sum_q = 0.0;
+  for (int j = 0; j < n; ++j) {
+    sum_p += std::max<double>(p[j], kl_probability_floor);
+    sum_q += std::max<double>(q[j], kl_probability_floor);
+  }
+  double kl = 0.0;
+  for (int j = 0; j < n; ++j) {
+    const double pj = std::max<double>(p[j], kl_probability_floor) / sum_p;
+    const double qj = std::max<double>(q[j], kl_probability_floor) / sum_q;
+    kl += pj * std::log(pj / qj);
+  }
+  return kl;
 }
 
 std::vector<std::int64_t> modal_labels(const std::int64_t* labels, std::int64_t k, std::int64_t n, int num_classes) {

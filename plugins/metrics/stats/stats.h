@@ -64,6 +64,25 @@ std::optional<double> spearman(const std::vector<double>& x, const std::vector<d
 /// sklearn.metrics.roc_auc_score; nullopt when only one class is present.
 std::optional<double> roc_auc(const std::vector<double>& score, const std::vector<bool>& positive);
 
+// The three functions below serve the paired metrics and are checked by tests/metrics/test_paired_metrics.cpp against
+// scripts/fixtures/metrics/make_paired_fixtures.py (numpy.quantile, scipy.stats.binomtest, scipy.special.rel_entr).
+
+/// The q-quantile (q in [0, 1]) of an ascending-sorted, non-empty sample by linear interpolation between order
+/// statistics, as numpy.percentile(x, 100 q) with its default method "linear".
+double quantile_sorted(const std::vector<double>& sorted, double q);
+
+/// Exact McNemar test: two-sided binomial test of b against Binomial(b + c, 1/2), as
+/// scipy.stats.binomtest(b, b + c, 0.5).pvalue; by symmetry min(1, 2 P(X <= min(b, c))). b + c = 0 gives 1.
+double mcnemar_exact_p(std::int64_t b, std::int64_t c);
+
+/// Smallest probability used by kl_floored: fp16-stored probabilities can be exactly 0 (values below 6e-8 underflow),
+/// which would make KL infinite. 1e-7 is just above fp16's smallest subnormal.
+inline constexpr double kl_probability_floor = 1e-7;
+/// KL(p || q) = sum_j p_j log(p_j / q_j) in nats over n classes, after clamping every entry of both vectors to at least
+/// kl_probability_floor and renormalizing each to sum 1 (which also absorbs fp16 rounding of the sums). Always finite
+/// and >= 0 (up to rounding).
+double kl_floored(const float* p, const float* q, int n);
+
 /// Per column n of a row-major [k, n] label matrix, the most frequent label in [0, num_classes); ties go to the
 /// largest label (what Hooker et al.'s reference code does). Throws std::out_of_range for a label outside
 /// [0, num_classes). O(k n) time, O(num_classes * block) memory.

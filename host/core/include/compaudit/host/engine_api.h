@@ -27,6 +27,9 @@ struct RunRequest {
   double cell_timeout = -1;                ///< --cell-timeout seconds; < 0: the pipeline's; 0: no limit
   std::int64_t cell_memory_mb = -1;        ///< --cell-memory MiB; < 0: the pipeline's; 0: the machine's memory
   std::string worker_executable;           ///< the `compaudit` to start workers with (the CLI sets /proc/self/exe)
+  /// --retry-failed (with --resume): compute every failed cell again, the plugins' own failures included; without
+  /// it resume retries only cells that failed for a reason outside them (I/O, disk full, memory, timeout, signal).
+  bool retry_failed = false;
 };
 
 /// `compaudit worker` (internal; docs/isolation.md): computes one cell of a run whose host holds the run lock and

@@ -17,6 +17,7 @@ enum ExitCode : int {
   exit_runtime = 5,        ///< runtime errors outside a cell.
   exit_io = 6,             ///< io errors.
   exit_engine = 7,         ///< The engine library is missing, unloadable or of another API version.
+  exit_gate_failed = 8,    ///< The run (or `compaudit check`) finished and a [[gate]] failed (docs/gates.md).
 };
 
 /// The exit code for an error category.

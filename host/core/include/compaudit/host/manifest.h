@@ -44,6 +44,10 @@ inline constexpr const char* kParamReferences[] = {"layer_pattern", "layer_exclu
 /// regular file inside the manifest's directory tree.
 Manifest parse_manifest(const std::string& path);
 
+/// True for an id a manifest may declare: reverse-DNS, at least two dot-separated labels of [a-z0-9_-]
+/// ("org.example.compressor.halve"). `compaudit new-plugin --id` checks its argument with this.
+bool is_plugin_id(const std::string& id);
+
 /// Compares dotted versions numerically ("1.10.0" > "1.9"): <0, 0, >0. Missing components count as 0; a
 /// non-numeric component compares as text.
 int compare_versions(const std::string& a, const std::string& b);

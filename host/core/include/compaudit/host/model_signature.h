@@ -62,7 +62,7 @@ ModelSignature builtin_model_signature(const std::string& arch, const std::vecto
 /// load the file).
 ModelSignature torchscript_signature(const std::string& path);
 
-/// The signature of the pipeline's [model] (spec.path for torchscript).
+/// The signature of the pipeline's [model] (spec.path for torchscript, or the first of spec.checkpoints).
 ModelSignature model_signature(const ModelSpec& spec, const std::vector<std::int64_t>& input_shape = {},
                                int num_classes = 0);
 

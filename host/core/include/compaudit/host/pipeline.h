@@ -44,18 +44,47 @@ struct DataSpec {
   std::string normalize = "standard";    ///< "standard" (per-feature mean/std from train) | "minmax" | "none"
   std::int64_t split_seed = 0;
   std::vector<std::string> class_names;
+  /// Declared number of classes (0: class_names' count, else 0..max training label). Every label must be below it
+  /// and every class needs a training example (docs/pipelines.md#data).
+  std::int64_t num_classes = 0;
+  // "npy" / "npz" / "images" (docs/pipelines.md, "Your own data"). npy: train, train_labels, test, test_labels are
+  // .npy files; npz: train (and test, default the train archive) are .npz archives holding these named arrays;
+  // images: train (and test) are folders root/<class>/*.png|jpg|jpeg.
+  std::string train_array = "x_train";         ///< npz: inputs of the training archive
+  std::string train_labels_array = "y_train";  ///< npz: labels of the training archive
+  std::string test_array = "x_test";           ///< npz: inputs of the test archive
+  std::string test_labels_array = "y_test";    ///< npz: labels of the test archive
+  std::string layout;                    ///< npy/npz 4-D inputs: "nchw" | "nhwc"; "" = nchw, refusing NHWC look-alikes
+  std::vector<std::int64_t> resize;      ///< images: {H, W} every image is resized to; empty = all one size
+  std::string resize_method = "bilinear";  ///< images: "bilinear" | "nearest" (PyTorch, align_corners = false)
+  int channels = 0;                      ///< images: 1 or 3 to convert every image to; 0 = the images' own
+  /// No training source (npy/npz/images with only test data, for pretrained models): train and validation splits
+  /// are empty, normalize is "none", the classes come from class_names / num_classes / the test labels.
+  bool test_only = false;
   SourceLocation where;
 };
 
+/// [model]: what the reference (dense) arm is. Three kinds (docs/pipelines.md, "Auditing the model you ship"):
+///   trained here   arch mlp | cnn | resnet, or torchscript `path` with [training] epochs > 0 (one model per seed);
+///   pretrained     torchscript `path` (one model, K = 1) or `checkpoints` (one file per seed), nothing trained;
+///   predictions    `predictions`: saved outputs of the reference, no model at all (arch "predictions").
 struct ModelSpec {
-  std::string arch;                        ///< "mlp" | "cnn" | "resnet" | "torchscript"
+  std::string arch;                        ///< "mlp" | "cnn" | "resnet" | "torchscript" | "predictions"
   std::vector<std::int64_t> hidden;        ///< mlp hidden sizes; cnn channels
-  std::string path;                        ///< torchscript file (relative to the pipeline file)
+  std::string path;                        ///< torchscript file (absolute after parsing)
+  std::vector<std::string> checkpoints;    ///< torchscript files, one per seed in seed order (absolute)
+  /// TorchScript weights when the model is trained here: "reset" (each seed gets PyTorch's default initialisation
+  /// for its layer types, drawn from the seed) or "keep" (every seed starts from the file's weights). Empty when
+  /// nothing is trained.
+  std::string init;
+  std::string predictions;                 ///< .npy of the reference's outputs [N, C] or [K, N, C] (absolute)
+  /// The weights come from files and are not trained here (checkpoints, or a torchscript path with epochs = 0).
+  bool pretrained = false;
   SourceLocation where;
 };
 
 struct TrainingSpec {
-  int epochs = 2;
+  int epochs = 2;                          ///< 0: nothing is trained (pretrained models; the default then)
   std::int64_t batch_size = 128;
   std::string optimizer = "sgd";           ///< "sgd" | "adam"
   double lr = 0.05;
@@ -81,6 +110,9 @@ struct ArmSpec {
   int finetune_epochs = 0;
   std::map<std::string, std::string> sweep;  ///< Swept parameter -> value (as text) that this arm fixes.
   double level = 0.0;                      ///< Numeric value of the first swept parameter (for plots), else 0.
+  /// Saved outputs of this arm's models (.npy [N, C] or [K, N, C], absolute) instead of a compression chain: a
+  /// model compressed elsewhere (TensorFlow Lite, ONNX Runtime, llama.cpp) audited with compaudit's statistics.
+  std::string predictions;
   SourceLocation where;
 };
 
@@ -103,6 +135,19 @@ struct ReportSpec {
   std::string correction = "none";         ///< "none" | "bh" | "holm"
 };
 
+/// [[gate]]: a bound on one statistic a metric reports for an arm (docs/gates.md). A run whose gate fails exits
+/// with host::exit_gate_failed; `compaudit check RUN` evaluates the gates again from the store.
+struct GateSpec {
+  std::string name;                        ///< For messages; default "<metric short name>.<statistic>"
+  std::string arm = "*";                   ///< Arm name or glob ("prune@*"); "*" = every arm but the reference arms
+  std::string metric;                      ///< Metric plugin id (as in [[metric]])
+  std::string statistic;                   ///< A key of the result's "summary", or of a per_class entry with `class`;
+                                           ///< "<name>.low" / "<name>.high": an end of intervals[<name>]
+  std::string class_name;                  ///< Per-class statistic: class name or index as text; empty = summary
+  std::optional<double> max, min;          ///< Bounds, inclusive; at least one
+  SourceLocation where;
+};
+
 /// [run]: how cells are executed (docs/isolation.md). None of it changes results, only what survives a bad plugin.
 struct RunSpec {
   std::string isolation = "auto";          ///< "process" | "none" | "auto" (process when a plugin is not built in)
@@ -114,13 +159,14 @@ struct RunSpec {
 struct Pipeline {
   std::string path;                        ///< The file it came from.
   std::string name;
-  std::vector<std::int64_t> seeds;         ///< The population: K seeds.
+  std::vector<std::int64_t> seeds;         ///< The population: K >= 1 seeds (population tests need K >= 2).
   DataSpec data;
   ModelSpec model;
   TrainingSpec training;
   std::vector<ArmSpec> arms;               ///< First arm is "dense"; a "dense+ft" control exists if any arm fine-tunes.
   std::optional<StepSpec> augmentation;    ///< A plugin of kind augmentation, or none.
   std::vector<MetricSpec> metrics;
+  std::vector<GateSpec> gates;             ///< [[gate]] tables, file order
   MemorizationSpec memorization;
   ReportSpec report;
   RunSpec run;                             ///< [run] (isolation; docs/isolation.md)

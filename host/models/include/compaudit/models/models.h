@@ -93,6 +93,20 @@ COMPAUDIT_MODELS_API std::unique_ptr<TrainableModel> make_builtin_model(const st
 /// Wraps the TorchScript module at `path` (absolute, or relative to the current directory).
 COMPAUDIT_MODELS_API std::unique_ptr<TrainableModel> load_torchscript_model(const std::string& path);
 
+/// Re-initialises every parameter of a TorchScript model with PyTorch's default rule for its module type, drawn
+/// from `seed`: Linear / Conv1d-3d / ConvTranspose1d-3d weights and biases U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+/// (kaiming_uniform_(a = sqrt(5)) and the bias rule of reset_parameters()); BatchNorm / LayerNorm / GroupNorm /
+/// InstanceNorm weight 1, bias 0 (BatchNorm running statistics reset too); Embedding N(0, 1). So K seeds of one
+/// architecture file start from K different initialisations, as K `Model()` constructions in PyTorch would.
+/// Throws Error(pipeline) naming the module when a module of another type holds parameters of its own (its rule is
+/// not known: use init = "keep"). Precondition: `model` came from load_torchscript_model.
+COMPAUDIT_MODELS_API void reset_torchscript_parameters(TrainableModel& model, std::uint64_t seed);
+
+/// Throws Error(data) naming `other_path` unless `other` has the parameters of `first` (names, order and shapes):
+/// checkpoints of one pipeline must be one architecture.
+COMPAUDIT_MODELS_API void require_same_parameters(TrainableModel& first, TrainableModel& other,
+                                                  const std::string& first_path, const std::string& other_path);
+
 /// Where a built-in layer sits in its recipe — for code that runs the layers itself (population batching).
 struct LayerGeometry {
   int stride = 1;            ///< conv2d only

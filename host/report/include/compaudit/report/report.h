@@ -37,6 +37,12 @@ COMPAUDIT_REPORT_API int build_reports(const std::string& run_dir, const std::ve
 /// exit code.
 COMPAUDIT_REPORT_API int report_command(const std::string& run_dir);
 
+/// `compaudit report RUN_DIR --examples FILE.csv`: every per-example comparison table the run's metrics stored (the
+/// flips metric's "examples_table") as one CSV — metric, arm, reference, seed, id (index in the evaluated split),
+/// label, label_name, ref_pred, cand_pred, ref_conf, cand_conf, kl, flip. Written atomically; refuses the run's own
+/// files. Returns 0, 5 when no metric stored a table, 6 for I/O errors (message on `err`). Never throws.
+COMPAUDIT_REPORT_API int write_examples_csv(const std::string& run_dir, const std::string& path, std::ostream& err);
+
 /// The report.json document of a store (what build_reports writes). Throws compaudit::Error on store errors.
 COMPAUDIT_REPORT_API nlohmann::json report_json(const store::Store& store);
 

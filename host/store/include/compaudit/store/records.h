@@ -15,8 +15,9 @@
 
 namespace compaudit::store {
 
-/// Current schema version written by this library. Bump when a table or column changes meaning.
-constexpr int kSchemaVersion = 1;
+/// Current schema version written by this library. Bump when a table or column changes meaning. Version 2 added
+/// cells.failure and blobs.crc32; a version-1 store is migrated when it is opened for writing (store.cpp).
+constexpr int kSchemaVersion = 2;
 /// File name of the store inside a run directory.
 constexpr const char* kStoreFile = "results.sqlite";
 
@@ -72,12 +73,26 @@ enum class CellStatus { pending, running, done, failed };
 COMPAUDIT_STORE_API const char* to_string(CellStatus s) noexcept;
 COMPAUDIT_STORE_API std::optional<CellStatus> cell_status_from_string(const std::string& s) noexcept;
 
+/// Why a cell failed, which decides what `run --resume` does with it (docs/isolation.md#what-resume-retries):
+///   environment  the machine, not the cell's code: an I/O error, a full disk ("database or disk is full"), out of
+///                memory, a timeout, a worker killed by a signal or ended without committing — retried on resume;
+///   plugin       the cell's own code threw (a plugin's error, an invalid parameter...) — stays failed unless
+///                `run --resume --retry-failed`;
+///   dependency   "the dense model of seed k failed" — retried when dense cell k is.
+enum class FailureKind { none, plugin, environment, dependency };
+COMPAUDIT_STORE_API const char* to_string(FailureKind k) noexcept;
+COMPAUDIT_STORE_API FailureKind failure_kind_from_string(const std::string& s) noexcept;  ///< unknown text: plugin
+/// The kind of a failure known only by its text (cells of a version-1 store, errors that crossed a process): the
+/// I/O, disk-full, memory, timeout and signal messages the store, the engine and isolation write are environment.
+COMPAUDIT_STORE_API FailureKind classify_failure(const std::string& error) noexcept;
+
 /// One unit of work: one seed of one arm.
 struct Cell {
   std::string arm;
   std::int64_t seed = 0;
   CellStatus status = CellStatus::pending;
   std::string error;  ///< Failure text (failed cells).
+  FailureKind failure = FailureKind::none;  ///< Why it failed (failed cells); none otherwise.
   std::string started_at, finished_at;
   nlohmann::json records = nlohmann::json::array();  ///< Compression records, one per step.
   nlohmann::json size = nlohmann::json::object();    ///< Model size: parameters, nonzeros, bytes, per layer.
@@ -103,6 +118,13 @@ struct MetricResult {
   std::string reference;  ///< Reference arm of the comparison.
   nlohmann::json result;  ///< What Metric::compute returned (see compaudit/metric.h conventions); null on error.
   std::string error;      ///< Non-empty when the metric failed for this arm.
+};
+
+/// A stored blob, named as the blobs table keys it.
+struct BlobKey {
+  std::string arm;
+  std::int64_t seed = 0;
+  std::string name;
 };
 
 struct LogLine {

@@ -19,18 +19,22 @@
 // Errors: every failure throws compaudit::Error with code io, naming the file, e.g.
 // "runs/x/results.sqlite: not a compaudit results store (file is not a database)".
 //
-// Schema (schema_version 1; `PRAGMA user_version` holds it; a store written by a newer schema is refused):
+// Schema (schema_version 2; `PRAGMA user_version` holds it; a store written by a newer schema is refused; a
+// version-1 store is migrated when opened for writing — ALTER TABLE adds the two version-2 columns, failed cells get
+// the kind classify_failure() gives their error — and read as it is when opened read-only):
 //   run(id=1, name, pipeline_path, pipeline_toml, created_at, compaudit_version, schema_version, settings JSON)
 //   arms(position, name PK, base_name, level, sweep JSON, steps JSON, finetune_epochs, reference)
 //   data(id=1, kind, num_classes, class_names JSON, input_shape JSON)
 //   splits(name PK, position, n, targets BLOB int16 LE)
 //   thumbnails(split, example_id, channels, height, width, pixels BLOB uint8 HWC) PK(split, example_id)
-//   cells(arm, seed, status, error, started_at, finished_at, records JSON, size JSON, train_seconds, eval_seconds)
+//   cells(arm, seed, status, error, started_at, finished_at, records JSON, size JSON, train_seconds, eval_seconds,
+//         failure '' | 'plugin' | 'environment' | 'dependency')                                 — failure: v2
 //   predictions(arm, seed, split, n, label_bytes 1|2, labels BLOB int8/int16 LE,
 //               true_prob BLOB fp16 [N] or NULL, num_classes, probs BLOB fp16 [N×C] row-major or NULL)
 //   metrics(metric_index, metric_id, arm, reference, result JSON, error) PK(metric_index, arm, reference)
 //   memorization(split PK, n, scores BLOB float32 LE)
-//   blobs(arm, seed, name, data BLOB) PK(arm, seed, name)       — opaque engine artifacts (e.g. model state)
+//   blobs(arm, seed, name, data BLOB, crc32 INTEGER) PK(arm, seed, name) — opaque engine artifacts (model state);
+//         crc32 (v2) is zlib's CRC-32 of data, checked on every read; NULL for blobs written by a version-1 store
 //   log(id autoincrement, time, level, text)
 // Times are ISO 8601 UTC text ("2026-11-22T08:00:00Z"); the store fills empty times with "now".
 #pragma once
@@ -111,8 +115,13 @@ class COMPAUDIT_STORE_API Store {
   void start_cell(const std::string& arm, std::int64_t seed);
   /// In one transaction: writes every prediction, then the cell (status done, finished_at stamped if empty).
   void finish_cell(const Cell& cell, const std::vector<Predictions>& predictions);
-  /// Marks a cell failed with its error text and stamps finished_at. Its predictions are deleted.
-  void fail_cell(const std::string& arm, std::int64_t seed, const std::string& error);
+  /// Marks a cell failed with its error text and why (FailureKind, what resume does with it), stamps finished_at.
+  /// Its predictions are deleted.
+  void fail_cell(const std::string& arm, std::int64_t seed, const std::string& error,
+                 FailureKind kind = FailureKind::plugin);
+  /// Makes a cell pending again, to be computed anew: status, error, times and records cleared, its predictions and
+  /// blobs deleted (resume: a failure worth retrying, a done cell whose stored model is corrupt).
+  void reset_cell(const std::string& arm, std::int64_t seed);
   /// Upserts a cell as given (for tools and tests).
   void put_cell(const Cell& cell);
   std::optional<Cell> cell(const std::string& arm, std::int64_t seed) const;
@@ -137,8 +146,11 @@ class COMPAUDIT_STORE_API Store {
   std::optional<std::vector<float>> memorization(const std::string& split) const;
   void put_blob(const std::string& arm, std::int64_t seed, const std::string& name,
                 const std::vector<std::uint8_t>& data);
+  /// The blob's bytes, checked against their stored CRC-32: Error(io) naming arm, seed and blob on a mismatch.
   std::optional<std::vector<std::uint8_t>> blob(const std::string& arm, std::int64_t seed,
                                                 const std::string& name) const;
+  /// Every blob whose bytes no longer match their stored CRC-32 (blobs without one are not checked).
+  std::vector<BlobKey> corrupt_blobs() const;
   void log(const std::string& level, const std::string& text);  ///< Appends a line stamped now.
   std::vector<LogLine> log_lines() const;
 
