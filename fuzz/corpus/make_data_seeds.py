@@ -6,8 +6,12 @@ file(s). Valid files, gzip-compressed files and typical corruptions, all tiny. R
     /usr/bin/python3 fuzz/corpus/make_data_seeds.py
 """
 import gzip
+import io
 import os
 import struct
+import zlib
+
+import numpy as np  # npy/ only
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -72,14 +76,7 @@ put("csv", "bad_label", bytes([HEADER | LAST]) + b"a,label\n1,0.5\n2,-1\n")
 put("csv", "header_disagrees", bytes([HEADER | LAST]) + b"5,1,a,b\n1,0\n2,1\n")
 put("csv", "column_0", bytes([COL0]) + b"0,1\n1,2\n")
 
-# --- npy: [mode u8: %3 == 0 .npy, 1 .npz, 2 PNG/JPEG][file] ------------------------------------------------------------
-import io
-import struct as _struct
-import zlib
-
-import numpy as np
-
-
+# --- npy: [mode u8: %3 == 0 .npy, 1 .npz, 2 PNG/JPEG][file] -----------------------------------------------------------
 def npy(a, version=None):
     f = io.BytesIO()
     if version is None:
@@ -101,9 +98,9 @@ def png(pixels, color_type, bit_depth=8, palette=None):
                     for r in range(h))
 
     def chunk(kind, data):
-        return _struct.pack(">I", len(data)) + kind + data + _struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
-    out = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", _struct.pack(">IIBBBBB", w, h, bit_depth, color_type, 0, 0, 0))
+    out = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, bit_depth, color_type, 0, 0, 0))
     if palette is not None:
         out += chunk(b"PLTE", bytes(palette))
     return out + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")

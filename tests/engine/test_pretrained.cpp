@@ -261,3 +261,76 @@ TEST_CASE("init = reset gives each seed PyTorch's default initialisation; the sa
   auto file = compaudit::models::load_torchscript_model(std::string(COMPAUDIT_ENGINE_FIXTURES) + "/tiny_mlp.pt");
   CHECK_FALSE(at::equal(file->named_parameters().front().second, a.at("fc1.weight")));
 }
+
+TEST_CASE("The walkthrough's pipeline (docs/from-pytorch.md) runs as committed; --examples writes its table",
+          "[engine][pretrained][walkthrough]") {
+  // The committed pipeline, beside the exported files as the walkthrough lays them out (out/ next to the .toml).
+  const fs::path dir = scratch("walkthrough");
+  fs::create_directories(dir / "out");
+  for (const char* f : {"model.pt", "fashion_test.npz", "int8_dynamic_logits.npy"})
+    fs::copy_file(exported() / f, dir / "out" / f);
+  fs::copy_file(fs::path(COMPAUDIT_SOURCE_DIR) / "examples" / "from-pytorch" / "pretrained-audit.toml",
+                dir / "pretrained-audit.toml");
+  CHECK(cli({"validate", (dir / "pretrained-audit.toml").string()}, dir / "validate.log") == 0);
+  CHECK(read_text(dir / "validate.log").find("statistics: paired tests per model pair") != std::string::npos);
+  const int rc = cli({"run", (dir / "pretrained-audit.toml").string(), "-q"}, dir / "run.log");
+  const std::string log = read_text(dir / "run.log");
+  INFO(log);
+  CHECK((rc == 0 || rc == 8));  // the gates decide; either way every cell and metric is there
+  const fs::path run = dir / "runs" / "from-pytorch";
+  const auto report = nlohmann::json::parse(read_text(run / "report.json"));
+  CHECK(report["run"]["cells"]["done"] == 4);
+  CHECK(report["gates"]["count"] == 9);
+  CHECK((rc == 8) == (report["gates"]["passed"] == false));
+  CHECK(log.find("paired tests against the reference") != std::string::npos);
+  const std::string html = read_text(run / "report.html");
+  CHECK(html.find("Paired tests: each model against its compressed twin") != std::string::npos);
+  CHECK(html.find("Recall change per class, with 95% paired-bootstrap intervals") != std::string::npos);
+
+  REQUIRE(cli({"report", run.string(), "--examples", (dir / "changed.csv").string()}, dir / "report.log") == 0);
+  const std::string csv = read_text(dir / "changed.csv");
+  CHECK(csv.rfind("metric,arm,reference,seed,id,label,label_name,ref_pred,cand_pred,ref_conf,cand_conf,kl,flip\n", 0) == 0);
+  CHECK(csv.find(",negative\n") != std::string::npos);
+  CHECK(csv.find("org.compaudit.metric.flips,prune70,dense,0,") != std::string::npos);
+  // The run's own files are never an export target.
+  CHECK(cli({"report", run.string(), "--examples", (run / "results.sqlite").string()}, dir / "refuse.log") == 6);
+  CHECK(fs::file_size(run / "results.sqlite") > 0);
+}
+
+TEST_CASE("At K = 1 a population test is refused by validate, with the paired tests named instead",
+          "[engine][pretrained][fault]") {
+  const fs::path dir = scratch("k1-welch");
+  write_text(dir / "p.toml", pipeline(one_model(), "[[arm]]\nname = \"q\"\n  [[arm.step]]\n  plugin = \"org.compaudit.quantize.ptq\"\n",
+                                      "[[metric]]\nplugin = \"org.compaudit.metric.recall_welch\"\n"));
+  CHECK(cli({"validate", (dir / "p.toml").string()}, dir / "log") == 4);
+  const std::string log = read_text(dir / "log");
+  CHECK(log.find("needs K >= 2 (this pipeline has K = 1)") != std::string::npos);
+  CHECK(log.find("org.compaudit.metric.flips") != std::string::npos);
+}
+
+TEST_CASE("Saved predictions alone: the reference and the candidate given as outputs, no model at all",
+          "[engine][pretrained][predictions]") {
+  const fs::path dir = scratch("outputs-only");
+  write_text(dir / "p.toml", pipeline(fmt::format("predictions = \"{}/dense_logits.npy\"", exported().string()),
+                                      fmt::format("[[arm]]\nname = \"onnx-int8\"\npredictions = \"{}/int8_dynamic_logits.npy\"\n",
+                                                  exported().string()),
+                                      "[[metric]]\nplugin = \"org.compaudit.metric.flips\"\n"));
+  REQUIRE(cli({"run", (dir / "p.toml").string(), "-o", (dir / "run").string(), "-q"}, dir / "log") == 0);
+  const auto store = compaudit::store::Store::open((dir / "run").string(), compaudit::store::Store::Access::read_only);
+  CHECK_FALSE(store.blob("dense", 0, "state").has_value());  // no model, so no state
+  // The flips metric recounts, from the two files, what numpy counts from them.
+  const at::Tensor ref = compaudit::engine::read_npy((exported() / "dense_logits.npy").string()).argmax(1);
+  const at::Tensor cand = compaudit::engine::read_npy((exported() / "int8_dynamic_logits.npy").string()).argmax(1);
+  const at::Tensor y = compaudit::engine::read_npz((exported() / "fashion_test.npz").string()).at("y_test");
+  const double negative = ((ref == y) & (cand != y)).sum().item<double>() / 2000.0;
+  const compaudit::store::MetricResult* flips = nullptr;
+  const auto metrics = store.metrics();
+  for (const auto& m : metrics)
+    if (m.metric_id == "org.compaudit.metric.flips" && m.arm == "onnx-int8") flips = &m;
+  REQUIRE(flips);
+  CHECK(flips->result["summary"]["negative_flip_rate"].get<double>() == Approx(negative).margin(1e-12));
+  // There is no model to export.
+  CHECK(cli({"export", (dir / "run").string(), "--arm", "onnx-int8", "--seed", "0", "-o", (dir / "m.pt").string()},
+            dir / "export.log") == 4);
+  CHECK(read_text(dir / "export.log").find("was given as saved predictions") != std::string::npos);
+}

@@ -244,7 +244,8 @@ TEST_CASE("npz archives: named arrays, NHWC layout, [N, 1] labels, test-only dat
     spec.layout = "nhwc";
     spec.test_array = "images_test";
     require_error([&] { load_data(spec, ""); }, ErrorCode::data,
-                  {"keras.npz", "no array 'images_test' ([data] test_array)", "x_test (8, 8, 6, 3)", "y_train (16, 1)"});
+                  {"keras.npz", "no array 'images_test' ([data] test_array)", "x_test (8, 8, 6, 3)",
+                   "y_train (16, 1)"});
   }
   SECTION("an explicit test archive without the test arrays is an error") {
     host::DataSpec t = spec;
@@ -377,7 +378,8 @@ std::vector<std::uint8_t> encode_jpeg(const std::vector<std::uint8_t>& pixels, i
   cinfo.in_color_space = c == 1 ? JCS_GRAYSCALE : JCS_RGB;
   jpeg_set_defaults(&cinfo);
   jpeg_set_quality(&cinfo, 100, TRUE);
-  for (int i = 0; i < cinfo.num_components; ++i) cinfo.comp_info[i].h_samp_factor = cinfo.comp_info[i].v_samp_factor = 1;
+  for (int i = 0; i < cinfo.num_components; ++i)  // no chroma subsampling
+    cinfo.comp_info[i].h_samp_factor = cinfo.comp_info[i].v_samp_factor = 1;
   jpeg_start_compress(&cinfo, TRUE);
   while (cinfo.next_scanline < cinfo.image_height) {
     JSAMPROW row = const_cast<std::uint8_t*>(&pixels[std::size_t(cinfo.next_scanline) * w * c]);
@@ -399,7 +401,8 @@ TEST_CASE("JPEG images decode (gray and RGB) within JPEG's loss, and a truncated
     std::vector<std::uint8_t> px(std::size_t(h) * w * c);
     for (int y = 0; y < h; ++y)  // a smooth gradient: JPEG at quality 100 keeps it within a few levels
       for (int x = 0; x < w; ++x)
-        for (int k = 0; k < c; ++k) px[(std::size_t(y) * w + x) * c + k] = static_cast<std::uint8_t>(40 + 5 * x + 3 * y + 20 * k);
+        for (int k = 0; k < c; ++k)
+          px[(std::size_t(y) * w + x) * c + k] = static_cast<std::uint8_t>(40 + 5 * x + 3 * y + 20 * k);
     const auto jpeg = encode_jpeg(px, h, w, c);
     const Image img = decode_image(jpeg.data(), jpeg.size(), "g.jpg");
     CHECK(img.height == h);
@@ -412,7 +415,8 @@ TEST_CASE("JPEG images decode (gray and RGB) within JPEG's loss, and a truncated
     fs::create_directories(dir / "a");
     fs::create_directories(dir / "b");
     engine_test::write_bytes(dir / "a" / "x.JPG", jpeg);
-    engine_test::write_bytes(dir / "b" / "y.jpeg", std::vector<std::uint8_t>(jpeg.begin(), jpeg.begin() + jpeg.size() / 2));
+    const std::vector<std::uint8_t> half(jpeg.begin(), jpeg.begin() + jpeg.size() / 2);
+    engine_test::write_bytes(dir / "b" / "y.jpeg", half);
     require_error([&] { read_image_folder(dir.string(), {}); }, ErrorCode::data, {"b/y.jpeg", "corrupt JPEG"});
     fs::remove(dir / "b" / "y.jpeg");
     engine_test::write_bytes(dir / "b" / "y.jpeg", jpeg);
@@ -515,7 +519,8 @@ TEST_CASE("The CLI exits 4 naming the file for each bad array or image folder", 
   SECTION("a good npy pipeline runs end to end") {
     const fs::path p = dir / "good.toml";
     engine_test::write_text(p, pipeline(fmt::format("format = \"npy\"\ntrain = \"{0}/tab/x_train.npy\"\n"
-                                                    "train_labels = \"{0}/tab/y_train.npy\"\ntest = \"{0}/tab/x_test.npy\"\n"
+                                                    "train_labels = \"{0}/tab/y_train.npy\"\n"
+                                                    "test = \"{0}/tab/x_test.npy\"\n"
                                                     "test_labels = \"{0}/tab/y_test.npy\"", f)));
     std::string out;
     CHECK(run_cli({"run", p.string(), "-o", (dir / "runs" / "good").string(), "-q"}, dir / "log.txt", out) == 0);

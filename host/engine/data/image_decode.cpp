@@ -132,7 +132,8 @@ Image decode_jpeg(const std::uint8_t* data, std::size_t size, const std::string&
       throw Error(ErrorCode::data, fmt::format("corrupt JPEG: {}", errors.message), {file});
     case JpegResult::cmyk:
       throw Error(ErrorCode::data, "CMYK JPEG images are not supported (convert to RGB or grayscale)", {file});
-    case JpegResult::too_large: too_large(static_cast<std::uint64_t>(out.width), static_cast<std::uint64_t>(out.height), file);
+    case JpegResult::too_large:
+      too_large(static_cast<std::uint64_t>(out.width), static_cast<std::uint64_t>(out.height), file);
   }
   throw Error(ErrorCode::runtime, "unreachable", {file});
 }

@@ -80,7 +80,8 @@ std::vector<fs::path> sorted_entries(const fs::path& dir, bool folders) {
 RawData read_image_folder(const std::string& root, const ImageFolderOptions& options) {
   std::error_code ec;
   if (!fs::exists(root, ec)) throw Error(ErrorCode::data, "image folder not found", {root});
-  if (!fs::is_directory(root, ec)) throw Error(ErrorCode::data, "is not a folder (expected root/<class>/*.png)", {root});
+  if (!fs::is_directory(root, ec))
+    throw Error(ErrorCode::data, "is not a folder (expected root/<class>/*.png)", {root});
   const std::vector<fs::path> class_dirs = sorted_entries(root, true);
   if (class_dirs.empty())
     throw Error(ErrorCode::data, "holds no class folders (expected root/<class>/*.png|jpg|jpeg)", {root});

@@ -278,7 +278,8 @@ at::Tensor parse_npy(const std::uint8_t* data, std::size_t size, const std::stri
   std::int64_t count = 1, nonzero = 1;
   for (const std::int64_t d : h.shape) {
     if (d == 0) count = 0;
-    else if (nonzero > kMaxElements / d) throw Error(ErrorCode::data, "shape " + shape_text(h.shape) + " is too large", {file});
+    else if (nonzero > kMaxElements / d)
+      throw Error(ErrorCode::data, "shape " + shape_text(h.shape) + " is too large", {file});
     else nonzero *= d;
   }
   if (count != 0) count = nonzero;

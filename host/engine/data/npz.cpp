@@ -66,7 +66,8 @@ std::map<std::string, at::Tensor> read_npz(const std::string& path) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (!fs::exists(path, ec)) throw Error(ErrorCode::data, "file not found", {path});
-  if (!fs::is_regular_file(path, ec)) throw Error(ErrorCode::data, "is not a regular file, expected an .npz archive", {path});
+  if (!fs::is_regular_file(path, ec))
+    throw Error(ErrorCode::data, "is not a regular file, expected an .npz archive", {path});
   const std::uint64_t archive_size = fs::file_size(path, ec);
 
   int code = 0;

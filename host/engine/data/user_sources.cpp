@@ -71,7 +71,9 @@ at::Tensor checked_inputs(const at::Tensor& inputs, const std::string& where, co
                                     "[N, C, H, W]{}", shape_of(inputs),
                                     x.dim() == 1 ? " (one feature per example? reshape with x.reshape(-1, 1))" : ""));
   }
-  if (x.scalar_type() == at::kByte) return x.contiguous();
+  // uint8 stays bytes — images then get report thumbnails, which are gray or RGB only; other channel counts (RGBA,
+  // stacked frames) become float32 like any other type.
+  if (x.scalar_type() == at::kByte && (x.dim() != 4 || x.size(1) == 1 || x.size(1) == 3)) return x.contiguous();
   if (x.scalar_type() == at::kDouble && x.numel() > 0) {
     const double largest = x.abs().max().item<double>();  // NaN propagates and is reported below
     if (std::isfinite(largest) && largest > std::numeric_limits<float>::max())
@@ -97,8 +99,8 @@ at::Tensor member(const std::map<std::string, at::Tensor>& arrays, const std::st
   if (it != arrays.end()) return it->second;
   std::vector<std::string> names;
   for (const auto& [n, a] : arrays) names.push_back(fmt::format("{} {}", n, shape_of(a)));
-  throw Error(ErrorCode::data, fmt::format("the archive has no array '{}' ([data] {}); it holds: {}", name, key,
-                                           names.empty() ? std::string("no arrays") : fmt::format("{}", fmt::join(names, ", "))),
+  const std::string held = names.empty() ? std::string("no arrays") : fmt::format("{}", fmt::join(names, ", "));
+  throw Error(ErrorCode::data, fmt::format("the archive has no array '{}' ([data] {}); it holds: {}", name, key, held),
               {archive});
 }
 
@@ -160,9 +162,11 @@ UserSources read_image_sources(const host::DataSpec& spec, const std::string& ba
     s.test = read_image_folder(s.test_file, options);
   }
   if (s.has_train && s.has_test && s.train.class_names != s.test.class_names)
-    throw Error(ErrorCode::data, fmt::format("the test folder's classes ({}) differ from the training folder's ({} in "
-                                             "{}): both need the same class folders", fmt::join(s.test.class_names, ", "),
-                                             fmt::join(s.train.class_names, ", "), s.train_file), {s.test_file});
+    throw Error(ErrorCode::data,
+                fmt::format("the test folder's classes ({}) differ from the training folder's ({} in {}): both need "
+                            "the same class folders", fmt::join(s.test.class_names, ", "),
+                            fmt::join(s.train.class_names, ", "), s.train_file),
+                {s.test_file});
   return s;
 }
 

@@ -29,8 +29,9 @@ UserSources read_user_sources(const host::DataSpec& spec, const std::string& bas
 /// An inputs array and its labels array as RawData, by the rules of docs/pipelines.md:
 ///   inputs [N, F] tabular; [N, H, W] grayscale images -> [N, 1, H, W]; [N, C, H, W] images, or [N, H, W, C] with
 ///   layout "nhwc" (with no layout, 4-D inputs that look NHWC — dimension 1 above 4, dimension 3 of 1 or 3 — are
-///   refused with a hint); uint8 stays uint8, any other type becomes float32 (values must be finite and in float32's
-///   range); labels integer [N] (or [N, 1]), >= 0.
+///   refused with a hint); uint8 stays uint8 (except images of other than 1 or 3 channels, which have no thumbnails),
+///   any other type becomes float32 (values must be finite and in float32's range); labels integer [N] (or [N, 1]),
+///   >= 0.
 /// `inputs_where` / `labels_where` name the file for errors and `inputs_what` / `labels_what` the array in it
 /// (empty for an .npy file of its own, "array 'x_train'" for an .npz member).
 RawData arrays_to_raw(const at::Tensor& inputs, const at::Tensor& labels, const std::string& inputs_where,

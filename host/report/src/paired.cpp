@@ -97,6 +97,18 @@ std::string paired_terminal(const json& report, int width) {
          r.kl99 ? fmt::format("{:.4f}", *r.kl99) : "-");
   out += "  neg.flip: right before, wrong after; changed: any different answer; worse cls: classes McNemar finds "
          "worse (exact, corrected); drop UB: largest upper bound of a class's recall drop\n";
+  // Each class found worse, with its evidence: the discordant pairs, the exact p and the corrected p.
+  for (const auto& arm : report["arms"]) {
+    const json* mc = is_compared(arm) ? metric_result(arm, kMcNemar) : nullptr;
+    if (!mc) continue;
+    for (const auto& c : (*mc)["per_class"])
+      if (c.value("impacted", false))
+        out += fmt::format("  {}: class {} is worse: {} right→wrong vs {} wrong→right, exact McNemar p = {:.2g} "
+                           "({} {:.2g}, alpha {})\n",
+                           arm.value("name", ""), c.value("name", ""), c.value("b", 0), c.value("c", 0),
+                           c.value("p_value", 1.0), mc->value("correction", ""), c.value("p_adjusted", 1.0),
+                           mc->value("alpha", 0.05));
+  }
   return out;
 }
 

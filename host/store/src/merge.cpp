@@ -254,12 +254,6 @@ MergeSummary merge_stores(const std::string& out_dir, const std::vector<std::str
   summary.stores = static_cast<int>(views.size());
   RunInfo info = views.front().run;
   info.settings.erase("shard");  // the merged run is the whole run: its settings are a single run's
-  if (info.settings.contains("inputs") && info.settings["inputs"].is_array()) {  // each shard's own plugin builds
-    json kept = json::array();
-    for (const auto& in : info.settings["inputs"])
-      if (in.is_object() && in.value("role", "").rfind("plugin library ", 0) != 0) kept.push_back(in);
-    info.settings["inputs"] = kept;
-  }
   for (const char* key : {"blas", "gemm"}) {  // provenance (docs/engine.md): shards on other machines may have used
     std::set<std::string> kernels;             // other kernels; keep each of them
     for (const auto& v : views) kernels.insert(v.run.settings.value(key, std::string()));
