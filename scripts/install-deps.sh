@@ -14,7 +14,7 @@ packages=(
   # data: Fashion-MNIST (IDX) and sklearn's digits / breast-cancer CSV files
   dataset-fashion-mnist python3-sklearn
   # independent oracles for the tests, and TorchScript models
-  python3-torch python3-scipy python3-numpy
+  python3-torch python3-scipy python3-numpy python3-statsmodels
   # `compaudit run --mpi` (docs/scaling.md): Open MPI; without it compaudit builds and runs, minus --mpi
   libopenmpi-dev openmpi-bin
 )

@@ -3,7 +3,8 @@
 // manifests (tests/core/data/plugins/*.toml). No library is opened: the registry only needs the files to exist.
 //
 // Input: the bytes of a pipeline file, written as <scratch>/work/pipeline.toml. Beside it are small files with the
-// names the seeds use (tiny.csv, ../data/tiny.csv, IDX and CIFAR-10 names, model.pt), so the data checks can pass.
+// names the seeds use (tiny.csv, ../data/tiny.csv, IDX and CIFAR-10 names, model.pt, x.npy, y.npy, data.npz, the
+// folders photos/ and photos_test/), so the data checks can pass.
 // Contract: a Pipeline satisfying the invariants below, or compaudit::Error; nothing else.
 #include "fuzz_support.h"
 
@@ -67,8 +68,10 @@ const World& world() {
     fuzz::write_file(root / "work" / "tiny.csv", csv);
     fuzz::write_file(root / "data" / "tiny.csv", csv);
     for (const char* name : {"train-images", "train-labels", "test-images", "test-labels", "data_batch_1.bin",
-                             "test_batch.bin", "model.pt"})
+                             "test_batch.bin", "model.pt", "x.npy", "y.npy", "data.npz"})
       fuzz::write_file(root / "work" / name, "x");
+    fs::create_directories(root / "work" / "photos" / "cat");  // format = "images" wants folders
+    fs::create_directories(root / "work" / "photos_test" / "cat");
     return out;
   }();
   return w;
@@ -76,9 +79,11 @@ const World& world() {
 
 void check_pipeline(const Pipeline& p, const Registry& registry) {
   fuzz::require(!p.name.empty(), "the pipeline has a name");
-  fuzz::require(p.seeds.size() >= 2, "a population has at least two seeds");
+  fuzz::require(!p.seeds.empty(), "at least one seed (K = 1 for a pretrained model)");
   fuzz::require(std::set<std::int64_t>(p.seeds.begin(), p.seeds.end()).size() == p.seeds.size(), "seeds are unique");
   fuzz::require(p.arms.size() >= 2 && p.arms[0].name == "dense" && p.arms[0].steps.empty(), "dense comes first");
+  fuzz::require(!p.data.test_only || (p.data.train.empty() && !p.data.test.empty() && p.data.normalize == "none"),
+                "test-only data has a test source, no training source and no normalisation");
   std::set<std::string> names;
   for (const auto& arm : p.arms) {
     fuzz::require(names.insert(arm.name).second, "arm names are unique");
@@ -96,7 +101,8 @@ void check_pipeline(const Pipeline& p, const Registry& registry) {
     const Manifest* m = registry.find(p.augmentation->plugin);
     fuzz::require(m && m->kind == compaudit::PluginKind::augmentation, "the augmentation is an augmentation");
   }
-  fuzz::require(p.data.format == "idx" || p.data.format == "cifar10" || p.data.format == "csv", "a known format");
+  fuzz::require(std::set<std::string>{"idx", "cifar10", "csv", "npy", "npz", "images"}.count(p.data.format) == 1,
+                "a known format");
 }
 
 }  // namespace

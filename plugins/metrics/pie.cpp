@@ -3,13 +3,27 @@
 //
 //     [[metric]]
 //     plugin = "org.compaudit.metric.pie"
+//     alpha = 0.05          # "above noise" when the permutation p-value is below alpha
+//     permutations = 1000   # P random within-seed swaps (all 2^K when 2^K <= P); bootstrap = 1000; seed = 0
 //
 // An example is a PIE when its modal predicted label over the K reference models differs from its modal label over
 // the K candidate models. The true label does not enter the definition. Ties in the mode go to the largest label
 // (what the reference code does), so the result never depends on the order of the models.
 //
+// Noise floor (science.md §8, stats/pie_null.h). Reference model k and candidate model k are a pair; under
+// "compression changed nothing" swapping them is harmless, so the PIE count over random swaps is its null: the mean
+// is the floor that seed noise alone produces, p = share of swaps whose count reaches the observed one, and PIEs are
+// "above noise" only when p < alpha. At K = 5 there are 32 swap patterns (16 distinct), so p >= 1/16 after the
+// identity: a population that small can never show PIEs above noise at alpha = 0.05. The interval resamples the
+// pairs with replacement (percentile, 95 %).
+//
 // Output:
-//     "summary":  { pie_count, pie_fraction, top1_ref, top1_cand, top1_ref_without_pies, top1_cand_without_pies }
+//     "summary":  { pie_count, pie_fraction, pie_fraction_null_mean, pie_p_value, above_noise, top1_ref, top1_cand,
+//                   top1_ref_without_pies, top1_cand_without_pies }
+//     "intervals": { pie_fraction_ci: [lo, hi] }   (absent when bootstrap = 0)
+//     "null":     { permutations, exact, alpha, bootstrap, seed }   how the floor and p were obtained
+//     "per_seed": [ {seed, disagreement}, ... ]   share of examples on which the pair's two models disagree: the
+//                 per-seed statistic behind the PIE fraction, for the report's trend test across levels
 //                 (top-1 is the mean over the population's models of each model's accuracy; "without_pies" on the
 //                 examples that are not PIEs, null when every example is a PIE)
 //     "examples": [ id, ... ]    PIE indices into the evaluation split, ascending
@@ -17,7 +31,9 @@
 //     "per_class": [ {class, name, count, pie_fraction, data_fraction}, ... ]  by true label: the share of all PIEs
 //                 in this class against the class's share of the data; PIEs over-index on a class when the first
 //                 is larger.
-// Cost: O(K N) — one bincount per column over the K labels; N = 10,000 and K = 30 take about a millisecond.
+// Cost: O(K N) for the PIEs — N = 10,000 and K = 30 take about a millisecond — plus O((P + B) K m) for the null and
+// the interval, m = examples on which some pair disagrees.
+#include "stats/pie_null.h"
 #include "stats/population.h"
 
 #include <compaudit/metric.h>
@@ -25,6 +41,7 @@
 namespace {
 
 using compaudit::metrics::number_or_null;
+namespace stats = compaudit::stats;
 
 double fraction(std::int64_t part, std::int64_t whole) {
   return static_cast<double>(part) / static_cast<double>(whole);
@@ -39,9 +56,42 @@ std::optional<double> mean_top1(const at::Tensor& predicted, const at::Tensor& t
   return sum / static_cast<double>(top1.size());
 }
 
+/// The reference and candidate models that share a seed, row by row: the pairs of the noise floor. Without seeds
+/// (a host that gives none) rows pair by index. Models without a partner (a failed cell) are left out of the null.
+struct SeedPairs {
+  at::Tensor reference, candidate;  ///< [m, n] int64, row r of each from the same seed
+  std::vector<std::int64_t> seeds;  ///< [m]
+};
+
+SeedPairs seed_pairs(const compaudit::MetricInput& input, const at::Tensor& ref, const at::Tensor& cand) {
+  std::vector<std::int64_t> ref_rows, cand_rows;
+  SeedPairs out;
+  for (std::int64_t c = 0; c < cand.size(0); ++c) {
+    const std::int64_t seed = compaudit::metrics::seed_of(input.candidate, static_cast<std::size_t>(c));
+    for (std::int64_t r = 0; r < ref.size(0); ++r)
+      if (compaudit::metrics::seed_of(input.reference, static_cast<std::size_t>(r)) == seed) {
+        ref_rows.push_back(r);
+        cand_rows.push_back(c);
+        out.seeds.push_back(seed);
+        break;
+      }
+  }
+  const auto rows = [](const at::Tensor& t, const std::vector<std::int64_t>& idx) {
+    return t.index_select(0, at::tensor(idx, at::kLong)).contiguous();
+  };
+  out.reference = rows(ref, ref_rows);
+  out.candidate = rows(cand, cand_rows);
+  return out;
+}
+
 class PieMetric final : public compaudit::Metric {
  public:
-  explicit PieMetric(const compaudit::Params&) {}
+  explicit PieMetric(const compaudit::Params& params) {
+    alpha_ = params.get<double>("alpha");
+    null_options_.permutations = params.get<std::int64_t>("permutations");
+    null_options_.bootstrap = params.get<std::int64_t>("bootstrap");
+    null_options_.seed = static_cast<std::uint32_t>(params.get<std::int64_t>("seed"));
+  }
 
   nlohmann::json compute(const compaudit::MetricInput& input) override {
     const int num_classes = input.data.num_classes;
@@ -68,6 +118,17 @@ class PieMetric final : public compaudit::Metric {
       pie_labels.push_back({{"id", i}, {"label", y[i]}, {"reference", ref_mode[idx]}, {"candidate", cand_mode[idx]}});
     }
     const auto pie_count = static_cast<std::int64_t>(examples.size());
+    const SeedPairs pairs = seed_pairs(input, ref, cand);
+    const std::int64_t k = pairs.reference.size(0);
+    std::optional<stats::PieNullResult> null;
+    if (k > 0)
+      null = stats::pie_null(pairs.reference.data_ptr<std::int64_t>(), pairs.candidate.data_ptr<std::int64_t>(), k, n,
+                             num_classes, null_options_);
+    const std::vector<double> disagreement =
+        stats::pair_disagreement(pairs.reference.data_ptr<std::int64_t>(), pairs.candidate.data_ptr<std::int64_t>(), k, n);
+    nlohmann::json per_seed = nlohmann::json::array();
+    for (std::size_t r = 0; r < disagreement.size(); ++r)
+      per_seed.push_back({{"seed", pairs.seeds[r]}, {"disagreement", disagreement[r]}});
 
     nlohmann::json per_class = nlohmann::json::array();
     for (int c = 0; c < num_classes; ++c) {
@@ -81,16 +142,31 @@ class PieMetric final : public compaudit::Metric {
     nlohmann::json summary = {
         {"pie_count", pie_count},
         {"pie_fraction", fraction(pie_count, n)},
+        {"pie_fraction_null_mean", null ? nlohmann::json(null->null_mean / static_cast<double>(n)) : nlohmann::json()},
+        {"pie_p_value", null ? nlohmann::json(null->p_value) : nlohmann::json()},
+        {"above_noise", null && null->p_value < alpha_},
         {"top1_ref", number_or_null(mean_top1(ref, targets, {}))},
         {"top1_cand", number_or_null(mean_top1(cand, targets, {}))},
         {"top1_ref_without_pies", number_or_null(mean_top1(ref, targets, keep))},
         {"top1_cand_without_pies", number_or_null(mean_top1(cand, targets, keep))},
     };
+    nlohmann::json intervals = nlohmann::json::object();
+    if (null && !null->bootstrap_counts.empty())
+      intervals["pie_fraction_ci"] = {null->ci_lo / static_cast<double>(n), null->ci_hi / static_cast<double>(n)};
     return {{"summary", std::move(summary)},
+            {"intervals", std::move(intervals)},
+            {"null",
+             {{"pairs", k}, {"permutations", null ? null->permutations : 0}, {"exact", null && null->exact},
+              {"alpha", alpha_}, {"bootstrap", null_options_.bootstrap}, {"seed", null_options_.seed}}},
+            {"per_seed", std::move(per_seed)},
             {"examples", std::move(examples)},
             {"pie_labels", std::move(pie_labels)},
             {"per_class", std::move(per_class)}};
   }
+
+ private:
+  double alpha_ = 0.05;
+  stats::PieNullOptions null_options_;
 };
 
 }  // namespace

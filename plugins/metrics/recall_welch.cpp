@@ -5,6 +5,7 @@
 //     plugin = "org.compaudit.metric.recall_welch"
 //     alpha = 0.05               # impacted when the (adjusted) p-value is <= alpha
 //     correction = "bh"          # "none" (as the paper) | "bh" (Benjamini–Hochberg) | "holm"
+//     min_models = 3             # below this K per population the test is "underpowered": no impacted count
 //
 // For every model k of a population, per-class recall r[c,k] is normalized by the population's mean top-1:
 // r~[c,k] = r[c,k] - mean_k(top1[k]), which removes the overall accuracy drop, so a class only stands out when it lost
@@ -21,10 +22,21 @@
 //   status "no_examples": the evaluation split has no example of the class: not impacted.
 // Corrections are applied over the classes with status "ok" only.
 //
+// Power (science.md §8). With fewer than min_models models in either population (default 3: at K = 2 Welch's test
+// has about one degree of freedom), summary.status is "underpowered" and the impacted counts (summary and per class)
+// are null instead of numbers: t and p are still shown, but no class is declared impacted or not. For every tested
+// class, k_needed is the smallest K per population at which the two-sided two-sample t-test reaches power 0.8 at
+// alpha for the observed effect |d| / pooled between-seed sd (Boost.Math's non-central t; Student's test with equal
+// K, the usual planning approximation of Welch's); null when d = 0 or beyond 10^6. summary.k_needed_min is the K at
+// which the most detectable class would be detected, k_needed_max the K for the least detectable of the classes
+// that have a k_needed. Post-hoc power at the observed effect is not reported: it is a function of p alone.
+//
 // Output: "per_class": [{class, name, n, recall_ref, recall_cand, d, t, df, p, p_adjusted, impacted, direction,
-// status, means_equal}], d = mean r~_cand - mean r~_ref; "summary": {impacted_classes, impacted_down, impacted_up,
-// tested_classes, zero_variance_classes}; "alpha"; "correction".
+// status, means_equal, k_needed}], d = mean r~_cand - mean r~_ref; "summary": {status ("ok" | "underpowered"),
+// impacted_classes, impacted_down, impacted_up, tested_classes, zero_variance_classes, models_ref, models_cand,
+// min_models, k_needed_min, k_needed_max}; "alpha"; "correction".
 #include "stats/population.h"
+#include "stats/power.h"
 
 #include <compaudit/metric.h>
 
@@ -36,7 +48,10 @@ namespace stats = compaudit::stats;
 struct Options {
   double alpha = 0.05;                                     ///< Significance level. Default: 0.05
   stats::Correction correction = stats::Correction::none;  ///< Multiple-comparison correction. Default: none
+  std::int64_t min_models = 3;                             ///< Fewer models per population: underpowered
 };
+
+constexpr double kTargetPower = 0.8;  ///< The power k_needed aims for (the conventional 80 %)
 
 /// r~[c][k] of one population and its mean raw recall per class.
 struct NormalizedRecall {
@@ -75,6 +90,7 @@ class RecallWelchMetric final : public compaudit::Metric {
   explicit RecallWelchMetric(const compaudit::Params& params) {
     options_.alpha = params.get<double>("alpha");
     options_.correction = stats::correction_from_string(params.get<std::string>("correction"));
+    options_.min_models = params.get<std::int64_t>("min_models");
   }
 
   nlohmann::json compute(const compaudit::MetricInput& input) override {
@@ -96,6 +112,9 @@ class RecallWelchMetric final : public compaudit::Metric {
       if (tests[c].status == stats::WelchStatus::ok) p[c] = tests[c].p;
     }
     const std::vector<std::optional<double>> p_adjusted = stats::adjust_p(p, options_.correction);
+    const std::int64_t k_ref = input.reference.predicted.size(0), k_cand = input.candidate.predicted.size(0);
+    const bool underpowered = std::min(k_ref, k_cand) < options_.min_models;
+    std::optional<std::int64_t> k_needed_min, k_needed_max;
 
     nlohmann::json per_class = nlohmann::json::array();
     int impacted = 0, down = 0, up = 0, tested = 0, zero_variance = 0;
@@ -115,23 +134,36 @@ class RecallWelchMetric final : public compaudit::Metric {
       row.update({{"status", stats::to_string(w.status)}, {"recall_ref", ref.recall_mean[c]},
                   {"recall_cand", cand.recall_mean[c]}, {"d", -diff},
                   {"direction", diff > 0 ? "down" : diff < 0 ? "up" : "none"}});
+      row["k_needed"] = nullptr;
       if (w.status == stats::WelchStatus::ok) {
         ++tested;
-        is_impacted = *p_adjusted[c] <= options_.alpha;
+        is_impacted = !underpowered && *p_adjusted[c] <= options_.alpha;
         row.update({{"t", w.t}, {"df", w.df}, {"p", w.p}, {"p_adjusted", *p_adjusted[c]}});
+        const auto effect = stats::standardized_effect(ref.normalized[c], cand.normalized[c]);
+        if (auto k = effect ? stats::models_needed(*effect, options_.alpha, kTargetPower) : std::nullopt) {
+          row["k_needed"] = *k;
+          k_needed_min = std::min(k_needed_min.value_or(*k), *k);
+          k_needed_max = std::max(k_needed_max.value_or(*k), *k);
+        }
+        if (underpowered) row["impacted"] = nullptr;
       } else if (w.status == stats::WelchStatus::zero_variance) {
         ++zero_variance;
         row["means_equal"] = w.means_equal;
       }
-      row["impacted"] = is_impacted;
+      if (!row["impacted"].is_null()) row["impacted"] = is_impacted;
       if (is_impacted) (diff > 0 ? down : up) += 1;
       impacted += is_impacted;
       per_class.push_back(std::move(row));
     }
+    auto count_or_null = [&](int v) { return underpowered ? nlohmann::json() : nlohmann::json(v); };
+    auto k_or_null = [](const std::optional<std::int64_t>& k) { return k ? nlohmann::json(*k) : nlohmann::json(); };
     return {{"per_class", std::move(per_class)},
             {"summary",
-             {{"impacted_classes", impacted}, {"impacted_down", down}, {"impacted_up", up},
-              {"tested_classes", tested}, {"zero_variance_classes", zero_variance}}},
+             {{"status", underpowered ? "underpowered" : "ok"}, {"impacted_classes", count_or_null(impacted)},
+              {"impacted_down", count_or_null(down)}, {"impacted_up", count_or_null(up)},
+              {"tested_classes", tested}, {"zero_variance_classes", zero_variance}, {"models_ref", k_ref},
+              {"models_cand", k_cand}, {"min_models", options_.min_models},
+              {"k_needed_min", k_or_null(k_needed_min)}, {"k_needed_max", k_or_null(k_needed_max)}}},
             {"alpha", options_.alpha},
             {"correction", correction_name()}};
   }

@@ -69,6 +69,8 @@ const BadPipeline kBad[] = {
     {"gate_unknown_metric.toml", ErrorCode::pipeline, 22, 1, "gate metric 'org.test.metric.nope' is not one of"},
     {"gate_arm_nomatch.toml", ErrorCode::pipeline, 22, 1, "gate arm 'quant*' matches no compressed arm"},
     {"gate_no_bound.toml", ErrorCode::pipeline, 23, 1, "a gate needs a bound"},
+    // issue 13: alpha and correction belong to the metric that tests, not to [report].
+    {"report_correction.toml", ErrorCode::pipeline, 22, 1, "correction is not a [report] setting"},
 };
 }  // namespace
 
@@ -99,7 +101,7 @@ TEST_CASE("sweeps expand into one arm per combination, after dense and the dense
   CHECK(p.seeds == std::vector<std::int64_t>{0, 1, 2});
   CHECK(p.data.train == (kData / "pipelines" / "data" / "tiny.csv").string());
   CHECK(p.output == (kData / "pipelines" / "good" / "runs" / "sweep").string());
-  CHECK(p.report.correction == "holm");
+  CHECK(p.report.formats == std::vector<std::string>{"json", "terminal"});
   CHECK(p.memorization.enabled);
   CHECK(p.memorization.models == 4);
   std::vector<std::string> names;

@@ -46,6 +46,9 @@ const store::MetricResult* find_metric(const std::vector<store::MetricResult>& a
     if (m.metric_id == id && m.arm == arm) return &m;
   return nullptr;
 }
+// The result points into `all`: a temporary vector would leave it dangling, so that does not compile.
+const store::MetricResult* find_metric(std::vector<store::MetricResult>&& all, const std::string& id,
+                                       const std::string& arm) = delete;
 
 }  // namespace
 
@@ -158,7 +161,8 @@ name = "broken"
     CHECK_THAT(c.error, Catch::Contains("plugin org.compaudit.compress.classdep failed in compress"));
   }
   CHECK(s.cells(store::CellStatus::done).size() == 15);
-  const auto* pie = find_metric(s.metrics(), "org.compaudit.metric.pie", "broken");
+  const auto metrics = s.metrics();  // find_metric points into it: keep it alive
+  const auto* pie = find_metric(metrics, "org.compaudit.metric.pie", "broken");
   REQUIRE(pie != nullptr);
   CHECK_FALSE(pie->error.empty());
   CHECK(fs::exists(dir / "run" / "report.json"));
@@ -203,7 +207,8 @@ TEST_CASE("A TorchScript model from PyTorch is pruned, fine-tuned, evaluated and
   REQUIRE(engine_test::run_pipeline(pipeline, (dir / "run").string()) == host::exit_ok);
   const store::Store s = store::Store::open((dir / "run").string(), store::Store::Access::read_only);
   CHECK(s.cells(store::CellStatus::done).size() == 15);
-  const auto top1 = find_metric(s.metrics(), "org.compaudit.metric.top1", "prune@sparsity=0.5");
+  const auto metrics = s.metrics();  // find_metric points into it: keep it alive
+  const auto top1 = find_metric(metrics, "org.compaudit.metric.top1", "prune@sparsity=0.5");
   REQUIRE(top1 != nullptr);
   INFO(top1->result.dump());
   CHECK(top1->error.empty());
@@ -276,7 +281,8 @@ plugin = "org.compaudit.metric.memorization"
   REQUIRE(mem);
   CHECK(static_cast<std::int64_t>(mem->size()) == data->splits.at(0).n);
   for (float m : *mem) CHECK((m >= -1.0f && m <= 1.0f));
-  const auto* metric = find_metric(s.metrics(), "org.compaudit.metric.memorization", "prune@sparsity=0.9");
+  const auto metrics = s.metrics();  // find_metric points into it: keep it alive
+  const auto* metric = find_metric(metrics, "org.compaudit.metric.memorization", "prune@sparsity=0.9");
   REQUIRE(metric != nullptr);
   INFO(metric->error);
   CHECK(metric->error.empty());

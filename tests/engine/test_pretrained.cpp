@@ -10,9 +10,13 @@
 
 #include <ATen/ATen.h>
 #include <catch2/catch.hpp>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 #include <fmt/format.h>
 
 #include <cmath>
+#include <functional>
 #include <filesystem>
 
 namespace fs = std::filesystem;
@@ -24,17 +28,27 @@ namespace {
 const char* kClassNames =
     R"(["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"])";
 
-/// A small Fashion-MNIST CNN trained by PyTorch, exported as the walkthrough exports it (made once per process).
+/// A small Fashion-MNIST CNN trained by PyTorch, exported as the walkthrough exports it. ctest runs each test case
+/// in its own process, several at once: the first to get the lock makes the export, the others reuse it. The folder
+/// is named by a hash of the script, so an edited script makes a fresh export.
 const fs::path& exported() {
   static const fs::path dir = [] {
-    const fs::path d = fs::temp_directory_path() / "compaudit-pretrained-tests" / "export";
-    fs::remove_all(d);
-    fs::create_directories(d);
-    const std::string cmd = fmt::format(
-        "/usr/bin/python3 {}/examples/from-pytorch/train_and_export.py --out {} --train-limit 3000 --test-limit 2000 "
-        "--epochs 1 --seeds 2 --threads 1 > {}/export.log 2>&1",
-        COMPAUDIT_SOURCE_DIR, d.string(), d.string());
-    if (std::system(cmd.c_str()) != 0) throw std::runtime_error("the export script failed: " + read_text(d / "export.log"));
+    const fs::path script = fs::path(COMPAUDIT_SOURCE_DIR) / "examples" / "from-pytorch" / "train_and_export.py";
+    const fs::path root = fs::temp_directory_path() / "compaudit-pretrained-tests";
+    fs::create_directories(root);
+    const fs::path d = root / fmt::format("export-{:016x}", std::hash<std::string>{}(read_text(script)));
+    const int lock = ::open((root / "export.lock").c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+    if (lock < 0 || ::flock(lock, LOCK_EX) != 0) throw std::runtime_error("cannot lock the export folder");
+    if (!fs::exists(d / "DONE")) {
+      fs::remove_all(d);
+      fs::create_directories(d);
+      const std::string cmd = fmt::format(
+          "/usr/bin/python3 {} --out {} --train-limit 3000 --test-limit 2000 --epochs 1 --seeds 2 --threads 1 "
+          "> {}/export.log 2>&1", script.string(), d.string(), d.string());
+      if (std::system(cmd.c_str()) != 0) throw std::runtime_error("the export script failed: " + read_text(d / "export.log"));
+      write_text(d / "DONE", "");
+    }
+    ::close(lock);  // releases the lock
     return d;
   }();
   return dir;
@@ -58,6 +72,15 @@ plugin = "org.compaudit.metric.top1"
 {4})",
                      exported().string(), kClassNames, model, arms, extra);
 }
+
+/// Global magnitude pruning at 50 %, no fine-tuning: an arm that needs nothing but the given weights.
+const char* kPrune50 = R"(
+[[arm]]
+name = "prune"
+  [[arm.step]]
+  plugin = "org.compaudit.prune.magnitude"
+  sparsity = 0.5
+)";
 
 std::string one_model() { return fmt::format("arch = \"torchscript\"\npath = \"{}\"", (exported() / "model.pt").string()); }
 
@@ -116,13 +139,7 @@ TEST_CASE("K checkpoints are K models; checkpoints of another architecture are r
   const fs::path dir = scratch("checkpoints");
   const std::string two = fmt::format("arch = \"torchscript\"\ncheckpoints = [\"{0}/model_seed0.pt\", \"{0}/model_seed1.pt\"]",
                                       exported().string());
-  write_text(dir / "p.toml", pipeline(two, R"(
-[[arm]]
-name = "prune"
-  [[arm.step]]
-  plugin = "org.compaudit.prune.magnitude"
-  sparsity = 0.5
-)"));
+  write_text(dir / "p.toml", pipeline(two, kPrune50));
   REQUIRE(cli({"run", (dir / "p.toml").string(), "-o", (dir / "run").string(), "-q"}, dir / "log") == 0);
   const auto store = compaudit::store::Store::open((dir / "run").string(), compaudit::store::Store::Access::read_only);
   const auto a = store.predictions("dense", 0, "test", true), b = store.predictions("dense", 1, "test", true);
@@ -131,13 +148,7 @@ name = "prune"
   CHECK(store.run().settings["model"]["pretrained"] == true);
 
   write_text(dir / "bad.toml", pipeline(fmt::format("arch = \"torchscript\"\ncheckpoints = [\"{}/model_seed0.pt\", \"{}/tiny_mlp.pt\"]",
-                                                    exported().string(), COMPAUDIT_ENGINE_FIXTURES), R"(
-[[arm]]
-name = "prune"
-  [[arm.step]]
-  plugin = "org.compaudit.prune.magnitude"
-  sparsity = 0.5
-)"));
+                                                    exported().string(), COMPAUDIT_ENGINE_FIXTURES), kPrune50));
   CHECK(cli({"run", (dir / "bad.toml").string(), "-o", (dir / "bad-run").string(), "-q"}, dir / "bad.log") == 4);
   CHECK(read_text(dir / "bad.log").find("tiny_mlp.pt is not the architecture of") != std::string::npos);
   CHECK_FALSE(fs::exists(dir / "bad-run" / "results.sqlite"));

@@ -187,7 +187,8 @@ const Whole& whole() {
   static const Whole w = [] {
     install_disk_full_vfs();
     Whole x;
-    x.dir = engine_test::scratch_dir("resume-integrity");
+    // One directory per test process: ctest runs these cases in parallel, each process with its own reference run.
+    x.dir = engine_test::scratch_dir("resume-integrity-" + std::to_string(::getpid()));
     x.pipeline = (x.dir / "pipeline.toml").string();
     engine_test::write_text(x.pipeline, digits_pipeline());
     g_disk.watched = (x.dir / "whole").string();

@@ -174,6 +174,15 @@ inline void write_synthetic_run(const std::string& run_dir, const SyntheticOptio
       }
     }
     const int pies = static_cast<int>(examples.size());
+    // Per seed: the share of examples on which the arm's model and the reference model of that seed disagree.
+    json per_seed = json::array();
+    for (const auto& a : A)
+      for (const auto& r : R)
+        if (r.seed == a.seed) {
+          int differ = 0;
+          for (int i = 0; i < N; ++i) differ += a.labels[static_cast<std::size_t>(i)] != r.labels[static_cast<std::size_t>(i)];
+          per_seed.push_back({{"seed", a.seed}, {"disagreement", double(differ) / N}});
+        }
     for (int c = 0; c < C; ++c)
       per_class.push_back({{"class", c},
                            {"name", names[c]},
@@ -183,10 +192,17 @@ inline void write_synthetic_run(const std::string& run_dir, const SyntheticOptio
     json pie = {{"summary",
                  {{"pie_count", pies},
                   {"pie_fraction", double(pies) / N},
+                  // Floor and p shaped like the plugin's (a fixture: the null itself is tested in tests/metrics).
+                  {"pie_fraction_null_mean", 0.4 * pies / N},
+                  {"pie_p_value", pies > 20 ? 0.001 : 0.5},
+                  {"above_noise", pies > 20},
                   {"top1_ref", top1_of(R)},
                   {"top1_cand", top1_of(A)},
                   {"top1_ref_without_pies", top1_of(R) + 0.01},
                   {"top1_cand_without_pies", top1_of(A) + 0.015}}},
+                {"intervals", {{"pie_fraction_ci", {0.8 * pies / N, 1.2 * pies / N}}}},
+                {"null", {{"pairs", per_seed.size()}, {"permutations", 1000}, {"exact", false}, {"alpha", 0.05}}},
+                {"per_seed", per_seed},
                 {"examples", examples},
                 {"pie_labels", pie_labels},
                 {"per_class", per_class}};

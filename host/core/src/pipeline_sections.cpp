@@ -313,10 +313,14 @@ void read_report(TableReader& root, const std::string& file, Pipeline& out) {
     for (const auto& f : *formats) one_of(r, "formats", f, {"json", "html", "terminal"});
     s.formats = *formats;
   }
-  s.alpha = r.number("alpha").value_or(s.alpha);
-  in_range(r, "alpha", s.alpha, 0, 1, true, true);
-  s.correction = r.string("correction").value_or(s.correction);
-  one_of(r, "correction", s.correction, {"none", "bh", "holm"});
+  // One source of truth: the significance level and the correction belong to the metric that tests (a plugin is
+  // self-contained), so [report] refuses them rather than store settings no metric reads.
+  for (const char* key : {"alpha", "correction"})
+    if (r.has(key))
+      r.fail(key, fmt::format("{0} is not a [report] setting: set it on the [[metric]] that tests (e.g. {0} = ... "
+                              "under plugin = \"org.compaudit.metric.recall_welch\"; recall_welch and mcnemar "
+                              "own alpha and correction, pie its alpha)",
+                              key));
   r.finish();
 }
 

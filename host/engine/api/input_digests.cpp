@@ -45,6 +45,10 @@ nlohmann::json input_digests(const host::Pipeline& pipeline, const host::Registr
     add(fmt::format("data file train_files[{}]", i), d.train_files[i]);
   for (std::size_t i = 0; i < d.test_files.size(); ++i) add(fmt::format("data file test_files[{}]", i), d.test_files[i]);
   add("TorchScript model", pipeline.model.path);
+  for (std::size_t i = 0; i < pipeline.model.checkpoints.size(); ++i)
+    add(fmt::format("model checkpoint[{}]", i), pipeline.model.checkpoints[i]);
+  add("saved predictions of the model", pipeline.model.predictions);
+  for (const auto& arm : pipeline.arms) add("saved predictions of arm " + arm.name, arm.predictions);
   std::vector<std::string> ids;
   for (const auto& arm : pipeline.arms)
     for (const auto& step : arm.steps) ids.push_back(step.plugin);

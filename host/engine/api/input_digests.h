@@ -1,5 +1,6 @@
 // host/engine/api/input_digests.h — SHA-256 of every file a run's results depend on besides the pipeline text (whose
-// text the store keeps): the data files, the TorchScript model, the library of every plugin the pipeline uses.
+// text the store keeps): the data files (an image folder: its files), the TorchScript model or checkpoints, saved
+// predictions, the library of every plugin the pipeline uses.
 //
 // Recorded in the run's settings ("inputs") when the run is described; `run --resume` (and a `run` that continues an
 // existing run) recomputes them and refuses to mix results of old and new contents. Entries are keyed by their role

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "lookup.h"
+#include "stats/trend.h"
 
 namespace compaudit::report {
 
@@ -31,6 +32,96 @@ std::string trend(const std::vector<double>& v) {
   bool up = true, down = true;
   for (std::size_t i = 1; i < v.size(); ++i) up &= v[i] >= v[i - 1], down &= v[i] <= v[i - 1];
   return up ? "rises" : down ? "falls" : "is not monotonic";
+}
+
+/// The per-seed statistic `key` of metric `id` (its "per_seed" rows) for arms in level order, as [seed][level] over
+/// the seeds present at every level (a failed cell drops its seed from the test rather than break the blocks).
+std::vector<std::vector<double>> per_seed_grid(const std::vector<const json*>& arms, const char* id, const char* key) {
+  std::map<std::int64_t, std::vector<std::optional<double>>> by_seed;
+  for (std::size_t l = 0; l < arms.size(); ++l) {
+    const json* r = metric_result(*arms[l], id);
+    if (!r || !r->contains("per_seed") || !(*r)["per_seed"].is_array()) return {};
+    for (const auto& row : (*r)["per_seed"]) {
+      auto value = number(row, key);
+      if (!value || !row.contains("seed") || !row["seed"].is_number_integer()) continue;
+      auto& values = by_seed[row["seed"].get<std::int64_t>()];
+      values.resize(arms.size());
+      values[l] = value;
+    }
+  }
+  std::vector<std::vector<double>> grid;
+  for (const auto& [seed, values] : by_seed) {
+    if (values.size() != arms.size() || std::any_of(values.begin(), values.end(), [](auto& v) { return !v; }))
+      continue;
+    grid.emplace_back();
+    for (const auto& v : values) grid.back().push_back(*v);
+  }
+  return grid;
+}
+
+/// "PIE fraction rises with level: a → b → c (...)" only when the trend test rejects at alpha; otherwise the
+/// fractions and "trend not shown (p = ...)". The tested statistic is the per-seed disagreement between the candidate
+/// and the reference model of the same seed (the PIE fraction itself exists only for the whole population).
+json pie_trend(const std::vector<const json*>& arms, const std::string& pie_text) {
+  std::vector<double> levels;
+  for (const json* a : arms) levels.push_back(a->value("level", 0.0));
+  const auto grid = per_seed_grid(arms, kPie, "disagreement");
+  if (grid.empty())
+    return {{"shown", false},
+            {"text", fmt::format("PIE fraction with level: {}; trend not tested (no per-seed statistic at every level)",
+                                 pie_text)}};
+  const double alpha = number_at(*metric_result(*arms.front(), kPie), {"null", "alpha"}).value_or(0.05);
+  const stats::TrendTest t = stats::spearman_trend_test(grid, levels);
+  const std::string how =
+      fmt::format("Spearman ρ = {} between level and the per-seed disagreement with the reference, {} seeds × {} "
+                  "levels, permutation p = {:.3g}",
+                  t.rho ? fmt::format("{:+.2f}", *t.rho) : std::string("undefined"), t.seeds, t.levels, t.p_value);
+  const bool shown = t.rho && t.p_value < alpha;
+  return {{"shown", shown},
+          {"p_value", t.p_value},
+          {"rho", t.rho ? json(*t.rho) : json()},
+          {"text", shown ? fmt::format("PIE fraction {} with level: {} ({})", *t.rho > 0 ? "rises" : "falls", pie_text,
+                                       how)
+                         : fmt::format("PIE fraction with level: {}; trend not shown (p = {:.3g} >= alpha = {:g}; {})",
+                                       pie_text, t.p_value, alpha, how)}};
+}
+
+/// The PIE fraction beside its seed-noise floor, its interval and whether it is above noise at the metric's alpha.
+std::optional<std::string> pie_noise(const json& pie) {
+  auto f = number_at(pie, {"summary", "pie_fraction"});
+  auto floor = number_at(pie, {"summary", "pie_fraction_null_mean"});
+  auto p = number_at(pie, {"summary", "pie_p_value"});
+  if (!f || !floor || !p) return std::nullopt;
+  std::string ci;
+  if (pie.contains("intervals") && pie["intervals"].contains("pie_fraction_ci") &&
+      pie["intervals"]["pie_fraction_ci"].is_array() && pie["intervals"]["pie_fraction_ci"].size() == 2)
+    ci = fmt::format(" [95% CI {}, {}]", pc(pie["intervals"]["pie_fraction_ci"][0].get<double>()),
+                     pc(pie["intervals"]["pie_fraction_ci"][1].get<double>()));
+  const double alpha = number_at(pie, {"null", "alpha"}).value_or(0.05);
+  const bool above = pie["summary"].value("above_noise", false);
+  return fmt::format("PIE fraction {}{} against a seed-noise floor of {} (permutation p = {:.3g}, {} {}swaps): {} "
+                     "at alpha = {:g}",
+                     pc(*f), ci, pc(*floor), *p, pie.contains("null") ? pie["null"].value("permutations", 0) : 0,
+                     pie.contains("null") && pie["null"].value("exact", false) ? "exhaustive " : "",
+                     above ? "above noise" : "not above noise", alpha);
+}
+
+/// What Welch's test can say at this K: "underpowered" below its minimum K, and the K that would detect the
+/// observed effects (science.md §8).
+std::optional<std::string> welch_power(const json& welch) {
+  const json& s = welch.value("summary", json::object());
+  auto need_min = number(s, "k_needed_min"), need_max = number(s, "k_needed_max");
+  const std::string need =
+      need_min ? fmt::format("the observed effects would need K = {:.0f}{} models per population for power 0.8",
+                             *need_min, need_max && *need_max != *need_min ? fmt::format(" to {:.0f}", *need_max) : "")
+               : "no class has an effect to size";
+  if (s.value("status", "ok") == "underpowered")
+    return fmt::format("Welch's test is underpowered with K = {} and {} models (fewer than {}): no impacted classes "
+                       "are counted; {}",
+                       s.value("models_ref", 0), s.value("models_cand", 0), s.value("min_models", 3), need);
+  if (number(s, "impacted_classes").value_or(-1) == 0 && need_min)
+    return fmt::format("no impacted class at K = {}; {}", s.value("models_cand", 0), need);
+  return std::nullopt;
 }
 
 }  // namespace
@@ -90,11 +181,30 @@ json findings(const json& report) {
         imp_text += (imp_text.empty() ? "" : " → ") + fmt::format("{:.0f}", *n);
       }
     }
-    if (pies.size() == arms.size())
-      add("pie_trend", family, fmt::format("PIE fraction {} with level: {}", trend(pies), pie_text));
+    if (pies.size() == arms.size()) {
+      const json t = pie_trend(arms, pie_text);
+      add("pie_trend", family, t["text"]);
+      out.back()["shown"] = t["shown"];
+      if (t.contains("p_value")) out.back()["p_value"] = t["p_value"];
+    }
+    // A count of impacted classes has no per-seed value to test a trend on: the counts are stated, not a trend.
     if (impacted.size() == arms.size())
       add("impacted_trend", family,
-          fmt::format("the number of impacted classes {} with level: {}", trend(impacted), imp_text));
+          fmt::format("impacted classes with level: {} (counts per level; no trend test: the count has no per-seed "
+                      "statistic)",
+                      imp_text));
+  }
+
+  // Per compared arm: PIEs against their noise floor; what Welch's test can say at this K.
+  for (const auto& arm : report["arms"]) {
+    if (!is_compared(arm)) continue;
+    if (const json* p = metric_result(arm, kPie))
+      if (auto text = pie_noise(*p)) {
+        add("pie_noise", arm["name"], *text);
+        out.back()["shown"] = (*p)["summary"].value("above_noise", false);
+      }
+    if (const json* w = metric_result(arm, kWelch))
+      if (auto text = welch_power(*w)) add("power", arm["name"], *text);
   }
 
   // Removing PIEs: does top-1 rise for both populations (Hooker et al.)?

@@ -6,8 +6,11 @@
 namespace compaudit::report {
 
 /// Findings for a report.json document (without "findings"): [{"kind", "subject", "text"}, ...]. Kinds: "top1"
-/// (difference to the reference and whether the intervals separate), "pie_trend" and "impacted_trend" (along a swept
-/// family), "pie_removal", "memorization", "failed_cells".
+/// (difference to the reference and whether the intervals separate), "pie_trend" (along a swept family: "rises" /
+/// "falls" only when the within-seed permutation test of Spearman's rho rejects; with "shown" and "p_value"),
+/// "impacted_trend" (the counts per level, not a trend), "pie_noise" (PIE fraction beside its seed-noise floor,
+/// "above noise" / "not above noise"; with "shown"), "power" (Welch underpowered, or the K that would detect the
+/// observed effects), "pie_removal", "memorization", "failed_cells".
 nlohmann::json findings(const nlohmann::json& report);
 
 }  // namespace compaudit::report

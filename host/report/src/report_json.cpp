@@ -73,6 +73,11 @@ json report_json(const store::Store& s) {
   const auto metric_results = s.metrics();
   const std::string eval_split = run.settings.value("evaluation_split", std::string("test"));
 
+  // alpha and correction are the metrics' own parameters (each result carries the ones it used); a run-level copy,
+  // as older engines recorded from [report], would claim a setting no test read.
+  json settings = run.settings;
+  if (settings.is_object()) settings.erase("alpha"), settings.erase("correction");
+
   json doc;
   doc["schema"] = "compaudit.report/1";
   doc["generated_at"] = store::now_utc();
@@ -82,7 +87,7 @@ json report_json(const store::Store& s) {
                 {"created_at", run.created_at},
                 {"compaudit_version", run.compaudit_version},
                 {"store_schema_version", run.schema_version},
-                {"settings", run.settings},
+                {"settings", settings},
                 {"cells", cell_counts(cells, "")}};
 
   // Data: class names and counts per split. Targets of the evaluation split are kept for top-1 below.

@@ -79,6 +79,33 @@ const json* metric_entry(const json& arm, int index) {
   return first;
 }
 
+/// The PIE fraction with its interval, the seed-noise floor beside it and the verdict at the metric's alpha.
+std::string pie_cell(const json* pie) {
+  if (!pie) return "–";
+  std::string h = pct(number_at(*pie, {"summary", "pie_fraction"}));
+  const json& ci = pie->value("intervals", json::object()).value("pie_fraction_ci", json());
+  if (ci.is_array() && ci.size() == 2 && ci[0].is_number() && ci[1].is_number())
+    h += fmt::format(" <span class=sub>[{:.2f}, {:.2f}]</span>", ci[0].get<double>() * 100, ci[1].get<double>() * 100);
+  auto floor = number_at(*pie, {"summary", "pie_fraction_null_mean"});
+  auto p = number_at(*pie, {"summary", "pie_p_value"});
+  if (floor && p)
+    h += fmt::format("<br><small>floor {} · p {:.2g} · {}</small>", pct(floor), *p,
+                     (*pie)["summary"].value("above_noise", false) ? "<b>above noise</b>" : "not above noise");
+  return h;
+}
+
+/// Impacted classes, or "underpowered" and the K that would detect the observed effects.
+std::string impacted_cell(const json* welch) {
+  if (!welch) return "–";
+  const json& s = welch->value("summary", json::object());
+  if (s.value("status", "") == "underpowered") {
+    auto need = number(s, "k_needed_min");
+    return "underpowered" + (need ? fmt::format("<br><small>K ≥ {:.0f} needed</small>", *need) : std::string());
+  }
+  auto impacted = number(s, "impacted_classes");
+  return impacted ? fmt::format("{:.0f}", *impacted) : "–";
+}
+
 }  // namespace
 
 std::string summary_table(const json& report) {
@@ -92,7 +119,6 @@ std::string summary_table(const json& report) {
     const json* size = metric_result(arm, kSize);
     const auto& cells = arm["cells"];
     const auto sd = number(arm["top1"], "sd");
-    const auto impacted = welch ? number_at(*welch, {"summary", "impacted_classes"}) : std::nullopt;
     const auto bytes = size ? number_at(*size, {"summary", "bytes_ratio"}) : std::nullopt;
     const std::string ref = arm.value("reference", "");
     h += fmt::format(
@@ -101,15 +127,17 @@ std::string summary_table(const json& report) {
         is_uncompressed(arm) ? " class=dense" : "", esc(arm.value("name", "")), steps_text(arm),
         ref.empty() ? "" : " · vs " + esc(ref),
         arm.value("sweep", json::object()).empty() ? "–" : fmt::format("{:g}", arm.value("level", 0.0)), top1_cell(arm),
-        sd ? fmt::format("{:.2f}", *sd * 100) : "–", pie ? pct(number_at(*pie, {"summary", "pie_fraction"})) : "–",
-        pie ? pct(number_at(*pie, {"summary", "top1_cand_without_pies"})) : "–",
-        impacted ? fmt::format("{:.0f}", *impacted) : "–", bytes ? fmt::format("{:.3f}", *bytes) : "–",
+        sd ? fmt::format("{:.2f}", *sd * 100) : "–", pie_cell(pie),
+        pie ? pct(number_at(*pie, {"summary", "top1_cand_without_pies"})) : "–", impacted_cell(welch), bytes ? fmt::format("{:.3f}", *bytes) : "–",
         cells.value("failed", 0) ? " class=bad" : "", cells.value("done", 0), cells.value("failed", 0));
   }
   return h +
          "</table></div><p class=note>top-1 and sd in percent over the arm's finished seeds; PIE fraction, "
          "top-1 without PIEs (the arm's, on the evaluation data with its PIEs removed) and impacted classes are "
-         "against the arm's reference (vs …).</p>";
+         "against the arm's reference (vs …). PIE fraction: [bootstrap 95% interval over seeds]; floor: the mean PIE "
+         "fraction when reference and compressed model of each seed are swapped at random (seed noise alone); "
+         "\"above noise\" only when the permutation p is below the metric's alpha. Impacted classes: "
+         "\"underpowered\" when a population has too few models for Welch's test.</p>";
 }
 
 /// Per-class table: one row per class, one column per arm: the arm's mean recall and, for compressed arms with a

@@ -20,11 +20,31 @@ std::string shorten(const std::string& s, std::size_t n) {
   while (keep > 0 && (static_cast<unsigned char>(s[keep]) & 0xC0) == 0x80) --keep;
   return s.substr(0, keep) + (n <= 1 ? "" : "~");
 }
+
+/// `text` broken at spaces into lines of at most `width` bytes (so at most `width` columns: the findings carry a few
+/// multi-byte symbols such as →), continuation lines indented by two spaces. A word longer than a line is shortened.
+std::string wrap(const std::string& text, std::size_t width) {
+  std::string out, line;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    std::size_t end = text.find(' ', start);
+    if (end == std::string::npos) end = text.size();
+    const std::string word = text.substr(start, end - start);
+    if (!line.empty() && line.size() + 1 + word.size() > width) {
+      out += line + "\n";
+      line = "  ";
+    }
+    line += (line.empty() || line == "  " ? "" : " ") + word;
+    line = shorten(line, width);
+    start = end + 1;
+  }
+  return out + line + "\n";
+}
 }  // namespace
 
 std::string terminal_summary(const json& report, int width) {
-  // Fixed columns: level 7, top-1 21, PIE 8, impacted 8, cells 11, plus separators. The arm name gets the rest.
-  constexpr int kFixed = 7 + 21 + 8 + 8 + 11 + 5 * 2;
+  // Fixed columns: level 7, top-1 21, PIE 14, impacted 12, cells 11, plus separators. The arm name gets the rest.
+  constexpr int kFixed = 7 + 21 + 14 + 12 + 11 + 5 * 2;
   std::size_t name_w = 6;
   for (const auto& arm : report["arms"]) name_w = std::max(name_w, arm.value("name", "").size());
   name_w = std::min<std::size_t>(name_w, static_cast<std::size_t>(std::max(width - kFixed - 2, 8)));
@@ -40,9 +60,9 @@ std::string terminal_summary(const json& report, int width) {
   if (report.contains("gates") && report["gates"].value("count", 0) > 0) out += gates_text(report["gates"]);
   auto row = [&](const std::string& a, const std::string& b, const std::string& c, const std::string& d,
                  const std::string& e, const std::string& f) {
-    out += fmt::format("{:<{}}  {:>7}  {:>21}  {:>8}  {:>8}  {:>11}\n", shorten(a, name_w), name_w, b, c, d, e, f);
+    out += fmt::format("{:<{}}  {:>7}  {:>21}  {:>14}  {:>12}  {:>11}\n", shorten(a, name_w), name_w, b, c, d, e, f);
   };
-  row("arm", "level", "top-1 mean ± 95% CI", "PIEs", "impacted", "done/failed");
+  row("arm", "level", "top-1 mean ± 95% CI", "PIE % (floor)", "impacted", "done/failed");
   out += std::string(name_w + kFixed, '-') + "\n";
   for (const auto& arm : report["arms"]) {
     const auto& t = arm["top1"];
@@ -54,11 +74,26 @@ std::string terminal_summary(const json& report, int width) {
     const json* pie = metric_result(arm, kPie);
     const json* welch = metric_result(arm, kWelch);
     auto pf = pie ? number_at(*pie, {"summary", "pie_fraction"}) : std::nullopt;
+    auto floor = pie ? number_at(*pie, {"summary", "pie_fraction_null_mean"}) : std::nullopt;
     auto imp = welch ? number_at(*welch, {"summary", "impacted_classes"}) : std::nullopt;
+    const bool underpowered = welch && (*welch)["summary"].value("status", "") == "underpowered";
+    // "*": above the seed-noise floor (permutation p < the metric's alpha); the findings below say it in words.
+    std::string pie_cell = "-";
+    if (pf) pie_cell = fmt::format("{:.2f}", *pf * 100);
+    if (pf && floor)
+      pie_cell += fmt::format(" ({:.2f}){}", *floor * 100, (*pie)["summary"].value("above_noise", false) ? "*" : " ");
     row(arm.value("name", ""),
         arm.value("sweep", json::object()).empty() ? "-" : fmt::format("{:g}", arm.value("level", 0.0)), top1,
-        pf ? fmt::format("{:.2f}%", *pf * 100) : "-", imp ? fmt::format("{:.0f}", *imp) : "-",
+        pie_cell, imp ? fmt::format("{:.0f}", *imp) : underpowered ? "underpowered" : "-",
         fmt::format("{}/{}", arm["cells"].value("done", 0), arm["cells"].value("failed", 0)));
+  }
+  // The verdicts behind the table: PIEs against their noise floor, trends, power (findings.cpp).
+  for (const auto& f : report.value("findings", json::array())) {
+    const std::string kind = f.value("kind", "");
+    if (kind != "pie_noise" && kind != "pie_trend" && kind != "power") continue;
+    const std::string subject = f.value("subject", "");
+    out += wrap((subject.empty() ? "" : subject + ": ") + f.value("text", ""),
+                static_cast<std::size_t>(std::max(width, 40)));
   }
   out += paired_terminal(report, width);  // one model against its compressed twin (paired.h)
   for (const auto& f : report["failed_cells"]) {
