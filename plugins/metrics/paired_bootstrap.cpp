@@ -23,12 +23,14 @@
 // draws in the order resample, class, position; index in class = floor((u >> 11) 2^-53 n_c). Independent of LibTorch
 // and of threads, and reproduced bit for bit by the NumPy oracle (scripts/fixtures/metrics/make_paired_fixtures.py).
 // Speed: every statistic is linear in per-example integer differences (candidate right - reference right, and
-// candidate predicts critical - reference predicts critical), so a resample is N integer additions into per-class
-// sums; nothing is materialised per resample.
+// candidate predicts critical - reference predicts critical), so a resample is N draws counted per example and, per
+// class, a count-weighted sum over the few examples whose differences are not zero; nothing else is materialised
+// per resample, and the pooled and per-pair bootstraps share the draws.
 //
 // K > 1 seed pairs: pairs share the N examples, so the examples are the sampling unit. The top-level result
 // resamples examples once for all pairs and bootstraps the mean over pairs of each change (pooled over seeds, valid
-// because the draw is shared); "per_seed" holds each pair's own bootstrap with the same seed.
+// because the draw is shared); "per_seed" holds each pair's own bootstrap with the same seed (the same draws: one pass
+// over them fills the pooled sums and every pair's).
 //
 // Output: "summary" {accuracy_change, max_recall_drop_upper, classes_not_shown_equivalent, and when critical_class
 // >= 0: critical_fnr_change, critical_fpr_change}; "intervals" {accuracy_change, critical_fnr_change,
@@ -110,23 +112,48 @@ Sums observed(const Deltas& d, std::int64_t crit) {
   return s;
 }
 
-std::vector<Sums> resample(const Deltas& d, std::int64_t crit, const Options& o) {
+/// One set's examples of one class whose deltas are not both zero (those that changed): only they move a sum.
+struct Changed {
+  std::vector<std::uint32_t> at;
+  std::vector<std::int32_t> correct, critical;
+};
+
+/// The B resamples of every set of deltas (pooled, then each pair) from one pass of draws: the draws depend only on
+/// the seed and the class sizes, which all sets share, so each set's sums are exactly those of its own pass (and K
+/// pairs cost one stream of draws, not K + 1). A resample of a class counts how often each example was drawn; a
+/// set's sum is then the count-weighted sum over its changed examples (integers: exact, in any order).
+std::vector<std::vector<Sums>> resample(const std::vector<Deltas>& sets, std::int64_t crit, const Options& o) {
+  const std::size_t m = sets.size(), classes = sets.front().correct.size();
+  std::vector<std::vector<Changed>> changed(m, std::vector<Changed>(classes));  // [set][class]
+  for (std::size_t t = 0; t < m; ++t)
+    for (std::size_t c = 0; c < classes; ++c)
+      for (std::size_t j = 0; j < sets[t].correct[c].size(); ++j)
+        if (sets[t].correct[c][j] != 0 || sets[t].critical[c][j] != 0) {
+          changed[t][c].at.push_back(static_cast<std::uint32_t>(j));
+          changed[t][c].correct.push_back(sets[t].correct[c][j]);
+          changed[t][c].critical.push_back(sets[t].critical[c][j]);
+        }
   SplitMix64 rng{o.seed};
-  std::vector<Sums> out(static_cast<std::size_t>(o.resamples));
-  for (Sums& s : out) {
-    s.correct.resize(d.correct.size());
-    for (std::size_t c = 0; c < d.correct.size(); ++c) {
-      const std::int32_t *correct = d.correct[c].data(), *critical = d.critical[c].data();
-      const std::size_t n = d.correct[c].size();
+  std::vector<std::vector<Sums>> out(m, std::vector<Sums>(static_cast<std::size_t>(o.resamples)));
+  std::vector<std::int64_t> count;
+  for (std::size_t b = 0; b < static_cast<std::size_t>(o.resamples); ++b) {
+    for (std::size_t t = 0; t < m; ++t) out[t][b].correct.resize(classes);
+    for (std::size_t c = 0; c < classes; ++c) {
+      const std::size_t n = sets.front().correct[c].size();
       const double scale = 0x1.0p-53 * static_cast<double>(n);
-      std::int64_t sum = 0, fp = 0;
-      for (std::size_t j = 0; j < n; ++j) {
-        const std::size_t at = std::min(n - 1, static_cast<std::size_t>(static_cast<double>(rng() >> 11) * scale));
-        sum += correct[at];
-        fp += critical[at];
+      count.assign(n, 0);
+      for (std::size_t j = 0; j < n; ++j)
+        ++count[std::min(n - 1, static_cast<std::size_t>(static_cast<double>(rng() >> 11) * scale))];
+      for (std::size_t t = 0; t < m; ++t) {
+        const Changed& ch = changed[t][c];
+        std::int64_t sum = 0, fp = 0;
+        for (std::size_t i = 0; i < ch.at.size(); ++i) {
+          sum += count[ch.at[i]] * ch.correct[i];
+          fp += count[ch.at[i]] * ch.critical[i];
+        }
+        out[t][b].correct[c] = sum;
+        if (static_cast<std::int64_t>(c) != crit) out[t][b].false_positives += fp;
       }
-      s.correct[c] = sum;
-      if (static_cast<std::int64_t>(c) != crit) s.false_positives += fp;
     }
   }
   return out;
@@ -154,10 +181,13 @@ class PairedBootstrapMetric final : public compaudit::Metric {
     if (options_.critical_class >= p.num_classes)
       metrics::fail("paired_bootstrap: critical_class = " + std::to_string(options_.critical_class) +
                     " but the data has " + std::to_string(p.num_classes) + " classes");
-    json out = bootstrap(input.data, p, deltas(p, 0, p.k, options_.critical_class));
+    std::vector<Deltas> sets{deltas(p, 0, p.k, options_.critical_class)};  // pooled, then each pair (K > 1)
+    for (std::int64_t k = 0; p.k > 1 && k < p.k; ++k) sets.push_back(deltas(p, k, k + 1, options_.critical_class));
+    const std::vector<std::vector<Sums>> draws = resample(sets, options_.critical_class, options_);
+    json out = bootstrap(input.data, p, sets[0], draws[0]);
     std::vector<json> pairs;
     for (std::int64_t k = 0; k < p.k; ++k)
-      pairs.push_back(p.k == 1 ? out : bootstrap(input.data, p, deltas(p, k, k + 1, options_.critical_class)));
+      pairs.push_back(p.k == 1 ? out : bootstrap(input.data, p, sets[k + 1], draws[k + 1]));
     out["per_seed"] = metrics::per_seed(input.candidate, pairs, {"intervals"});
     out.update({{"resamples", options_.resamples}, {"seed", options_.seed}, {"alpha", options_.alpha},
                 {"delta", options_.delta}, {"critical_class", options_.critical_class}});
@@ -165,11 +195,11 @@ class PairedBootstrapMetric final : public compaudit::Metric {
   }
 
  private:
-  json bootstrap(const compaudit::EvalData& data, const metrics::PairedPredictions& p, const Deltas& d) const {
+  json bootstrap(const compaudit::EvalData& data, const metrics::PairedPredictions& p, const Deltas& d,
+                 const std::vector<Sums>& draws) const {
     const std::int64_t crit = options_.critical_class;
     const double a = options_.alpha, pairs = static_cast<double>(d.pairs);
     const Sums seen = observed(d, crit);
-    const std::vector<Sums> draws = resample(d, crit, options_);
     auto distribution = [&](auto&& statistic) {
       std::vector<double> v;
       for (const Sums& s : draws) v.push_back(statistic(s));

@@ -10,6 +10,13 @@
 
 namespace compaudit::test {
 
+/// A JSON fixture file, parsed; throws naming the file when it cannot be opened.
+inline nlohmann::json read_fixture(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot open " + path);
+  return nlohmann::json::parse(in);
+}
+
 /// The whole fixture file, parsed once.
 inline const nlohmann::json& metric_fixtures() {
   static const nlohmann::json fixtures = [] {

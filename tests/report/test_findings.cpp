@@ -48,7 +48,7 @@ const json* finding(const json& all, const std::string& kind, const std::string&
 
 }  // namespace
 
-TEST_CASE("A clear trend across levels is printed with its test; noise says the trend is not shown",
+TEST_CASE("A clear trend across levels is printed with its test and noise says the trend is not shown",
           "[report][findings][trend]") {
   const std::vector<double> levels{0.5, 0.7, 0.9};
   SECTION("every seed's disagreement rises with level") {
@@ -56,7 +56,8 @@ TEST_CASE("A clear trend across levels is printed with its test; noise says the 
                                               {0.061, 0.060, 0.063, 0.059, 0.062},
                                               {0.080, 0.079, 0.082, 0.081, 0.078}},
                                      {0.0558, 0.0596, 0.0730});
-    const json* f = finding(compaudit::report::findings(report), "pie_trend", "prune");
+    const json all = compaudit::report::findings(report);
+    const json* f = finding(all, "pie_trend", "prune");
     REQUIRE(f);
     INFO((*f)["text"]);
     CHECK_THAT((*f)["text"].get<std::string>(), Catch::StartsWith("PIE fraction rises with level: 5.58% → 5.96% → 7.30%"));
@@ -70,7 +71,8 @@ TEST_CASE("A clear trend across levels is printed with its test; noise says the 
     for (auto& level : values)
       for (auto& v : level) v = noise(rng);
     const json report = sweep_report(levels, values, {0.0558, 0.0596, 0.0730});
-    const json* f = finding(compaudit::report::findings(report), "pie_trend", "prune");
+    const json all = compaudit::report::findings(report);
+    const json* f = finding(all, "pie_trend", "prune");
     REQUIRE(f);
     INFO((*f)["text"]);
     CHECK_THAT((*f)["text"].get<std::string>(), Catch::Contains("trend not shown (p = "));
@@ -82,13 +84,14 @@ TEST_CASE("A clear trend across levels is printed with its test; noise says the 
     json report = sweep_report(levels, {{0.05}, {0.06}, {0.07}}, {0.05, 0.06, 0.07});
     for (auto& arm : report["arms"])
       for (auto& m : arm["metrics"]) m["result"].erase("per_seed");
-    const json* f = finding(compaudit::report::findings(report), "pie_trend", "prune");
+    const json all = compaudit::report::findings(report);
+    const json* f = finding(all, "pie_trend", "prune");
     REQUIRE(f);
     CHECK_THAT((*f)["text"].get<std::string>(), Catch::Contains("trend not tested"));
   }
 }
 
-TEST_CASE("PIEs are stated beside their noise floor, and an underpowered Welch test counts nothing",
+TEST_CASE("PIEs are stated beside their noise floor and an underpowered Welch test counts nothing",
           "[report][findings]") {
   const json all = compaudit::report::findings(
       sweep_report({0.5, 0.9}, {{0.05, 0.05}, {0.06, 0.07}}, {0.0558, 0.0730}));

@@ -93,34 +93,30 @@ std::optional<std::string> pie_noise(const json& pie) {
   auto p = number_at(pie, {"summary", "pie_p_value"});
   if (!f || !floor || !p) return std::nullopt;
   std::string ci;
-  if (pie.contains("intervals") && pie["intervals"].contains("pie_fraction_ci") &&
-      pie["intervals"]["pie_fraction_ci"].is_array() && pie["intervals"]["pie_fraction_ci"].size() == 2)
-    ci = fmt::format(" [95% CI {}, {}]", pc(pie["intervals"]["pie_fraction_ci"][0].get<double>()),
-                     pc(pie["intervals"]["pie_fraction_ci"][1].get<double>()));
+  if (auto range = pie_interval(pie)) ci = fmt::format(" [95% CI {}, {}]", pc(range->first), pc(range->second));
   const double alpha = number_at(pie, {"null", "alpha"}).value_or(0.05);
-  const bool above = pie["summary"].value("above_noise", false);
-  return fmt::format("PIE fraction {}{} against a seed-noise floor of {} (permutation p = {:.3g}, {} {}swaps): {} "
+  return fmt::format("PIE fraction {}{} against a seed-noise floor of {} (permutation p = {:.3g}, {:.0f} {}swaps): {} "
                      "at alpha = {:g}",
-                     pc(*f), ci, pc(*floor), *p, pie.contains("null") ? pie["null"].value("permutations", 0) : 0,
-                     pie.contains("null") && pie["null"].value("exact", false) ? "exhaustive " : "",
-                     above ? "above noise" : "not above noise", alpha);
+                     pc(*f), ci, pc(*floor), *p, number_at(pie, {"null", "permutations"}).value_or(0),
+                     flag_at(pie, {"null", "exact"}) ? "exhaustive " : "",
+                     flag_at(pie, {"summary", "above_noise"}) ? "above noise" : "not above noise", alpha);
 }
 
 /// What Welch's test can say at this K: "underpowered" below its minimum K, and the K that would detect the
 /// observed effects (science.md §8).
 std::optional<std::string> welch_power(const json& welch) {
-  const json& s = welch.value("summary", json::object());
-  auto need_min = number(s, "k_needed_min"), need_max = number(s, "k_needed_max");
+  auto need_min = number_at(welch, {"summary", "k_needed_min"}), need_max = number_at(welch, {"summary", "k_needed_max"});
   const std::string need =
       need_min ? fmt::format("the observed effects would need K = {:.0f}{} models per population for power 0.8",
                              *need_min, need_max && *need_max != *need_min ? fmt::format(" to {:.0f}", *need_max) : "")
                : "no class has an effect to size";
-  if (s.value("status", "ok") == "underpowered")
-    return fmt::format("Welch's test is underpowered with K = {} and {} models (fewer than {}): no impacted classes "
-                       "are counted; {}",
-                       s.value("models_ref", 0), s.value("models_cand", 0), s.value("min_models", 3), need);
-  if (number(s, "impacted_classes").value_or(-1) == 0 && need_min)
-    return fmt::format("no impacted class at K = {}; {}", s.value("models_cand", 0), need);
+  const auto models = [&](const char* key) { return number_at(welch, {"summary", key}).value_or(0); };
+  if (text_at(welch, {"summary", "status"}, "ok") == "underpowered")
+    return fmt::format("Welch's test is underpowered with K = {:.0f} and {:.0f} models (fewer than {:.0f}): no "
+                       "impacted classes are counted; {}",
+                       models("models_ref"), models("models_cand"), models("min_models"), need);
+  if (number_at(welch, {"summary", "impacted_classes"}).value_or(-1) == 0 && need_min)
+    return fmt::format("no impacted class at K = {:.0f}; {}", models("models_cand"), need);
   return std::nullopt;
 }
 
@@ -201,7 +197,7 @@ json findings(const json& report) {
     if (const json* p = metric_result(arm, kPie))
       if (auto text = pie_noise(*p)) {
         add("pie_noise", arm["name"], *text);
-        out.back()["shown"] = (*p)["summary"].value("above_noise", false);
+        out.back()["shown"] = flag_at(*p, {"summary", "above_noise"});
       }
     if (const json* w = metric_result(arm, kWelch))
       if (auto text = welch_power(*w)) add("power", arm["name"], *text);

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <utility>
 
 namespace compaudit::report {
 
@@ -43,6 +44,36 @@ inline std::optional<double> number_at(const nlohmann::json& j, std::initializer
     cur = &(*cur)[key];
   }
   return cur->is_number() ? std::optional<double>(cur->get<double>()) : std::nullopt;
+}
+
+/// A string at a path of object keys, or `fallback` when missing or not a string.
+inline std::string text_at(const nlohmann::json& j, std::initializer_list<const char*> path, const std::string& fallback) {
+  const nlohmann::json* cur = &j;
+  for (const char* key : path) {
+    if (!cur->is_object() || !cur->contains(key)) return fallback;
+    cur = &(*cur)[key];
+  }
+  return cur->is_string() ? cur->get<std::string>() : fallback;
+}
+
+/// A bool at a path of object keys; false when missing or not a bool.
+inline bool flag_at(const nlohmann::json& j, std::initializer_list<const char*> path) {
+  const nlohmann::json* cur = &j;
+  for (const char* key : path) {
+    if (!cur->is_object() || !cur->contains(key)) return false;
+    cur = &(*cur)[key];
+  }
+  return cur->is_boolean() && cur->get<bool>();
+}
+
+/// The PIE metric's bootstrap interval intervals.pie_fraction_ci as (lo, hi), or nullopt when absent or malformed.
+inline std::optional<std::pair<double, double>> pie_interval(const nlohmann::json& pie) {
+  if (!pie.is_object() || !pie.contains("intervals") || !pie["intervals"].is_object()) return std::nullopt;
+  const auto it = pie["intervals"].find("pie_fraction_ci");
+  if (it == pie["intervals"].end() || !it->is_array() || it->size() != 2 || !(*it)[0].is_number() ||
+      !(*it)[1].is_number())
+    return std::nullopt;
+  return std::pair<double, double>((*it)[0].get<double>(), (*it)[1].get<double>());
 }
 
 /// True for arms without compression steps (dense, dense+ft): drawn as reference lines.

@@ -83,26 +83,24 @@ const json* metric_entry(const json& arm, int index) {
 std::string pie_cell(const json* pie) {
   if (!pie) return "–";
   std::string h = pct(number_at(*pie, {"summary", "pie_fraction"}));
-  const json& ci = pie->value("intervals", json::object()).value("pie_fraction_ci", json());
-  if (ci.is_array() && ci.size() == 2 && ci[0].is_number() && ci[1].is_number())
-    h += fmt::format(" <span class=sub>[{:.2f}, {:.2f}]</span>", ci[0].get<double>() * 100, ci[1].get<double>() * 100);
+  if (auto ci = pie_interval(*pie))
+    h += fmt::format(" <span class=sub>[{:.2f}, {:.2f}]</span>", ci->first * 100, ci->second * 100);
   auto floor = number_at(*pie, {"summary", "pie_fraction_null_mean"});
   auto p = number_at(*pie, {"summary", "pie_p_value"});
   if (floor && p)
     h += fmt::format("<br><small>floor {} · p {:.2g} · {}</small>", pct(floor), *p,
-                     (*pie)["summary"].value("above_noise", false) ? "<b>above noise</b>" : "not above noise");
+                     flag_at(*pie, {"summary", "above_noise"}) ? "<b>above noise</b>" : "not above noise");
   return h;
 }
 
 /// Impacted classes, or "underpowered" and the K that would detect the observed effects.
 std::string impacted_cell(const json* welch) {
   if (!welch) return "–";
-  const json& s = welch->value("summary", json::object());
-  if (s.value("status", "") == "underpowered") {
-    auto need = number(s, "k_needed_min");
+  if (text_at(*welch, {"summary", "status"}, "") == "underpowered") {
+    auto need = number_at(*welch, {"summary", "k_needed_min"});
     return "underpowered" + (need ? fmt::format("<br><small>K ≥ {:.0f} needed</small>", *need) : std::string());
   }
-  auto impacted = number(s, "impacted_classes");
+  auto impacted = number_at(*welch, {"summary", "impacted_classes"});
   return impacted ? fmt::format("{:.0f}", *impacted) : "–";
 }
 

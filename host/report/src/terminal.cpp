@@ -76,12 +76,12 @@ std::string terminal_summary(const json& report, int width) {
     auto pf = pie ? number_at(*pie, {"summary", "pie_fraction"}) : std::nullopt;
     auto floor = pie ? number_at(*pie, {"summary", "pie_fraction_null_mean"}) : std::nullopt;
     auto imp = welch ? number_at(*welch, {"summary", "impacted_classes"}) : std::nullopt;
-    const bool underpowered = welch && (*welch)["summary"].value("status", "") == "underpowered";
+    const bool underpowered = welch && text_at(*welch, {"summary", "status"}, "") == "underpowered";
     // "*": above the seed-noise floor (permutation p < the metric's alpha); the findings below say it in words.
     std::string pie_cell = "-";
     if (pf) pie_cell = fmt::format("{:.2f}", *pf * 100);
     if (pf && floor)
-      pie_cell += fmt::format(" ({:.2f}){}", *floor * 100, (*pie)["summary"].value("above_noise", false) ? "*" : " ");
+      pie_cell += fmt::format(" ({:.2f}){}", *floor * 100, flag_at(*pie, {"summary", "above_noise"}) ? "*" : " ");
     row(arm.value("name", ""),
         arm.value("sweep", json::object()).empty() ? "-" : fmt::format("{:g}", arm.value("level", 0.0)), top1,
         pie_cell, imp ? fmt::format("{:.0f}", *imp) : underpowered ? "underpowered" : "-",
