@@ -242,7 +242,8 @@ def main():
     for name, _ in ARMS:
         r_all, c_all = preds["dense"], preds[name]
         per_seed = [(flips(y, r, c, classes), mcnemar(y, r, c, classes),
-                     kl_shift(y, r, c, probs["dense"][k], probs[name][k])) for k, (r, c) in enumerate(zip(r_all, c_all))]
+                     kl_shift(y, r, c, probs["dense"][k], probs[name][k]))
+                    for k, (r, c) in enumerate(zip(r_all, c_all))]
         boot = paired_bootstrap(y, r_all, c_all, classes, args.resamples, 0, args.critical_class, 0.05, args.delta)
         results[name] = {
             "flips": mean_summaries([s[0]["summary"] for s in per_seed]),
@@ -253,7 +254,8 @@ def main():
     t_stats = time.perf_counter() - t0
 
     print(json.dumps({"seeds": args.seeds, "threads": args.threads, "n": len(y), "arms": results,
-                      "seconds": {"import": T_IMPORTED - T_START, "load": t_load, "inference": t_infer, "statistics": t_stats,
+                      "seconds": {"import": T_IMPORTED - T_START, "load": t_load, "inference": t_infer,
+                                  "statistics": t_stats,
                                   "in_process": time.perf_counter() - T_START}}, default=float))
 
 

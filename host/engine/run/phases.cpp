@@ -29,8 +29,6 @@ void Executor::describe_run() {
   if (store_.data()) return;  // resumed: already described
   nlohmann::json settings;
   settings["seeds"] = pipeline_.seeds;
-  settings["alpha"] = pipeline_.report.alpha;
-  settings["correction"] = pipeline_.report.correction;
   settings["formats"] = pipeline_.report.formats;
   settings["pipeline_dir"] = pipeline_dir_;
   settings["model"] = {{"arch", pipeline_.model.arch},

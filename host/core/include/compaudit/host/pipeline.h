@@ -131,10 +131,7 @@ struct MemorizationSpec {
 
 struct ReportSpec {
   std::vector<std::string> formats{"json", "html", "terminal"};
-  // Not read from the pipeline: [report] refuses alpha and correction (the metrics that test own them, issue 13).
-  // Kept only because the engine still records them in the run's settings; report.json leaves them out.
-  double alpha = 0.05;
-  std::string correction = "none";
+  // No alpha or correction: [report] refuses them; the metrics that test own them (docs/pipelines.md).
 };
 
 /// [[gate]]: a bound on one statistic a metric reports for an arm (docs/gates.md). A run whose gate fails exits
