@@ -104,22 +104,14 @@ bool has_all(const std::set<std::string>& flags, std::initializer_list<const cha
   return true;
 }
 
-// The explicit cores below need x86-64 with AVX2 (Haswell kernels) and Debian's OpenBLAS behind LibTorch.
-bool can_run_here(const std::set<std::string>& flags) {
+// The explicit cores below need x86-64 with AVX2 (Haswell kernels) and Debian's OpenBLAS behind LibTorch. Elsewhere
+// the test case is skipped (support/skip.h: exit 77, which ctest reports as skipped): the first statement of each.
+void skip_unless_runnable_here() {
 #if defined(__x86_64__)
-  if (!fs::exists(kDigitsCsv)) {
-    WARN("no scikit-learn digits at " << kDigitsCsv << ": skipped");
-    return false;
-  }
-  if (!has_all(flags, {"avx2", "fma"})) {
-    WARN("this CPU has no AVX2: skipped");
-    return false;
-  }
-  return true;
+  COMPAUDIT_SKIP_UNLESS_DIGITS();
+  COMPAUDIT_SKIP_UNLESS(has_all(cpu_flags(), {"avx2", "fma"}), "this CPU has no AVX2 and FMA");
 #else
-  (void)flags;
-  WARN("not x86-64: skipped");
-  return false;
+  COMPAUDIT_SKIP_UNLESS(false, "not x86-64");
 #endif
 }
 
@@ -127,8 +119,7 @@ bool can_run_here(const std::set<std::string>& flags) {
 
 TEST_CASE("compaudit run records the OpenBLAS core it computed with, whichever the environment chose",
           "[blas][run]") {
-  const auto flags = cpu_flags();
-  if (!can_run_here(flags)) return;
+  skip_unless_runnable_here();
   const fs::path dir = scratch("run");
   const fs::path pipeline = write_pipeline(dir);
   // Two cores every AVX2 CPU can run; the recorded name must follow the one OpenBLAS says it loaded.
@@ -148,8 +139,7 @@ TEST_CASE("compaudit run records the OpenBLAS core it computed with, whichever t
 }
 
 TEST_CASE("A run resumed under another BLAS core says so on stderr and in the store's log", "[blas][run][resume]") {
-  const auto flags = cpu_flags();
-  if (!can_run_here(flags)) return;
+  skip_unless_runnable_here();
   const fs::path dir = scratch("resume");
   const fs::path pipeline = write_pipeline(dir);
   const fs::path run_dir = dir / "run";
@@ -176,8 +166,7 @@ TEST_CASE("A run resumed under another BLAS core says so on stderr and in the st
 
 TEST_CASE("A run records the oneDNN instruction set of its stacked products, and a resume under another says so",
           "[blas][run][resume]") {
-  const auto flags = cpu_flags();
-  if (!can_run_here(flags)) return;
+  skip_unless_runnable_here();
   const fs::path dir = scratch("gemm");
   const fs::path pipeline = write_pipeline(dir);
   const fs::path run_dir = dir / "run";
@@ -201,8 +190,7 @@ TEST_CASE("A run records the oneDNN instruction set of its stacked products, and
 }
 
 TEST_CASE("Shards computed with different BLAS cores merge, and the merged run records both", "[blas][run][merge]") {
-  const auto flags = cpu_flags();
-  if (!can_run_here(flags)) return;
+  skip_unless_runnable_here();
   const fs::path dir = scratch("merge");
   const fs::path pipeline = write_pipeline(dir);
   for (const auto& [shard, core] : {std::pair{"0/2", "HASWELL"}, std::pair{"1/2", "SANDYBRIDGE"}}) {

@@ -54,7 +54,7 @@ const store::MetricResult* find_metric(std::vector<store::MetricResult>&& all, c
 
 TEST_CASE("An audit of digits runs end to end, reruns identically and writes parseable reports",
           "[engine][audit][e2e]") {
-  if (!fs::exists(kDigitsCsv)) return;  // python3-sklearn absent
+  COMPAUDIT_SKIP_UNLESS_DIGITS();
   const auto dir = engine_test::scratch_dir("audit-digits");
   const std::string pipeline = write_pipeline(dir, digits_pipeline("digits-e2e"));
   REQUIRE(engine_test::run_pipeline(pipeline, (dir / "run1").string()) == host::exit_ok);
@@ -107,7 +107,7 @@ TEST_CASE("An audit of digits runs end to end, reruns identically and writes par
 }
 
 TEST_CASE("A run stopped after some cells and resumed equals an uninterrupted run", "[engine][audit][resume]") {
-  if (!fs::exists(kDigitsCsv)) return;
+  COMPAUDIT_SKIP_UNLESS_DIGITS();
   const auto dir = engine_test::scratch_dir("audit-resume");
   const std::string pipeline = write_pipeline(dir, digits_pipeline("digits-resume"));
   REQUIRE(engine_test::run_pipeline(pipeline, (dir / "whole").string()) == host::exit_ok);
@@ -139,7 +139,7 @@ TEST_CASE("A run stopped after some cells and resumed equals an uninterrupted ru
 }
 
 TEST_CASE("A compressor that throws fails its own cells and the run goes on", "[engine][audit][failure]") {
-  if (!fs::exists(kDigitsCsv)) return;
+  COMPAUDIT_SKIP_UNLESS_DIGITS();
   const auto dir = engine_test::scratch_dir("audit-failure");
   // A critical class the data does not have (digits has 10): only the data tells, so `compaudit validate` accepts
   // it and the plugin throws in compress(). (Layer patterns and cuts that fit no layer are caught by validation.)
@@ -197,7 +197,8 @@ TEST_CASE("Bad runs are refused with the exit code of their category", "[engine]
 
 TEST_CASE("A TorchScript model from PyTorch is pruned, fine-tuned, evaluated and exported back to PyTorch",
           "[engine][audit][torchscript][export]") {
-  if (!fs::exists(kDigitsCsv) || !fs::exists("/usr/bin/python3")) return;
+  COMPAUDIT_SKIP_UNLESS_DIGITS();
+  COMPAUDIT_SKIP_UNLESS(fs::exists("/usr/bin/python3"), "Debian's /usr/bin/python3 (python3-torch) not found");
   const auto dir = engine_test::scratch_dir("audit-torchscript");
   std::string text = digits_pipeline("digits-ts");
   const std::string mlp = "arch = \"mlp\"\nhidden = [32]";
@@ -225,7 +226,8 @@ TEST_CASE("A TorchScript model from PyTorch is pruned, fine-tuned, evaluated and
 }
 
 TEST_CASE("A built-in model exports as a state dict torch.load reads, masks applied", "[engine][export]") {
-  if (!fs::exists(kDigitsCsv) || !fs::exists("/usr/bin/python3")) return;
+  COMPAUDIT_SKIP_UNLESS_DIGITS();
+  COMPAUDIT_SKIP_UNLESS(fs::exists("/usr/bin/python3"), "Debian's /usr/bin/python3 (python3-torch) not found");
   const auto dir = engine_test::scratch_dir("export-builtin");
   const std::string pipeline = write_pipeline(dir, digits_pipeline("digits-export"));
   REQUIRE(engine_test::run_pipeline(pipeline, (dir / "run").string()) == host::exit_ok);
@@ -253,7 +255,7 @@ TEST_CASE("A built-in model exports as a state dict torch.load reads, masks appl
 }
 
 TEST_CASE("Memorization scores are estimated and an augmentation policy changes training", "[engine][audit][memorization]") {
-  if (!fs::exists(kDigitsCsv)) return;
+  COMPAUDIT_SKIP_UNLESS_DIGITS();
   const auto dir = engine_test::scratch_dir("audit-memorization");
   const std::string extra = R"(
 [augmentation]
@@ -262,7 +264,7 @@ std = 0.3
 
 [memorization]
 models = 4
-fraction = 0.75
+fraction = 0.7
 epochs = 1
 
 [[metric]]
@@ -288,6 +290,26 @@ plugin = "org.compaudit.metric.memorization"
   CHECK(metric->error.empty());
   // Predictions on the training split were stored for the metric.
   CHECK(s.predictions("prune@sparsity=0.9", 0, "train", false));
+  // fraction 0.7 of T = 4 is m = round(2.8) = 3 subsets per example: the run records and the metric reports 3/4.
+  const nlohmann::json settings = s.run().settings["memorization"];
+  CHECK(settings["fraction"].get<double>() == 0.7);
+  CHECK(settings["subsets_per_example"] == 3);
+  CHECK(settings["realized_fraction"].get<double>() == 0.75);
+  CHECK(metric->result["subsets"]["per_example"] == 3);
+  CHECK(metric->result["subsets"]["realized_fraction"].get<double>() == 0.75);
+  CHECK(metric->result["intervals"].contains("mismatch_rate"));
+  // The subset records are kept: every training example in exactly 3 of the 4 subsets; influence is computed.
+  const auto membership = s.blob("", 0, "memorization/membership");
+  REQUIRE(membership);
+  REQUIRE(static_cast<std::int64_t>(membership->size()) == 4 * data->splits.at(0).n);
+  for (std::int64_t i = 0; i < data->splits.at(0).n; ++i) {
+    int in = 0;
+    for (std::int64_t t = 0; t < 4; ++t) in += (*membership)[static_cast<std::size_t>(t * data->splits.at(0).n + i)];
+    CHECK(in == 3);
+  }
+  CHECK(metric->result["influence"]["available"] == true);
+  CHECK(metric->result["influence"]["models"] == 4);
+  CHECK(metric->result["influence"]["points"].size() == metric->result["influence"]["flipped"].get<std::size_t>());
 
   const store::Store p = store::Store::open((dir / "plain").string(), store::Store::Access::read_only);
   CHECK(p.predictions("dense", 0, "test")->probs != s.predictions("dense", 0, "test")->probs);

@@ -230,7 +230,7 @@ TEST_CASE("A ResNet and a CNN with an activation hook are not stacked", "[engine
 }
 
 TEST_CASE("A CNN audit at two chains gives the bits of a one-thread run", "[engine][batched][cnn][audit]") {
-  if (!std::filesystem::exists(test_support::kDigitsCsv)) return;
+  COMPAUDIT_SKIP_UNLESS_DIGITS();
   const auto dir = engine_test::scratch_dir("batched-cnn-chains");
   const auto pipeline = dir / "pipeline.toml";
   // Dense, magnitude pruning with fine-tuning (stacked), and full-int8 quantization with activation hooks and

@@ -44,7 +44,7 @@ std::string fingerprint(const fs::path& run_dir) { return engine_test::fingerpri
 
 TEST_CASE("Chains taking (arm, seed share) tasks from a shared queue give the bits of a one-thread run",
           "[engine][chains]") {
-  if (!fs::exists(kDigitsCsv)) return;
+  COMPAUDIT_SKIP_UNLESS_DIGITS();
   const auto dir = engine_test::scratch_dir("chains-queue");
   const auto pipeline = dir / "pipeline.toml";
   engine_test::write_text(pipeline, pipeline_text());
@@ -80,7 +80,7 @@ TEST_CASE("Chains taking (arm, seed share) tasks from a shared queue give the bi
 }
 
 TEST_CASE("The memorization estimate has the same bits at one and two chains", "[engine][chains][memorization]") {
-  if (!fs::exists(kDigitsCsv)) return;
+  COMPAUDIT_SKIP_UNLESS_DIGITS();
   const std::string arch = GENERATE(std::string("mlp"), std::string("cnn"));
   INFO(arch);
   const auto dir = engine_test::scratch_dir("chains-memorization-" + arch);

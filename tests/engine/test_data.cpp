@@ -5,6 +5,8 @@
 #include "data/splits.h"
 #include "test_helpers.h"
 
+#include "support/skip.h"
+
 #include <compaudit/error.h>
 
 #include <ATen/ATen.h>
@@ -46,7 +48,8 @@ TEST_CASE("IDX files are read plain and gzip-compressed alike", "[engine][data]"
 
 TEST_CASE("The real Fashion-MNIST test files load", "[engine][data][real]") {
   const std::string d = "/usr/share/datasets/fashion-mnist/";
-  if (!std::filesystem::exists(d + "t10k-labels-idx1-ubyte.gz")) return;  // package dataset-fashion-mnist absent
+  COMPAUDIT_SKIP_UNLESS(std::filesystem::exists(d + "t10k-labels-idx1-ubyte.gz"),
+                        "Fashion-MNIST (dataset-fashion-mnist) not found in " + d);
   const RawData raw = read_idx(d + "t10k-images-idx3-ubyte.gz", d + "t10k-labels-idx1-ubyte.gz");
   CHECK(raw.inputs.sizes() == at::IntArrayRef({10000, 1, 28, 28}));
   CHECK(at::bincount(raw.targets).eq(1000).all().item<bool>());
@@ -119,7 +122,8 @@ TEST_CASE("CIFAR-10 batches are read record by record", "[engine][data]") {
 
 TEST_CASE("scikit-learn's digits and breast cancer CSV files load with their layouts", "[engine][data][real]") {
   const std::string d = "/usr/lib/python3/dist-packages/sklearn/datasets/data/";
-  if (!std::filesystem::exists(d + "digits.csv.gz")) return;  // python3-sklearn absent
+  COMPAUDIT_SKIP_UNLESS(std::filesystem::exists(d + "digits.csv.gz"),
+                        "scikit-learn's data (python3-sklearn) not found in " + d);
   const RawData digits = read_csv(d + "digits.csv.gz", {"last", false});
   CHECK(digits.inputs.sizes() == at::IntArrayRef({1797, 64}));
   CHECK(digits.targets.max().item<std::int64_t>() == 9);
@@ -187,7 +191,8 @@ TEST_CASE("Stratified splits, limits and the long-tail profile keep their promis
 TEST_CASE("load_data splits digits, keeps the test set balanced under a long tail and normalises from training",
           "[engine][data][real]") {
   const std::string d = "/usr/lib/python3/dist-packages/sklearn/datasets/data/";
-  if (!std::filesystem::exists(d + "digits.csv.gz")) return;
+  COMPAUDIT_SKIP_UNLESS(std::filesystem::exists(d + "digits.csv.gz"),
+                        "scikit-learn's data (python3-sklearn) not found in " + d);
   host::DataSpec spec;
   spec.format = "csv";
   spec.train = d + "digits.csv.gz";

@@ -259,7 +259,7 @@ int run_on_full_disk(const Whole& w, const fs::path& run_dir, long long refusals
 
 TEST_CASE("A disk that fills up fails cells as the environment's, and --resume computes them again",
           "[engine][resume][disk-full]") {
-  if (!fs::exists(kDigitsCsv)) return;
+  COMPAUDIT_SKIP_UNLESS_DIGITS();
   const Whole& w = whole();
   REQUIRE(w.bytes > 0);
 
@@ -293,7 +293,7 @@ TEST_CASE("A disk that fills up fails cells as the environment's, and --resume c
 }
 
 TEST_CASE("A plugin's own failure stays failed on --resume unless --retry-failed", "[engine][resume][retry]") {
-  if (!fs::exists(kDigitsCsv)) return;
+  COMPAUDIT_SKIP_UNLESS_DIGITS();
   const auto dir = engine_test::scratch_dir("resume-retry");
   // critical_class 12 on 10-class digits: the plugin throws in compress() (as in test_audit.cpp).
   const std::string broken = R"(
@@ -327,7 +327,7 @@ name = "broken"
 }
 
 TEST_CASE("A corrupt stored model is refused by export and recomputed by --resume", "[engine][resume][blob-crc]") {
-  if (!fs::exists(kDigitsCsv)) return;
+  COMPAUDIT_SKIP_UNLESS_DIGITS();
   const Whole& w = whole();
   const fs::path run_dir = w.dir / "corrupt";
   fs::remove_all(run_dir);
@@ -362,7 +362,7 @@ TEST_CASE("A corrupt stored model is refused by export and recomputed by --resum
 }
 
 TEST_CASE("Resume refuses data that changed since the run started, naming the file", "[engine][resume][digests]") {
-  if (!fs::exists(kDigitsCsv)) return;
+  COMPAUDIT_SKIP_UNLESS_DIGITS();
   const auto dir = engine_test::scratch_dir("resume-digests");
   const fs::path csv = dir / "digits.csv";
   engine_test::shell("gzip -dc '" + kDigitsCsv + "' > '" + csv.string() + "'");
@@ -402,7 +402,7 @@ TEST_CASE("Resume refuses data that changed since the run started, naming the fi
 }
 
 TEST_CASE("export refuses to write over the run's own files and writes atomically", "[engine][export][safety]") {
-  if (!fs::exists(kDigitsCsv)) return;
+  COMPAUDIT_SKIP_UNLESS_DIGITS();
   const Whole& w = whole();
   const fs::path run_dir = w.dir / "whole";
   const auto done_before = store::Store::open(run_dir.string(), store::Store::Access::read_only)
@@ -434,7 +434,7 @@ TEST_CASE("export refuses to write over the run's own files and writes atomicall
 }
 
 TEST_CASE("run -o onto a directory of other files is refused and writes nothing there", "[engine][run-dir]") {
-  if (!fs::exists(kDigitsCsv)) return;
+  COMPAUDIT_SKIP_UNLESS_DIGITS();
   const Whole& w = whole();
   const fs::path foreign = w.dir / "foreign";
   fs::remove_all(foreign);

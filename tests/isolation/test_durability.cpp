@@ -143,14 +143,14 @@ std::mt19937 random_engine() {
 }  // namespace
 
 TEST_CASE("kill -9 after some cells, then --resume, equals an uninterrupted run", "[durability][kill]") {
-  if (!fs::exists(kDigitsCsv)) return;
+  COMPAUDIT_SKIP_UNLESS_DIGITS();
   for (const int n : {1, 7, kCells - 1})
     kill_and_resume("after-" + std::to_string(n), [n](const Progress& p) { return p.done >= n; },
                     std::chrono::milliseconds(0));
 }
 
 TEST_CASE("kill -9 at random times, then --resume, equals an uninterrupted run", "[durability][kill]") {
-  if (!fs::exists(kDigitsCsv)) return;
+  COMPAUDIT_SKIP_UNLESS_DIGITS();
   // Cells are committed a group of seeds at a time (the batched engine), so "inside a cell" is any moment between
   // two commits: times drawn uniformly over the uninterrupted run's duration land there almost always. Where each
   // landed is printed; a time after the run's end only resumes a finished run (still checked).
@@ -169,7 +169,7 @@ TEST_CASE("kill -9 at random times, then --resume, equals an uninterrupted run",
 
 TEST_CASE("kill -9 during memorization and metrics, then --resume, equals an uninterrupted run",
           "[durability][kill]") {
-  if (!fs::exists(kDigitsCsv)) return;
+  COMPAUDIT_SKIP_UNLESS_DIGITS();
   kill_and_resume("memorization", [](const Progress& p) { return p.done == kCells; }, std::chrono::milliseconds(0));
   // The metrics phase takes milliseconds: the engine's test hook pauses before each of its 15 results, so the kill
   // lands after some are stored and before the last.
@@ -179,7 +179,7 @@ TEST_CASE("kill -9 during memorization and metrics, then --resume, equals an uni
 }
 
 TEST_CASE("kill -9 right after the store appears, then --resume, equals an uninterrupted run", "[durability][kill]") {
-  if (!fs::exists(kDigitsCsv)) return;
+  COMPAUDIT_SKIP_UNLESS_DIGITS();
   // Polls for the file itself: the moment a kill is most likely to catch the store half-created.
   const fs::path store_file = fixture().dir / "at-start" / "results.sqlite";
   kill_and_resume("at-start", [store_file](const Progress&) { return fs::exists(store_file); },
@@ -188,7 +188,7 @@ TEST_CASE("kill -9 right after the store appears, then --resume, equals an unint
 
 TEST_CASE("kill -9 of an isolating host ends its worker, and --resume equals an uninterrupted run",
           "[durability][kill][isolation]") {
-  if (!fs::exists(kDigitsCsv)) return;
+  COMPAUDIT_SKIP_UNLESS_DIGITS();
   kill_and_resume("isolated", [](const Progress& p) { return p.done >= 3 && p.running > 0; },
                   std::chrono::milliseconds(300), {"--isolate", "process"});
   // The killed worker's log was cleaned up by the resumed (isolating) host... or never existed in-process.
@@ -203,7 +203,7 @@ TEST_CASE("kill -9 of an isolating host ends its worker, and --resume equals an 
 }
 
 TEST_CASE("a second run on a run directory in use is refused by the lock", "[durability][lock]") {
-  if (!fs::exists(kDigitsCsv)) return;
+  COMPAUDIT_SKIP_UNLESS_DIGITS();
   const Fixture& f = fixture();
   const fs::path run_dir = f.dir / "locked";
   fs::remove_all(run_dir);

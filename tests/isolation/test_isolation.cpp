@@ -53,7 +53,7 @@ name = "calm"
 
 TEST_CASE("A plugin that segfaults, aborts, hangs or runs out of memory fails only its own cell, with the cause",
           "[isolation][fault]") {
-  if (!fs::exists(kDigitsCsv)) return;
+  COMPAUDIT_SKIP_UNLESS_DIGITS();
   const auto dir = scratch_dir("faults");
   // 45 s per worker is far above a digits cell (1-3 s with start-up, more on a loaded machine) and bounds the
   // hanging one; 1024 MiB is the smallest limit allowed, so the memory faults end soon.
@@ -97,7 +97,7 @@ TEST_CASE("A plugin that segfaults, aborts, hangs or runs out of memory fails on
 }
 
 TEST_CASE("An isolated run computes the same results as an in-process run", "[isolation][equality]") {
-  if (!fs::exists(kDigitsCsv)) return;
+  COMPAUDIT_SKIP_UNLESS_DIGITS();
   const auto dir = scratch_dir("equality");
   write_text(dir / "pipeline.toml", digits_pipeline("equality", kPlainArms));
   const std::string pipeline = (dir / "pipeline.toml").string();
@@ -133,7 +133,7 @@ TEST_CASE("An isolated run computes the same results as an in-process run", "[is
 }
 
 TEST_CASE("Bad isolation settings are refused with the pipeline's file, line and key", "[isolation][bad]") {
-  if (!fs::exists(kDigitsCsv)) return;
+  COMPAUDIT_SKIP_UNLESS_DIGITS();
   const auto dir = scratch_dir("bad-settings");
   for (const auto& [run_table, expected] : std::vector<std::pair<std::string, std::string>>{
            {"\n[run]\nisolation = \"always\"\n", "isolation = \"always\" is not one of"},

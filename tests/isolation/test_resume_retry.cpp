@@ -28,7 +28,7 @@ std::map<std::string, int> attempts(const fs::path& run_dir) {
 
 TEST_CASE("Resume retries a cell whose worker was killed, not one its plugin failed, unless --retry-failed",
           "[isolation][resume][retry]") {
-  if (!fs::exists(kDigitsCsv)) return;
+  COMPAUDIT_SKIP_UNLESS_DIGITS();
   const auto dir = scratch_dir("resume-retry");
   compaudit::test_support::DigitsAudit audit;
   audit.name = "retry";

@@ -107,3 +107,19 @@ TEST_CASE("PIEs are stated beside their noise floor and an underpowered Welch te
   CHECK_THAT((*power)["text"].get<std::string>(), Catch::Contains("would need K = 6 to 40 models per population"));
   CHECK(finding(all, "impacted_trend", "prune") == nullptr);  // no counts to list
 }
+
+TEST_CASE("The memorization finding states Spearman's interval and the subset fraction as run", "[report][findings]") {
+  json report = sweep_report({0.9}, {{0.05, 0.06}}, {0.07});
+  const json mem = {{"summary", {{"spearman", 0.25}}},
+                    {"intervals", {{"spearman", {0.125, 0.375}}}},
+                    {"bins", json::array({{{"mismatch_rate", 0.1}}, {{"mismatch_rate", 0.4}}})},
+                    {"subsets", {{"models", 8}, {"per_example", 6}, {"requested_fraction", 0.7},
+                                 {"realized_fraction", 0.75}}}};
+  report["arms"][1]["metrics"].push_back(
+      {{"id", "org.compaudit.metric.memorization"}, {"reference", "dense"}, {"result", mem}, {"error", ""}});
+  const json all = compaudit::report::findings(report);
+  const json* f = finding(all, "memorization", "prune@0");
+  REQUIRE(f);
+  CHECK_THAT((*f)["text"].get<std::string>(),
+             Catch::EndsWith("; Spearman 0.250 [95% bootstrap 0.125, 0.375]; subsets 6/8 = 0.75 (asked 0.7)"));
+}

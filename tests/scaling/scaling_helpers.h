@@ -23,8 +23,6 @@ namespace scaling_test {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-inline bool have_digits() { return fs::exists(compaudit::test_support::kDigitsCsv); }
-
 /// A fresh scratch directory (removed at the start, kept afterwards for inspection).
 inline fs::path scratch_dir(const std::string& name) {
   const auto dir = fs::temp_directory_path() / "compaudit-scaling-tests" / name;

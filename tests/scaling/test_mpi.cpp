@@ -7,7 +7,7 @@
 using namespace scaling_test;
 
 TEST_CASE("mpirun -np 2 compaudit run --mpi gives the results of one process", "[scaling][mpi]") {
-  if (!have_digits()) return;
+  COMPAUDIT_SKIP_UNLESS_DIGITS();
   REQUIRE(fs::exists(COMPAUDIT_MPIRUN));
   // Computed once per process (Catch re-enters the test case for every section).
   static const fs::path dir = scratch_dir("mpi");

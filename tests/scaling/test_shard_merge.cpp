@@ -22,7 +22,7 @@ std::vector<std::pair<std::string, std::int64_t>> cell_keys(const fs::path& run_
 }  // namespace
 
 TEST_CASE("Shards 0/2 and 1/2 merged give the report and the predictions of one run", "[scaling][shard][merge]") {
-  if (!have_digits()) return;  // python3-sklearn absent
+  COMPAUDIT_SKIP_UNLESS_DIGITS();
   // Computed once per process (Catch re-enters the test case for every section).
   static const fs::path dir = scratch_dir("shard-merge");
   static const std::string p = write_pipeline(dir, digits_pipeline("digits-shards"));
@@ -76,7 +76,7 @@ TEST_CASE("Shards 0/2 and 1/2 merged give the report and the predictions of one 
 
 TEST_CASE("Merge refuses other pipelines and overlapping or missing cells and unfinished shards",
           "[scaling][merge][errors]") {
-  if (!have_digits()) return;
+  COMPAUDIT_SKIP_UNLESS_DIGITS();
   static const fs::path dir = scratch_dir("merge-refusals");
   const auto path = [&](const char* name) { return (dir / name).string(); };
   static const std::string p = [&] {
@@ -152,7 +152,7 @@ TEST_CASE("Merge refuses other pipelines and overlapping or missing cells and un
 
 TEST_CASE("More shards than seeds: the extra shards are empty and the merge still equals one run",
           "[scaling][shard]") {
-  if (!have_digits()) return;
+  COMPAUDIT_SKIP_UNLESS_DIGITS();
   const auto dir = scratch_dir("more-shards-than-seeds");
   Shape mini;
   mini.seeds = 2, mini.memorization = false, mini.pruning = false, mini.epochs = 1;

@@ -6,15 +6,26 @@
 // the test is written, and toml() writes the pipeline text.
 #pragma once
 
+#include "skip.h"  // same folder
+
 #include <fmt/format.h>
 
+#include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <vector>
 
 namespace compaudit::test_support {
 
-/// scikit-learn's digits (1,797 8x8 images, 10 classes), as Debian's python3-sklearn ships it.
-inline const std::string kDigitsCsv = "/usr/lib/python3/dist-packages/sklearn/datasets/data/digits.csv.gz";
+/// scikit-learn's digits (1,797 8x8 images, 10 classes), as Debian's python3-sklearn ships it. The environment
+/// variable COMPAUDIT_TEST_DIGITS, read by the tests only, names another file instead: point it at a missing path to
+/// see every test that needs digits report skipped (tests/README.md).
+inline const std::string kDigitsCsv = [] {
+  const char* override_path = std::getenv("COMPAUDIT_TEST_DIGITS");
+  return std::string(override_path != nullptr && *override_path != '\0'
+                         ? override_path
+                         : "/usr/lib/python3/dist-packages/sklearn/datasets/data/digits.csv.gz");
+}();
 
 /// Global magnitude pruning at 0.5 and 0.9 with one epoch of fine-tuning: two arms, and the dense+ft control.
 inline const std::string kPruneArms = R"(
@@ -33,6 +44,11 @@ name = "int8"
   [[arm.step]]
   plugin = "org.compaudit.quantize.ptq"
 )";
+
+/// First statement of a test case that runs an audit on digits: skips it (support/skip.h) when the file is missing.
+#define COMPAUDIT_SKIP_UNLESS_DIGITS()                                                 \
+  COMPAUDIT_SKIP_UNLESS(std::filesystem::exists(::compaudit::test_support::kDigitsCsv), \
+                        "scikit-learn's digits (python3-sklearn) not found at " + ::compaudit::test_support::kDigitsCsv)
 
 struct DigitsAudit {
   std::string name = "digits";

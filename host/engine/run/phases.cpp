@@ -25,6 +25,31 @@
 
 namespace compaudit::engine {
 
+namespace {
+
+/// m: how many of the T subsets hold each training example. Our choice (documented in docs/engine.md): every point is
+/// in exactly m = round(f*T) subsets, clamped to 1..T-1 so every point has models that saw it and models that did
+/// not. The realized fraction m/T can differ from f (f = 0.7, T = 8: m = 6, 0.75), so the run records both.
+int subsets_per_example(const host::MemorizationSpec& spec) {
+  return std::clamp(static_cast<int>(std::lround(spec.fraction * spec.models)), 1, std::max(1, spec.models - 1));
+}
+
+// The memorization models' subsets and test-split correctness, for the influence estimate (metrics/memorization):
+// blobs of the run (no arm), row-major uint8 0/1 matrices [T, N_train] and [T, N_test]. Blobs, not a new table, so
+// the schema stays at version 2 and a store written before them reads as it is (the influence is then unavailable).
+constexpr const char* kMembershipBlob = "memorization/membership";
+constexpr const char* kTestCorrectBlob = "memorization/test_correct";
+
+/// A [rows, n] uint8 tensor from a stored blob, or undefined when the blob is absent or not a whole number of rows.
+at::Tensor matrix_blob(const store::Store& store, const char* name, std::int64_t n) {
+  auto bytes = store.blob("", 0, name);
+  if (!bytes || n <= 0 || bytes->empty() || bytes->size() % static_cast<std::size_t>(n) != 0) return {};
+  const auto rows = static_cast<std::int64_t>(bytes->size()) / n;
+  return at::tensor(*bytes, at::kByte).view({rows, n});
+}
+
+}  // namespace
+
 void Executor::describe_run() {
   if (store_.data()) return;  // resumed: already described
   nlohmann::json settings;
@@ -56,8 +81,12 @@ void Executor::describe_run() {
     settings["augmentation"] = {{"plugin", pipeline_.augmentation->plugin},
                                 {"params", to_json(pipeline_.augmentation->params)}};
   if (pipeline_.memorization.enabled)
-    settings["memorization"] = {{"models", pipeline_.memorization.models},
-                                {"fraction", pipeline_.memorization.fraction}};
+    settings["memorization"] = {
+        {"models", pipeline_.memorization.models},
+        {"fraction", pipeline_.memorization.fraction},
+        {"subsets_per_example", subsets_per_example(pipeline_.memorization)},
+        {"realized_fraction", static_cast<double>(subsets_per_example(pipeline_.memorization)) /
+                                  static_cast<double>(pipeline_.memorization.models)}};
   nlohmann::json metrics = nlohmann::json::array();
   for (const auto& m : pipeline_.metrics) metrics.push_back({{"plugin", m.plugin}, {"params", to_json(m.params)}});
   settings["metrics"] = metrics;
@@ -95,10 +124,9 @@ void Executor::memorization() {
   if (!spec.enabled || store_.memorization("train")) return;
   const int T = spec.models;
   if (T < 2) throw Error(ErrorCode::pipeline, "[memorization] models must be at least 2", {pipeline_.path});
-  // Our choice of subsets (documented in docs/engine.md): every training point is in exactly m = round(f*T) of the T
-  // subsets (1 <= m <= T-1), chosen at random per point. Each subset then holds about a fraction f of the data, and
-  // every point has models that saw it and models that did not, so mem[i] is always defined.
-  const int m = std::clamp(static_cast<int>(std::lround(spec.fraction * T)), 1, T - 1);
+  // Every training point is in exactly m of the T subsets (subsets_per_example), chosen at random per point. Each
+  // subset then holds about a fraction m/T of the data, and mem[i] is always defined.
+  const int m = subsets_per_example(spec);
   const std::int64_t n = data_.train.size();
   std::vector<std::vector<std::int64_t>> members(static_cast<std::size_t>(T));
   std::vector<std::vector<char>> in(static_cast<std::size_t>(T), std::vector<char>(static_cast<std::size_t>(n), 0));
@@ -126,10 +154,11 @@ void Executor::memorization() {
     plans[t].epochs = epochs;
     plans[t].seed = derive_seed(model_seed, "memorization");
   }
-  // correct[t][i]: model t classifies training example i correctly.
-  std::vector<at::Tensor> correct(static_cast<std::size_t>(T));
-  const auto score = [&](int t, const at::Tensor& probs) {
+  // correct[t][i]: model t classifies training example i correctly; test_correct[t]: the same on the test split.
+  std::vector<at::Tensor> correct(static_cast<std::size_t>(T)), test_correct(static_cast<std::size_t>(T));
+  const auto score = [&](int t, const at::Tensor& probs, const at::Tensor& test_probs) {
     correct[t] = probs.argmax(1).eq(data_.train.targets).to(at::kDouble).contiguous();
+    test_correct[t] = test_probs.argmax(1).eq(data_.test.targets).to(at::kByte).contiguous();
   };
   const std::string why_alone = memorization_alone(models, plans, data_.train.inputs.slice(0, 0, 8));
   if (why_alone.empty()) {
@@ -143,7 +172,9 @@ void Executor::memorization() {
       batched::train_on_subsets(stack, data_.train, {subsets.begin() + lo, subsets.begin() + hi},
                                 {plans.begin() + lo, plans.begin() + hi});
       const auto probs = batched::predict_population(stack, data_.train.inputs);
-      for (int t = lo; t < hi; ++t) score(t, probs[static_cast<std::size_t>(t - lo)]);
+      const auto test_probs = batched::predict_population(stack, data_.test.inputs);
+      for (int t = lo; t < hi; ++t)
+        score(t, probs[static_cast<std::size_t>(t - lo)], test_probs[static_cast<std::size_t>(t - lo)]);
     };
     const int half = (T + 1) / 2;
     if (chain_count() > 1) {
@@ -181,7 +212,8 @@ void Executor::memorization() {
       Dataset subset{data_.train.inputs.index_select(0, subsets[t]), data_.train.targets.index_select(0, subsets[t]),
                      {}, {}};
       train_model(*models[t], subset, plans[t]);
-      score(t, predict_probabilities(*models[t], data_.train.inputs));
+      score(t, predict_probabilities(*models[t], data_.train.inputs),
+            predict_probabilities(*models[t], data_.test.inputs));
     }
   }
   std::vector<double> sum_in(n, 0), sum_out(n, 0);
@@ -191,7 +223,17 @@ void Executor::memorization() {
   }
   std::vector<float> mem(static_cast<std::size_t>(n));
   for (std::int64_t i = 0; i < n; ++i) mem[i] = static_cast<float>(sum_in[i] / m - sum_out[i] / (T - m));
-  store_.put_memorization("train", mem);
+  std::vector<std::uint8_t> membership, tested;
+  for (int t = 0; t < T; ++t) {
+    membership.insert(membership.end(), in[t].begin(), in[t].end());
+    const std::uint8_t* c = test_correct[t].data_ptr<std::uint8_t>();
+    tested.insert(tested.end(), c, c + test_correct[t].numel());
+  }
+  store_.transaction([&] {  // all or nothing: a run resumed after a crash sees the scores only with their records
+    store_.put_blob("", 0, kMembershipBlob, membership);
+    store_.put_blob("", 0, kTestCorrectBlob, tested);
+    store_.put_memorization("train", mem);
+  });
   progress_->finish(fmt::format("memorization ({} models)", T), true,
                     std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
 }
@@ -206,8 +248,17 @@ void Executor::metrics() {
 
   const EvalData eval{"test", data_.test.targets, data_.num_classes, data_.class_names};
   at::Tensor mem;
-  if (auto scores = store_.memorization("train"))
+  at::Tensor membership, test_correct;  // undefined for a store written before they were recorded
+  if (auto scores = store_.memorization("train")) {
     mem = at::tensor(std::vector<float>(scores->begin(), scores->end()), at::kFloat);
+    try {
+      membership = matrix_blob(store_, kMembershipBlob, mem.numel());
+      test_correct = matrix_blob(store_, kTestCorrectBlob, data_.test.size());
+    } catch (const Error& e) {  // a corrupt record costs the influence estimate, not the metrics
+      membership = test_correct = at::Tensor();
+      store_.log("warning", std::string("memorization subset records unreadable, no influence estimate: ") + e.what());
+    }
+  }
 
   for (std::size_t i = 0; i < pipeline_.metrics.size(); ++i) {
     const auto& spec = pipeline_.metrics[i];
@@ -256,6 +307,11 @@ void Executor::metrics() {
           extras.reference_train = &ref_train;
           extras.candidate_train = &cand_train;
           extras.train_targets = data_.train.targets;
+          extras.memorization_models = pipeline_.memorization.models;
+          extras.memorization_subsets_per_example = subsets_per_example(pipeline_.memorization);
+          extras.memorization_fraction = pipeline_.memorization.fraction;
+          extras.memorization_membership = membership;
+          extras.memorization_test_correct = test_correct;
         }
         nlohmann::json result = host::guarded(spec.plugin, "compute", [&] {
           return metric->compute(MetricInput{eval, reference, candidate, extras});

@@ -218,7 +218,22 @@ json findings(const json& report) {
     add("pie_removal", "",
         fmt::format("removing the PIEs raises top-1 of both populations for {} of {} arms", rises, total));
 
-  // Memorization: mismatch rate from the lowest to the highest non-empty bin.
+  // Memorization: mismatch rate from the lowest to the highest non-empty bin, Spearman's rho with its bootstrap
+  // interval over training examples, and the subset fraction as run (m of T, against the fraction asked for).
+  const auto memorization_detail = [](const json& r) {
+    std::string out;
+    if (auto rho = number_at(r, {"summary", "spearman"})) {
+      out += fmt::format("; Spearman {:.3f}", *rho);
+      const json ci = r.contains("intervals") && r["intervals"].is_object() ? r["intervals"].value("spearman", json())
+                                                                              : json();
+      if (ci.is_array() && ci.size() == 2 && ci[0].is_number() && ci[1].is_number())
+        out += fmt::format(" [95% bootstrap {:.3f}, {:.3f}]", ci[0].get<double>(), ci[1].get<double>());
+    }
+    const auto m = number_at(r, {"subsets", "per_example"}), t = number_at(r, {"subsets", "models"});
+    const auto asked = number_at(r, {"subsets", "requested_fraction"});
+    if (m && t && asked) out += fmt::format("; subsets {:.0f}/{:.0f} = {:.3g} (asked {:.3g})", *m, *t, *m / *t, *asked);
+    return out;
+  };
   for (const auto& arm : report["arms"]) {
     const json* r = is_compared(arm) ? metric_result(arm, kMemorization) : nullptr;
     if (!r || !r->contains("bins")) continue;
@@ -229,9 +244,7 @@ json findings(const json& report) {
     add("memorization", arm["name"],
         fmt::format("mismatch rate {} with memorization ({} in the lowest bin, {} in the highest){}", trend(rates),
                     pc(rates.front()), pc(rates.back()),
-                    number_at(*r, {"summary", "spearman"})
-                        ? fmt::format("; Spearman {:.3f}", *number_at(*r, {"summary", "spearman"}))
-                        : ""));
+                    memorization_detail(*r)));
   }
 
   const auto failed = report["failed_cells"].size();

@@ -46,6 +46,22 @@ struct MetricExtras {
   const Population* reference_train = nullptr;
   const Population* candidate_train = nullptr;
   at::Tensor train_targets;
+  // Appended for issue 13 (docs/sdk-changelog.md); new members only ever go at the end. How `memorization` was
+  // estimated, when `needs().memorization`: T subset models, each training example in exactly m of them, for the
+  // requested fraction f (m = round(f T) clamped to 1..T-1, so the realized fraction m / T can differ from f).
+  // Plain values, filled by the host; 0 when the host does not know them (a plugin must then not report them).
+  // Owner of everything in MetricExtras: the host; valid during compute() only.
+  int memorization_models = 0;                ///< T
+  int memorization_subsets_per_example = 0;  ///< m
+  double memorization_fraction = 0.0;        ///< f as requested by the pipeline's [memorization] fraction
+  /// [T, N_train] uint8 0/1: subset model t trained on training example i (each column sums to m). Undefined when
+  /// the store predates it (scores estimated before issue 13 are not recomputed). Shared with the host, which keeps
+  /// it alive for the whole compute() call: read it, do not modify it or keep it after compute() returns.
+  at::Tensor memorization_membership;
+  /// [T, N] uint8 0/1: subset model t classifies example j of EvalData (the test split) correctly; with the
+  /// membership it gives Feldman & Zhang's influence of training point i on test point j. Undefined, lifetime and
+  /// ownership as for memorization_membership.
+  at::Tensor memorization_test_correct;
 };
 
 struct MetricInput {

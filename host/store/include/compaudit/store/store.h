@@ -33,7 +33,8 @@
 //               true_prob BLOB fp16 [N] or NULL, num_classes, probs BLOB fp16 [N×C] row-major or NULL)
 //   metrics(metric_index, metric_id, arm, reference, result JSON, error) PK(metric_index, arm, reference)
 //   memorization(split PK, n, scores BLOB float32 LE)
-//   blobs(arm, seed, name, data BLOB, crc32 INTEGER) PK(arm, seed, name) — opaque engine artifacts (model state);
+//   blobs(arm, seed, name, data BLOB, crc32 INTEGER) PK(arm, seed, name) — opaque engine artifacts (model state;
+//         arm "" seed 0: the run's memorization subsets and their test-split correctness, docs/engine.md);
 //         crc32 (v2) is zlib's CRC-32 of data, checked on every read; NULL for blobs written by a version-1 store
 //   log(id autoincrement, time, level, text)
 // Times are ISO 8601 UTC text ("2026-11-22T08:00:00Z"); the store fills empty times with "now".
