@@ -143,14 +143,7 @@ TEST_CASE("A compressor that throws fails its own cells and the run goes on", "[
   const auto dir = engine_test::scratch_dir("audit-failure");
   // A critical class the data does not have (digits has 10): only the data tells, so `compaudit validate` accepts
   // it and the plugin throws in compress(). (Layer patterns and cuts that fit no layer are caught by validation.)
-  const std::string broken = R"(
-[[arm]]
-name = "broken"
-  [[arm.step]]
-  plugin = "org.compaudit.compress.classdep"
-  critical_class = 12
-  sparsity = 0.5
-)";
+  const std::string broken = compaudit::test_support::kThrowingArm;
   const std::string pipeline = write_pipeline(dir, digits_pipeline("digits-failure", broken));
   CHECK(engine_test::run_pipeline(pipeline, (dir / "run").string()) == host::exit_cells_failed);
   const store::Store s = store::Store::open((dir / "run").string(), store::Store::Access::read_only);

@@ -296,14 +296,7 @@ TEST_CASE("A plugin's own failure stays failed on --resume unless --retry-failed
   COMPAUDIT_SKIP_UNLESS_DIGITS();
   const auto dir = engine_test::scratch_dir("resume-retry");
   // critical_class 12 on 10-class digits: the plugin throws in compress() (as in test_audit.cpp).
-  const std::string broken = R"(
-[[arm]]
-name = "broken"
-  [[arm.step]]
-  plugin = "org.compaudit.compress.classdep"
-  critical_class = 12
-  sparsity = 0.5
-)";
+  const std::string broken = compaudit::test_support::kThrowingArm;
   const std::string pipeline = (dir / "pipeline.toml").string();
   engine_test::write_text(pipeline, digits_pipeline(kDigitsCsv, broken));
   const auto attempts = [&] {  // how many times the broken cells were computed: one log line per failure

@@ -50,6 +50,17 @@ name = "int8"
   COMPAUDIT_SKIP_UNLESS(std::filesystem::exists(::compaudit::test_support::kDigitsCsv), \
                         "scikit-learn's digits (python3-sklearn) not found at " + ::compaudit::test_support::kDigitsCsv)
 
+/// An arm whose plugin throws in compress(): critical class 12 on 10-class digits. Only the data tell, so `validate`
+/// accepts it; its cells fail with the plugin's error while the run goes on.
+inline const std::string kThrowingArm = R"(
+[[arm]]
+name = "broken"
+  [[arm.step]]
+  plugin = "org.compaudit.compress.classdep"
+  critical_class = 12
+  sparsity = 0.5
+)";
+
 struct DigitsAudit {
   std::string name = "digits";
   int seeds = 3;
