@@ -15,7 +15,7 @@
 //
 // K > 1 seed pairs: the test runs per pair. Pairs share the N examples, so adding b and c over seeds would count
 // the same example K times as if independent and is not a valid exact test; the top-level summary / per_class are
-// means over pairs (impacted: in any pair) and "per_seed" holds each pair's summary.
+// means over pairs (impacted: in any pair) and "per_seed" holds each pair's summary and per_class (its own b, c, p).
 //
 // Output: "summary" {b, c, p_value, impacted_classes}; "per_class" [{class, name, b, c, p_value, p_adjusted,
 // impacted, direction, status}]; "status" ("ok" | "no_discordant_pairs"); "per_seed"; "alpha"; "correction".
@@ -51,7 +51,7 @@ class McNemarMetric final : public compaudit::Metric {
     std::vector<json> pairs;
     for (std::int64_t k = 0; k < p.k; ++k) pairs.push_back(test_pair(input.data, p, k));
     json out = metrics::mean_over_pairs(pairs);
-    out["per_seed"] = metrics::per_seed(input.candidate, pairs);
+    out["per_seed"] = metrics::per_seed(input.candidate, pairs, {"per_class"});  // each pair's own tests
     out["alpha"] = options_.alpha;
     out["correction"] = options_.correction_name;
     return out;

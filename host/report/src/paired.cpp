@@ -93,21 +93,27 @@ std::string paired_terminal(const json& report, int width) {
   out += std::string(name_w + 80, '-') + "\n";
   for (const auto& r : all)
     line(r.arm, delta_text(r), pct(r.negative), pct(r.changed),
-         r.impacted ? fmt::format("{:.0f}", *r.impacted) : "-", pct(r.drop_upper, 1),
+         r.impacted ? fmt::format("{:g}", *r.impacted) : "-", pct(r.drop_upper, 1),
          r.kl99 ? fmt::format("{:.4f}", *r.kl99) : "-");
   out += "  neg.flip: right before, wrong after; changed: any different answer; worse cls: classes McNemar finds "
-         "worse (exact, corrected); drop UB: largest upper bound of a class's recall drop\n";
-  // Each class found worse, with its evidence: the discordant pairs, the exact p and the corrected p.
+         "worse (exact, corrected; mean over seed pairs); drop UB: largest upper bound of a class's recall drop\n";
+  // Each class found worse, with its evidence from the pair that tested it: the discordant pairs, the exact p and
+  // the corrected p. With K seed pairs each pair is tested alone (means of b, c or p over pairs are no test).
   for (const auto& arm : report["arms"]) {
     const json* mc = is_compared(arm) ? metric_result(arm, kMcNemar) : nullptr;
     if (!mc) continue;
-    for (const auto& c : (*mc)["per_class"])
-      if (c.value("impacted", false))
-        out += fmt::format("  {}: class {} is worse: {} right→wrong vs {} wrong→right, exact McNemar p = {:.2g} "
-                           "({} {:.2g}, alpha {})\n",
-                           arm.value("name", ""), c.value("name", ""), c.value("b", 0), c.value("c", 0),
-                           c.value("p_value", 1.0), mc->value("correction", ""), c.value("p_adjusted", 1.0),
-                           mc->value("alpha", 0.05));
+    json pairs = mc->value("per_seed", json::array());
+    if (pairs.empty() || !pairs[0].contains("per_class"))  // one pair, or an older result: the top level is it
+      pairs = json::array({{{"seed", nullptr}, {"per_class", mc->value("per_class", json::array())}}});
+    for (const auto& pair : pairs)
+      for (const auto& c : pair["per_class"])
+        if (c.value("impacted", false))
+          out += fmt::format("  {}{}: class {} is worse: {} right→wrong vs {} wrong→right, exact McNemar p = {:.2g} "
+                             "({} {:.2g}, alpha {})\n",
+                             arm.value("name", ""),
+                             pairs.size() > 1 ? fmt::format(" seed {}", pair["seed"].dump()) : std::string(),
+                             c.value("name", ""), c.value("b", 0), c.value("c", 0), c.value("p_value", 1.0),
+                             mc->value("correction", ""), c.value("p_adjusted", 1.0), mc->value("alpha", 0.05));
   }
   return out;
 }
@@ -128,7 +134,7 @@ std::string paired_section(const json& report, const store::Store& store) {
                      "<td>{}</td></tr>",
                      esc(r.arm), esc(r.reference), esc(delta_text(r)), pct(r.negative), pct(r.changed),
                      r.impacted && *r.impacted > 0 ? " class=imp" : "",
-                     r.impacted ? fmt::format("{:.0f} ({})", *r.impacted, esc(r.correction)) : "-",
+                     r.impacted ? fmt::format("{:g} ({})", *r.impacted, esc(r.correction)) : "-",
                      pct(r.drop_upper, 1), r.kl99 ? fmt::format("{:.4f}", *r.kl99) : "-");
   h += "</table>";
 
