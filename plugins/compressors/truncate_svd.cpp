@@ -10,7 +10,8 @@
 //     [[arm.step]]
 //     plugin = "org.compaudit.truncate.svd"
 //     layers = ["block3.*", "fc"]     # "truncate deep layers only"
-//     cuts = ["o|ihw", "oi|hw"]       # for conv layers; [] = each layer's first cut ("o|ihw" / "o|i")
+//     cuts = ["o|ihw", "oi|hw"]       # for conv layers (fc, linear, takes its one cut o|i); [] = each layer's
+//                                     # first cut ("o|ihw" / "o|i")
 //     energy = [0.9, 0.7, 0.5]        # keep this fraction of the squared norm (a sweep), and/or rank = 4
 //
 // Details recorded: per layer and cut {layer, cut, rank_before, chi, norm_loss}, the parameters the truncated
@@ -94,16 +95,19 @@ class SvdTruncation final : public Compressor {
     double loss_sum = 0.0;
     for (const Layer& layer : layers) {
       const bool conv = layer.type == LayerType::conv2d;
-      std::vector<std::string> cuts = options_.cuts;
-      if (cuts.empty()) cuts = {conv ? "o|ihw" : "o|i"};
+      // A linear layer has one cut and takes it whatever conv2d cuts are listed; a conv2d layer takes the listed
+      // conv2d cuts in order (an "o|i" in the list is for the linear layers).
+      std::vector<std::string> cuts;
+      for (const std::string& c : options_.cuts)
+        if (conv && c != "o|i") cuts.push_back(c);
+      if (!conv || options_.cuts.empty()) cuts = {conv ? "o|ihw" : "o|i"};
+      if (cuts.empty())
+        throw Error(ErrorCode::parameters,
+                    fmt::format("{}: conv2d layer '{}' gets no cut: cuts lists none of the conv2d cuts (o|ihw i|ohw "
+                                "h|oiw w|oih oi|hw oh|iw ow|ih); restrict layer_types or layers to linear layers",
+                                kId, layer.name));
       at::Tensor w = layer.weight.detach();
       for (const std::string& cut : cuts) {
-        if (conv == (cut == "o|i"))
-          throw Error(ErrorCode::parameters,
-                      fmt::format("{}: cut '{}' does not exist for {} layer '{}' ({}); restrict layer_types or "
-                                  "layers to the layers the cut is for",
-                                  kId, cut, conv ? "conv2d" : "linear", layer.name,
-                                  conv ? "conv2d cuts: o|ihw i|ohw h|oiw w|oih oi|hw oh|iw ow|ih" : "its cut: o|i"));
         CutResult r = truncate(w, cut, options_.rank, options_.energy);
         w = r.value;
         loss_sum += r.norm_loss;

@@ -71,8 +71,8 @@ TEST_CASE("validate rejects layer patterns and cuts that do not fit the model, a
        "arm 'prune' step 1: layers: pattern \"conv*\" matches no linear or conv2d layer of model mlp (its layers: "
        "fc1 (linear), fc2 (linear), fc3 (linear))"},
       {"bad_cut.toml", 17, 10,
-       "arm 'truncate' step 1: cuts: cut \"o|ihw\" does not exist for linear layer fc of model cnn (linear cuts: "
-       "o|i); restrict layers or layer_types to the layers the cut is for"},
+       "arm 'truncate' step 1: cuts: cut \"o|ihw\" is for conv2d layers, and none of model cnn's selected layers "
+       "is one (selected: fc (linear)); a linear layer takes its one cut o|i by itself"},
       {"bad_exclude.toml", 17, 13,
        "arm 'prune' step 1: exclude: no linear or conv2d layer of model mlp is left to compress"},
       {"bad_sweep_pattern.toml", 20, 22,  // the second value of the sweep
@@ -80,7 +80,7 @@ TEST_CASE("validate rejects layer patterns and cuts that do not fit the model, a
       {"torchscript_bad_pattern.toml", 18, 12,
        "arm 'prune' step 1: layers: pattern \"features.*\" matches no linear or conv2d layer of model torchscript "
        "(its layers: fc1 (linear), fc2 (linear))"},
-      {"torchscript_bad_cut.toml", 19, 10, "cut \"w|oih\" does not exist for linear layer fc2 of model torchscript"},
+      {"torchscript_bad_cut.toml", 19, 10, "cut \"w|oih\" is for conv2d layers, and none of model torchscript's"},
   };
   for (const auto& bad : cases) {
     DYNAMIC_SECTION(bad.file) {

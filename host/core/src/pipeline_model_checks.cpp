@@ -3,7 +3,8 @@
 // (plugins/compressors/support: select_layers, and truncate_svd's cuts), moved before anything runs:
 //   layer_pattern  every glob matches at least one layer of the selected types
 //   layer_exclude  the exclusions leave at least one layer
-//   cut            every cut exists for every selected layer (linear: o|i; conv2d: the seven bipartitions)
+//   cut            a linear layer takes its one cut (o|i); conv2d layers take the listed conv2d cuts, so each
+//                  listed cut must fit some selected layer and each selected conv2d layer needs one
 #include "pipeline_detail.h"
 
 #include <fmt/format.h>
@@ -85,18 +86,33 @@ void check_model_references(const Manifest& manifest, const Params& params, cons
                      layer_list(model)));
   }
 
-  for (const auto& name : params_for("cut"))
-    for (const auto& cut : strings_of(params, name))
-      for (const LayerSignature* l : selected) {
-        const auto& ok = l->type == "conv2d" ? kConvCuts : kLinearCuts;
-        if (std::find(ok.begin(), ok.end(), cut) != ok.end()) continue;
-        const bool exists_elsewhere = std::find(kConvCuts.begin(), kConvCuts.end(), cut) != kConvCuts.end() ||
-                                      cut == kLinearCuts.front();
-        fail(name, fmt::format("cut \"{}\" does not exist for {} layer {} of model {} ({} cuts: {}){}", cut, l->type,
-                               l->name, model.arch, l->type, fmt::join(ok, " "),
-                               exists_elsewhere ? "; restrict layers or layer_types to the layers the cut is for"
-                                                : ""));
-      }
+  // Cuts: a linear layer has one cut, o|i, and always takes it; a conv2d layer takes the listed conv2d cuts, in
+  // order. So a listed cut must apply to some selected layer, and every selected conv2d layer needs one.
+  for (const auto& name : params_for("cut")) {
+    const auto cuts = strings_of(params, name);
+    if (cuts.empty()) continue;  // each layer's first cut
+    auto is_conv_cut = [](const std::string& c) {
+      return std::find(kConvCuts.begin(), kConvCuts.end(), c) != kConvCuts.end();
+    };
+    std::vector<std::string> picked;
+    for (const LayerSignature* l : selected) picked.push_back(fmt::format("{} ({})", l->name, l->type));
+    for (const auto& cut : cuts) {
+      const bool conv = is_conv_cut(cut);
+      if (!conv && cut != kLinearCuts.front())
+        fail(name, fmt::format("cut \"{}\" is not a cut (conv2d cuts: {}; linear: o|i)", cut, fmt::join(kConvCuts, " ")));
+      bool applies = false;
+      for (const LayerSignature* l : selected) applies = applies || (l->type == "conv2d") == conv;
+      if (!applies)
+        fail(name, fmt::format("cut \"{}\" is for {} layers, and none of model {}'s selected layers is one "
+                               "(selected: {}); a linear layer takes its one cut o|i by itself",
+                               cut, conv ? "conv2d" : "linear", model.arch, fmt::join(picked, ", ")));
+    }
+    const bool any_conv_cut = std::any_of(cuts.begin(), cuts.end(), is_conv_cut);
+    for (const LayerSignature* l : selected)
+      if (l->type == "conv2d" && !any_conv_cut)
+        fail(name, fmt::format("conv2d layer {} of model {} gets no cut: cuts lists none of the conv2d cuts ({})",
+                               l->name, model.arch, fmt::join(kConvCuts, " ")));
+  }
 }
 
 }  // namespace compaudit::host::detail
