@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's two commands:
 #   scripts/quickstart.sh audit   install what is missing, build, run the default audit (PIE audit on Fashion-MNIST)
-#   scripts/quickstart.sh test    install what is missing, build, run the whole test suite with ctest
+#   scripts/quickstart.sh test    install what is missing, build, run the whole test suite with ctest (fails when
+#                                 any test fails, is skipped or does not run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,7 +23,19 @@ case "$mode" in
     ;;
   test)
     cmake --build "$build" -j"$jobs"
-    ctest --test-dir "$build" --output-on-failure -j"$jobs"
+    # A test that cannot run here exits 77 (tests/support/skip.h) and ctest marks it "***Skipped" — without failing.
+    # The suite passes only when every test ran (tests/README.md), so a skip fails this command, and CI with it.
+    log="$build/ctest.log"
+    ctest --test-dir "$build" --output-on-failure -j"$jobs" 2>&1 | tee "$log"
+    if grep -qE '^The following tests did not run:|\*\*\*(Skipped|Not Run)' "$log"; then
+      {
+        echo
+        echo "quickstart.sh test: FAILED: some tests were skipped or did not run; that counts as a failure."
+        echo "Each says what it lacks in a line 'SKIPPED: why' (ctest --test-dir $build -V -R 'NAME'); install that."
+        sed -n '/^The following tests did not run:/,/^$/p' "$log"
+      } >&2
+      exit 1
+    fi
     ;;
   *)
     echo "usage: scripts/quickstart.sh audit|test" >&2
