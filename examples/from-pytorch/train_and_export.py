@@ -58,13 +58,18 @@ def train(seed, x, y, epochs, batch=128, lr=0.05):
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
     xt = torch.from_numpy(x.astype(np.float32))
     yt = torch.from_numpy(y)
-    for _ in range(epochs):
+    steps = (len(yt) + batch - 1) // batch
+    for epoch in range(epochs):
         order = torch.randperm(len(yt))
-        for i in range(0, len(yt), batch):
+        for step, i in enumerate(range(0, len(yt), batch)):
             idx = order[i:i + batch]
             opt.zero_grad()
-            F.cross_entropy(model(xt[idx]), yt[idx]).backward()
+            loss = F.cross_entropy(model(xt[idx]), yt[idx])
+            loss.backward()
             opt.step()
+            if (step + 1) % 100 == 0 or step + 1 == steps:  # a line now and then: training takes minutes
+                print(f"seed {seed} epoch {epoch + 1}/{epochs}: step {step + 1}/{steps}, loss {loss.item():.3f}",
+                      flush=True)
     return model.eval()
 
 

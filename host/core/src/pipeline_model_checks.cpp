@@ -120,7 +120,6 @@ void check_model_references(const Manifest& manifest, const Params& params, cons
 namespace compaudit::host::detail {
 
 void check_checkpoints_agree(const ModelSpec& spec, const ModelSignature& first) {
-  auto shape = [](const std::vector<std::int64_t>& s) { return fmt::format("[{}]", fmt::join(s, ", ")); };
   for (std::size_t k = 1; k < spec.checkpoints.size(); ++k) {
     ModelSignature other;
     try {
@@ -128,18 +127,7 @@ void check_checkpoints_agree(const ModelSpec& spec, const ModelSignature& first)
     } catch (const Error&) {
       continue;  // not readable without LibTorch: the run compares the loaded modules
     }
-    const auto& a = first.parameters;
-    const auto& b = other.parameters;
-    std::string why;
-    for (std::size_t i = 0; i < std::max(a.size(), b.size()) && why.empty(); ++i) {
-      if (i >= a.size()) why = fmt::format("it has an extra parameter '{}'", b[i].first);
-      else if (i >= b.size()) why = fmt::format("it lacks parameter '{}'", a[i].first);
-      else if (a[i].first != b[i].first) why = fmt::format("parameter {} is '{}' where the first has '{}'", i, b[i].first, a[i].first);
-      else if (a[i].second != b[i].second)
-        why = fmt::format("parameter '{}' has shape {} where the first has {}", a[i].first, shape(b[i].second),
-                          shape(a[i].second));
-    }
-    if (!why.empty())
+    if (const std::string why = parameter_mismatch(first.parameters, other.parameters); !why.empty())
       throw Error(ErrorCode::data,
                   fmt::format("[model] checkpoints: {} is not the architecture of {}: {}; every checkpoint must be "
                               "the same model trained from another seed",

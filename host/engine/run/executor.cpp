@@ -9,6 +9,7 @@
 #include "run/store_io.h"
 
 #include <compaudit/error.h>
+#include <compaudit/host/model_signature.h>
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -114,10 +115,15 @@ std::unique_ptr<models::TrainableModel> Executor::new_model(std::int64_t seed) c
   if (!m.checkpoints.empty()) {  // one file per seed: seed k's model is checkpoint k, of the first one's architecture
     const std::size_t k = seed_index(seed);
     auto model = models::load_torchscript_model(m.checkpoints[k]);
-    if (k > 0) {
-      auto first = models::load_torchscript_model(m.checkpoints.front());
-      models::require_same_parameters(*first, *model, m.checkpoints.front(), m.checkpoints[k]);
+    std::lock_guard<std::mutex> lock(checkpoint_mutex_);
+    if (k == 0 || first_checkpoint_.empty()) {
+      first_checkpoint_ = k == 0 ? models::parameter_list(*model)
+                                 : models::parameter_list(*models::load_torchscript_model(m.checkpoints.front()));
     }
+    if (const std::string why = host::parameter_mismatch(first_checkpoint_, models::parameter_list(*model)); !why.empty())
+      throw Error(ErrorCode::data, fmt::format("checkpoint {} is not the architecture of {}: {}", m.checkpoints[k],
+                                               m.checkpoints.front(), why),
+                  {m.checkpoints[k]});
     return model;
   }
   if (m.arch == "torchscript" && m.init == "reset") {  // trained here: each seed from its own initialisation
@@ -311,8 +317,7 @@ void Executor::open_compressor_libraries(const host::ArmSpec& arm) {
     if (const host::Manifest* m = registry_.find(step.plugin)) loader_.open(*m);  // throws Error(library, ...)
 }
 
-ExecuteResult Executor::run() {
-  check_run_inputs(pipeline_, data_);
+ExecuteResult Executor::run() {  // the caller ran check_run_inputs before creating the store (api/engine_api.cpp)
   // In process, every compressor library is opened before any cell; isolated, each worker opens its cell's
   // (run_in_worker) so that a library that crashes while loading takes down only a worker.
   if (!options_.isolate_cell)

@@ -72,6 +72,7 @@ ExecuteResult execute(const host::Pipeline& pipeline, const host::Registry& regi
 
 /// Checks what can be checked of a run's inputs before its store is touched: saved predictions files in full (dtype,
 /// shape, rows, NaN / inf), and that a pipeline that trains has training data. Throws Error(data) naming the file.
+/// Called once per run, before its store is created or opened (api/engine_api.cpp).
 void check_run_inputs(const host::Pipeline& pipeline, const DataSplits& data);
 
 /// The reference arm a given arm is compared against: itself for "dense", "dense+ft" (the matched control) for arms

@@ -108,6 +108,9 @@ class Executor {
   // services run one at a time, as with one chain) and while it commits; released while it trains and evaluates.
   std::mutex host_mutex_;
   std::map<std::pair<std::int64_t, std::int64_t>, std::vector<std::pair<std::string, at::Tensor>>> rewinds_;
+  // Checkpoint 0's parameters (names, shapes), read once: every other checkpoint must match them (new_model).
+  mutable std::mutex checkpoint_mutex_;
+  mutable std::vector<std::pair<std::string, std::vector<std::int64_t>>> first_checkpoint_;
   std::unique_ptr<Progress> progress_;
   std::atomic<int> computed_{0};
 };

@@ -211,23 +211,10 @@ void reset_torchscript_parameters(TrainableModel& model, std::uint64_t seed) {
   }
 }
 
-void require_same_parameters(TrainableModel& first, TrainableModel& other, const std::string& first_path,
-                             const std::string& other_path) {
-  const auto a = first.named_parameters();
-  const auto b = other.named_parameters();
-  auto shape = [](const at::Tensor& t) { return fmt::format("[{}]", fmt::join(t.sizes(), ", ")); };
-  std::string why;
-  for (std::size_t i = 0; i < std::max(a.size(), b.size()) && why.empty(); ++i) {
-    if (i >= a.size()) why = fmt::format("it has an extra parameter '{}'", b[i].first);
-    else if (i >= b.size()) why = fmt::format("it lacks parameter '{}'", a[i].first);
-    else if (a[i].first != b[i].first) why = fmt::format("parameter {} is '{}', not '{}'", i, b[i].first, a[i].first);
-    else if (!a[i].second.sizes().equals(b[i].second.sizes()))
-      why = fmt::format("parameter '{}' has shape {}, not {}", a[i].first, shape(b[i].second), shape(a[i].second));
-  }
-  if (!why.empty())
-    throw Error(ErrorCode::data,
-                fmt::format("checkpoint {} is not the architecture of {}: {}", other_path, first_path, why),
-                {other_path});
+std::vector<std::pair<std::string, std::vector<std::int64_t>>> parameter_list(TrainableModel& model) {
+  std::vector<std::pair<std::string, std::vector<std::int64_t>>> out;
+  for (const auto& [name, t] : model.named_parameters()) out.emplace_back(name, t.sizes().vec());
+  return out;
 }
 
 }  // namespace compaudit::models

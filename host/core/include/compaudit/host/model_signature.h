@@ -16,6 +16,7 @@
 
 #include <compaudit/host/pipeline.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <optional>
@@ -49,6 +50,29 @@ inline std::optional<std::vector<std::int64_t>> image_shape(const std::vector<st
     if (side * side == shape[0]) return std::vector<std::int64_t>{1, side, side};
   }
   return std::nullopt;
+}
+
+/// Parameters by name and shape, in named_parameters() order.
+using ParameterList = std::vector<std::pair<std::string, std::vector<std::int64_t>>>;
+
+/// "" when `other` has the parameters of `first` (names, order, shapes), else how it differs ("parameter 'fc1.weight'
+/// has shape [48, 64], not [32, 64]"). Inline: the LibTorch-free validator compares checkpoint archives with it, and
+/// host/models (which does not link this library) the loaded modules.
+inline std::string parameter_mismatch(const ParameterList& first, const ParameterList& other) {
+  auto shape = [](const std::vector<std::int64_t>& s) {
+    std::string out = "[";
+    for (std::size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+    return out + "]";
+  };
+  for (std::size_t i = 0; i < std::max(first.size(), other.size()); ++i) {
+    if (i >= first.size()) return "it has an extra parameter '" + other[i].first + "'";
+    if (i >= other.size()) return "it lacks parameter '" + first[i].first + "'";
+    if (first[i].first != other[i].first)
+      return "parameter " + std::to_string(i) + " is '" + other[i].first + "', not '" + first[i].first + "'";
+    if (first[i].second != other[i].second)
+      return "parameter '" + first[i].first + "' has shape " + shape(other[i].second) + ", not " + shape(first[i].second);
+  }
+  return "";
 }
 
 /// The signature of a built-in model. `input_shape` per example ({1, 28, 28}, {64}); empty = not known (shapes

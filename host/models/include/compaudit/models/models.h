@@ -102,10 +102,9 @@ COMPAUDIT_MODELS_API std::unique_ptr<TrainableModel> load_torchscript_model(cons
 /// not known: use init = "keep"). Precondition: `model` came from load_torchscript_model.
 COMPAUDIT_MODELS_API void reset_torchscript_parameters(TrainableModel& model, std::uint64_t seed);
 
-/// Throws Error(data) naming `other_path` unless `other` has the parameters of `first` (names, order and shapes):
-/// checkpoints of one pipeline must be one architecture.
-COMPAUDIT_MODELS_API void require_same_parameters(TrainableModel& first, TrainableModel& other,
-                                                  const std::string& first_path, const std::string& other_path);
+/// The model's parameters by name and shape (host::ParameterList), e.g. to check that checkpoints share an
+/// architecture with host::parameter_mismatch.
+COMPAUDIT_MODELS_API std::vector<std::pair<std::string, std::vector<std::int64_t>>> parameter_list(TrainableModel& model);
 
 /// Where a built-in layer sits in its recipe — for code that runs the layers itself (population batching).
 struct LayerGeometry {
