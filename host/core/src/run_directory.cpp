@@ -36,4 +36,17 @@ std::string run_directory_problem(const std::string& dir) {
                      first, others > 1 ? fmt::format(" and {} more", others - 1) : "");
 }
 
+std::string own_run_file(const std::string& run_dir, const std::string& path) {
+  std::error_code ec;
+  const fs::path dir = fs::weakly_canonical(fs::absolute(run_dir), ec);
+  if (ec) return "";
+  const fs::path target = fs::weakly_canonical(fs::absolute(path), ec);
+  if (ec || target.parent_path() != dir) return "";
+  const std::string name = target.filename().string();
+  const auto starts = [&](const char* prefix) { return name.rfind(prefix, 0) == 0; };
+  const bool own = starts("results.sqlite") || name == ".lock" || starts("report.") || starts(".worker-") ||
+                   name == "shards";
+  return own ? name : "";
+}
+
 }  // namespace compaudit::host

@@ -1,6 +1,7 @@
 #include "api/export_target.h"
 
 #include <compaudit/error.h>
+#include <compaudit/host/run_directory.h>
 
 #include <fmt/format.h>
 
@@ -12,32 +13,22 @@ namespace compaudit::engine {
 namespace fs = std::filesystem;
 namespace {
 
-bool is_run_file(const std::string& name) {
-  const auto starts = [&](const char* prefix) { return name.rfind(prefix, 0) == 0; };
-  return starts("results.sqlite") || name == ".lock" || starts("report.") || starts(".worker-") || name == "shards";
-}
-
-void check_one(const fs::path& run_dir, const std::string& file) {
+void check_one(const std::string& run_dir, const std::string& file) {
   std::error_code ec;
-  const fs::path target = fs::weakly_canonical(fs::absolute(file), ec);
-  if (ec) return;  // cannot be resolved: writing will say why
-  if (fs::is_directory(target, ec))
+  if (fs::is_directory(fs::weakly_canonical(fs::absolute(file), ec), ec))
     throw Error(ErrorCode::pipeline, "the export output is a directory; give a file name, e.g. model.pt", {file});
-  if (target.parent_path() == run_dir && is_run_file(target.filename().string()))
+  if (const std::string own = host::own_run_file(run_dir, file); !own.empty())
     throw Error(ErrorCode::pipeline,
                 fmt::format("refusing to export over the run's own file {}: it would destroy the run; write the model "
-                            "outside the run directory or under another name", target.filename().string()),
+                            "outside the run directory or under another name", own),
                 {file});
 }
 
 }  // namespace
 
 void check_export_target(const std::string& run_dir, const std::string& output) {
-  std::error_code ec;
-  const fs::path dir = fs::weakly_canonical(fs::absolute(run_dir), ec);
-  if (ec) return;
-  check_one(dir, output);
-  check_one(dir, output + ".json");  // the card written beside the model
+  check_one(run_dir, output);
+  check_one(run_dir, output + ".json");  // the card written beside the model
 }
 
 void write_atomically(const std::string& path, const std::function<void(const std::string& temporary)>& write) {

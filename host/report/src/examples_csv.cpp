@@ -4,12 +4,14 @@
 #include <compaudit/report/report.h>
 
 #include <compaudit/error.h>
+#include <compaudit/host/run_directory.h>
 #include <compaudit/store/store.h>
 
 #include <fmt/format.h>
 
+#include "atomic_write.h"
+
 #include <filesystem>
-#include <fstream>
 #include <ostream>
 
 namespace compaudit::report {
@@ -36,12 +38,9 @@ std::string cell(const json& v) {
 int write_examples_csv(const std::string& run_dir, const std::string& path, std::ostream& err) {
   try {
     const fs::path out = fs::absolute(path).lexically_normal();
-    const fs::path run = fs::absolute(run_dir).lexically_normal();
-    if (out.parent_path() == run) {
-      const std::string name = out.filename().string();
-      if (name.rfind("results.sqlite", 0) == 0 || name.rfind("report.", 0) == 0 || name == ".lock")
-        throw Error(ErrorCode::io, fmt::format("{} is one of the run's own files; write the table elsewhere", out.string()));
-    }
+    if (const std::string own = host::own_run_file(run_dir, path); !own.empty())
+      throw Error(ErrorCode::io, fmt::format("{} is one of the run's own files ({}); write the table elsewhere",
+                                             out.string(), own));
     const auto store = store::Store::open(run_dir, store::Store::Access::read_only);
     const auto data = store.data();
     const std::vector<std::string> names = data ? data->class_names : std::vector<std::string>{};
@@ -70,13 +69,7 @@ int write_examples_csv(const std::string& run_dir, const std::string& path, std:
       throw Error(ErrorCode::runtime, "the run stores no per-example table: add [[metric]] plugin = "
                                       "\"org.compaudit.metric.flips\" to the pipeline");
     if (out.has_parent_path()) fs::create_directories(out.parent_path());
-    const fs::path tmp = out.string() + ".tmp";
-    {
-      std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-      f << text;
-      if (!f) throw Error(ErrorCode::io, "cannot write the examples table", {tmp.string()});
-    }
-    fs::rename(tmp, out);
+    write_atomically(out.parent_path().string(), out.filename().string(), text);
     err << fmt::format("compaudit report: {} rows from {} comparisons -> {}\n", rows, tables, out.string());
     return 0;
   } catch (const Error& e) {

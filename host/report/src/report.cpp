@@ -3,6 +3,8 @@
 #include <compaudit/report/report.h>
 #include <compaudit/store/store.h>
 
+#include "atomic_write.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -15,9 +17,6 @@ namespace compaudit::report {
 
 namespace fs = std::filesystem;
 
-namespace {
-
-/// Writes `text` to dir/name through a temporary file and a rename, so readers never see a partial report.
 void write_atomically(const std::string& dir, const std::string& name, const std::string& text) {
   const fs::path final_path = fs::path(dir) / name;
   const fs::path tmp = fs::path(dir) / ("." + name + ".tmp");
@@ -25,14 +24,12 @@ void write_atomically(const std::string& dir, const std::string& name, const std
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     out << text;
     out.close();
-    if (!out) throw Error(ErrorCode::io, "cannot write the report", {tmp.string(), 0, 0});
+    if (!out) throw Error(ErrorCode::io, "cannot write " + name, {tmp.string(), 0, 0});
   }
   std::error_code ec;
   fs::rename(tmp, final_path, ec);
-  if (ec) throw Error(ErrorCode::io, "cannot write the report (" + ec.message() + ")", {final_path.string(), 0, 0});
+  if (ec) throw Error(ErrorCode::io, "cannot write " + name + " (" + ec.message() + ")", {final_path.string(), 0, 0});
 }
-
-}  // namespace
 
 int build_reports(const std::string& run_dir, const std::vector<std::string>& formats, std::ostream& terminal) {
   std::vector<std::string> wanted = formats.empty() ? std::vector<std::string>{"json", "html", "terminal"} : formats;

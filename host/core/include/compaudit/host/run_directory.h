@@ -14,4 +14,9 @@ namespace compaudit::host {
 /// why not, as a sentence that names no path (the caller puts the path in the error's location).
 std::string run_directory_problem(const std::string& dir);
 
+/// The file name when `path` is one of the run in `run_dir`'s own files — the store and its journals
+/// (results.sqlite*), the lock, a report (report.*), a worker log, the shards folder — else "". Symlinked
+/// directories are resolved before comparing. `export` and `report --examples` refuse to write over these.
+std::string own_run_file(const std::string& run_dir, const std::string& path);
+
 }  // namespace compaudit::host
