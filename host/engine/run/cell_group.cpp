@@ -15,6 +15,7 @@
 #include "batched/stacked_mlp.h"
 #include "run/context.h"
 #include "run/failures.h"
+#include "data/npy.h"
 #include "run/saved_predictions.h"
 #include "run/state_io.h"
 #include "run/store_io.h"
@@ -71,7 +72,10 @@ int Executor::run_group(const host::ArmSpec& arm, const std::vector<std::int64_t
       // Each cell re-seeds LibTorch's global generator too, for plugins that draw without our generators.
       at::manual_seed(derive_seed(s.seed, arm.name));
       if (!saved.empty()) {  // outputs computed elsewhere: no model, nothing to train or evaluate
-        const at::Tensor probs = saved_probabilities(saved, seed_index(s.seed), pipeline_.seeds.size(), data_);
+        // The file is read once per run (every seed's block is in it), under the host lock held here.
+        auto& file = saved_outputs_[saved];
+        if (!file.defined()) file = read_npy(saved);
+        const at::Tensor probs = saved_probabilities(file, saved, seed_index(s.seed), pipeline_.seeds.size(), data_);
         s.predictions.push_back(to_predictions(arm.name, s.seed, "test", probs, data_.test.targets, true));
       } else if (is_dense) {
         s.model = new_model(s.seed);

@@ -108,6 +108,7 @@ class Executor {
   // services run one at a time, as with one chain) and while it commits; released while it trains and evaluates.
   std::mutex host_mutex_;
   std::map<std::pair<std::int64_t, std::int64_t>, std::vector<std::pair<std::string, at::Tensor>>> rewinds_;
+  std::map<std::string, at::Tensor> saved_outputs_;  // saved predictions files as read (cell_group.cpp; host lock)
   // Checkpoint 0's parameters (names, shapes), read once: every other checkpoint must match them (new_model).
   mutable std::mutex checkpoint_mutex_;
   mutable std::vector<std::pair<std::string, std::vector<std::int64_t>>> first_checkpoint_;

@@ -18,10 +18,15 @@ namespace {
 
 at::Tensor saved_probabilities(const std::string& path, std::size_t seed_index, std::size_t seeds,
                                const DataSplits& data) {
+  return saved_probabilities(read_npy(path), path, seed_index, seeds, data);
+}
+
+at::Tensor saved_probabilities(const at::Tensor& file_array, const std::string& path, std::size_t seed_index,
+                               std::size_t seeds, const DataSplits& data) {
   if (data.test_source_rows <= 0)
     fail(path, "saved predictions are matched to the rows of a test file; [data] has no separate test file (the "
                "test split is carved from the training data)");
-  at::Tensor all = read_npy(path);
+  at::Tensor all = file_array;
   if (!at::isFloatingType(all.scalar_type()))
     fail(path, fmt::format("dtype {} is not floating point: expected logits or probabilities (float16/32/64)",
                            c10::toString(all.scalar_type())));

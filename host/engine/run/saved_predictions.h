@@ -15,12 +15,17 @@
 
 namespace compaudit::engine {
 
-/// The probabilities [n, C] float32 of seed number `seed_index` (0-based, of `seeds` seeds) on the test split, read
-/// from `path`. Rows whose values are all in [0, 1] and sum to 1 (within 1e-3) are taken as probabilities
-/// (renormalised); anything else as logits or log-probabilities (softmax, which maps log-probabilities back to
-/// themselves). Throws Error(data) naming the file for: a non-float dtype, a shape that is not [N, C] / [K, N, C],
-/// K or C that do not match the pipeline, N that is not the test file's row count, NaN or infinite values (with
-/// the first offending row), and a test split that is not a file of its own (rows could not be matched).
+/// The probabilities [n, C] float32 of seed number `seed_index` (0-based, of `seeds` seeds) on the test split, from
+/// `all`, the array read from `path` (read_npy; `path` names the file in errors). Rows whose values are all in
+/// [0, 1] and sum to 1 (within 1e-3) are taken as probabilities (renormalised); anything else as logits or
+/// log-probabilities (softmax, which maps log-probabilities back to themselves). Throws Error(data) naming the file
+/// for: a non-float dtype, a shape that is not [N, C] / [K, N, C], K or C that do not match the pipeline, N that is
+/// not the test file's row count, NaN or infinite values (with the first offending row), and a test split that is
+/// not a file of its own (rows could not be matched).
+at::Tensor saved_probabilities(const at::Tensor& all, const std::string& path, std::size_t seed_index,
+                               std::size_t seeds, const DataSplits& data);
+
+/// The same, reading `path` first.
 at::Tensor saved_probabilities(const std::string& path, std::size_t seed_index, std::size_t seeds,
                                const DataSplits& data);
 

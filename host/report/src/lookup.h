@@ -2,6 +2,7 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <utility>
@@ -74,6 +75,16 @@ inline std::optional<std::pair<double, double>> pie_interval(const nlohmann::jso
       !(*it)[1].is_number())
     return std::nullopt;
   return std::pair<double, double>((*it)[0].get<double>(), (*it)[1].get<double>());
+}
+
+/// The name of class `c` in report.json's data, or its index as text.
+inline std::string class_name(const nlohmann::json& report, std::int64_t c) {
+  if (report.contains("data") && report["data"].is_object()) {
+    const auto& names = report["data"]["class_names"];
+    if (names.is_array() && c >= 0 && c < static_cast<std::int64_t>(names.size()) && names[c].is_string())
+      return names[c].get<std::string>();
+  }
+  return std::to_string(c);
 }
 
 /// True for arms without compression steps (dense, dense+ft): drawn as reference lines.

@@ -70,10 +70,6 @@ std::string delta_text(const Row& r) {
   return s;
 }
 
-std::string class_name(const json& report, std::int64_t c) {
-  const auto& names = report["data"].is_object() ? report["data"]["class_names"] : json::array();
-  return c >= 0 && c < static_cast<std::int64_t>(names.size()) ? names[c].get<std::string>() : std::to_string(c);
-}
 
 }  // namespace
 

@@ -29,14 +29,6 @@ std::string num(const json& v) {
   return esc(v.dump(-1, ' ', false, json::error_handler_t::replace));
 }
 
-std::string class_name(const json& report, int c) {
-  if (report["data"].is_object()) {
-    const auto& names = report["data"]["class_names"];
-    if (c >= 0 && c < static_cast<int>(names.size())) return names[c].get<std::string>();
-  }
-  return std::to_string(c);
-}
-
 std::string top1_cell(const json& arm) {
   const auto& t = arm["top1"];
   if (!t["mean"].is_number()) return "–";
