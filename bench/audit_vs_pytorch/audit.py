@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The compaudit bench audits written the way a PyTorch user would write them (issue 5, item 3).
+"""The compaudit bench audits written the way a PyTorch user would write them.
 
 Same data, model, arms, epochs, batch size, optimizer and metrics as digits.toml / fashion.toml / fashion_cnn.toml,
 run with Debian's python3-torch and scipy:

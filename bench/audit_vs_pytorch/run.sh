@@ -1,5 +1,5 @@
 #!/bin/sh
-# The same audit as a compaudit pipeline and as idiomatic PyTorch (audit.py), side by side (issue 5, item 3).
+# The same audit as a compaudit pipeline and as idiomatic PyTorch (audit.py), side by side.
 #
 #   bench/audit_vs_pytorch/run.sh BUILD_DIR [THREADS] [TASKS] [--memory]
 #

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Discovery benchmark: listing 1,000 plugins from manifests vs opening every library.
 #   bench/discovery/discovery.sh [BUILD_DIR] [LIBRARY.so...]
-# Default (issue 14, item 10): 1,000 copies of the real manifest manifests/prune_magnitude.toml (ids made distinct),
+# Default: 1,000 copies of the real manifest manifests/prune_magnitude.toml (ids made distinct),
 # each beside a copy of BUILD_DIR's libprune_magnitude.so. With LIBRARY.so arguments, or without that plugin built:
 # generated manifests for copies of those libraries (else the core test plugin).
 set -eu

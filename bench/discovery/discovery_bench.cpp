@@ -1,4 +1,4 @@
-// discovery_bench — manifest-first discovery against loading every library (issue 2, item 12).
+// discovery_bench — manifest-first discovery against loading every library.
 //
 // Generates N manifests in one directory — the layout of an installed lib/compaudit/plugins/ — each beside its own
 // *copy* of a real plugin library (copies, so that "load them all" really maps N files; symlinks would be loaded
@@ -9,7 +9,7 @@
 //   3. opening every library in-process with the real Loader (dlopen RTLD_NOW + descriptor checks), no process
 //      start-up counted — which flatters loading, so the ratio is conservative.
 // Prints the medians and the ratio load/list. Targets: list < 50 ms and >= 20x faster than loading all.
-// With --manifest FILE (issue 14, item 10) the manifests are copies of a real one, e.g. manifests/prune_magnitude.toml
+// With --manifest FILE the manifests are copies of a real one, e.g. manifests/prune_magnitude.toml
 // (5 parameters with docs, choices and refers_to), with the id made distinct (".._pNNNN") and `library` naming the
 // copy; otherwise a generated two-parameter manifest. Also printed, to show where the listing's time goes: process
 // start-up alone (`compaudit --version`) and Registry::discover in this process (walk, one stat per manifest, cache

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Would grouped convolutions batch a population of CNNs? (issue 5, item 1; docs/performance.md "Not done")
+"""Would grouped convolutions batch a population of CNNs? (docs/performance.md, "The products")
 
 Population batching stacks K models of an arm. For convolutions the textbook way is one grouped convolution:
 the K models' batches side by side as channel blocks ([B, K*C, H, W]), their filters stacked ([K*O, C, 3, 3]),

@@ -1,4 +1,4 @@
-// host_overhead — what the host costs around the compute (issue 5, item 5).
+// host_overhead — what the host costs around the compute.
 //
 //   1. `compaudit validate` of a 50-arm pipeline, as a whole process (start-up, plugin discovery, TOML parsing,
 //      parameter checks against every manifest; no plugin library is opened). Target: < 50 ms.

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Host overhead (issue 5, item 5): `compaudit validate` of a 50-arm pipeline, and loading a plugin after the first.
+# Host overhead: `compaudit validate` of a 50-arm pipeline, and loading a plugin after the first.
 #   bench/host_overhead/host_overhead.sh [BUILD_DIR] [REPEAT]
 # Needs the targets host_overhead, compaudit and the built-in plugins (prune_magnitude, quantize_ptq, metric_*).
 set -eu

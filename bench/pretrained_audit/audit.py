@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The pretrained audit of pretrained_audit.toml, written the way a PyTorch user would write it (issue 12, item 7).
+"""The pretrained audit of pretrained_audit.toml, written the way a PyTorch user would write it.
 
 Debian's python3-torch, numpy and scipy only. Same inputs and the same work as the compaudit pipeline:
 

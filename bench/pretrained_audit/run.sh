@@ -1,6 +1,6 @@
 #!/bin/sh
 # The same pretrained audit in compaudit (pretrained_audit.toml) and as plain PyTorch + NumPy/SciPy (audit.py), side by
-# side, at K = 1 and K = 5 checkpoints (issue 12, item 7).
+# side, at K = 1 and K = 5 checkpoints.
 #
 #   bench/pretrained_audit/run.sh BUILD_DIR [THREADS] [WORK_DIR] [KS]
 #

@@ -20,7 +20,7 @@ namespace {
 namespace fs = std::filesystem;
 using compaudit::host::detail::RegistryCache;
 
-constexpr std::size_t kCrcAt = 8, kBodyAt = 12;  // after "CAUDREG3"; see registry_cache.cpp
+constexpr std::size_t kCrcAt = 8, kBodyAt = 12;  // after "CAUDREG4"; see registry_cache.cpp
 
 struct Layout {
   compaudit::host::SearchPaths paths;

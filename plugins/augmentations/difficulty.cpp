@@ -14,6 +14,7 @@
 // weights). Kept simple on purpose: it does not wrap another policy; it is its own one.
 // With no teacher (dense training, when the dense model is the one being trained) only the augmentation applies.
 // Every random draw uses context.generator.
+#include "augment_difficulty_manifest.h"  // generated from manifests/augment_difficulty.toml
 #include "ops/ops.h"
 
 #include <compaudit/augmentation.h>
@@ -24,20 +25,9 @@ namespace {
 
 namespace augment = compaudit::augment;
 
-/// The plugin's parameters, mirroring manifests/augment_difficulty.toml.
-struct Options {
-  double magnitude = 9.0;    ///< M of the shift and noise, 0..30. Default: 9
-  double threshold = 0.5;    ///< Difficulty above which a sample is hard. Default: 0.5
-  double hard_weight = 0.0;  ///< Loss weight of hard samples; 0 drops them. Default: 0
-};
-
 class DifficultyFilter final : public compaudit::Augmentation {
  public:
-  explicit DifficultyFilter(const compaudit::Params& params) {
-    options_.magnitude = params.get<double>("magnitude");
-    options_.threshold = params.get<double>("threshold");
-    options_.hard_weight = params.get<double>("hard_weight");
-  }
+  explicit DifficultyFilter(const compaudit::Params& params) : options_(params) {}
 
   void apply(compaudit::Batch& batch, const compaudit::AugmentationState& /*state*/,
              compaudit::AugmentationContext& context) override {
@@ -65,9 +55,9 @@ class DifficultyFilter final : public compaudit::Augmentation {
   }
 
  private:
-  Options options_;
+  const augment_difficulty_manifest::Options options_;
 };
 
 }  // namespace
 
-COMPAUDIT_PLUGIN(DifficultyFilter, "org.compaudit.augment.difficulty", compaudit::PluginKind::augmentation, "1.0.0")
+COMPAUDIT_PLUGIN_MANIFEST(DifficultyFilter, augment_difficulty_manifest)

@@ -8,20 +8,17 @@
 // Every input value gets independent N(0, std²) noise, for images [B, C, H, W] and tabular rows [B, F] alike.
 // Targets and weights are left alone. The draw uses context.generator (seeded per cell), never the global
 // generator, so a run is reproducible; std = 0 leaves the batch untouched.
+#include "augment_noise_manifest.h"  // generated from manifests/augment_noise.toml
+
 #include <compaudit/augmentation.h>
 
 #include <ATen/ATen.h>
 
 namespace {
 
-/// The plugin's parameters, mirroring manifests/augment_noise.toml.
-struct Options {
-  double std = 0.1;  ///< Standard deviation of the noise. Default: 0.1
-};
-
 class GaussianNoise final : public compaudit::Augmentation {
  public:
-  explicit GaussianNoise(const compaudit::Params& params) { options_.std = params.get<double>("std"); }
+  explicit GaussianNoise(const compaudit::Params& params) : options_(params) {}
 
   void apply(compaudit::Batch& batch, const compaudit::AugmentationState& /*state*/,
              compaudit::AugmentationContext& context) override {
@@ -31,9 +28,9 @@ class GaussianNoise final : public compaudit::Augmentation {
   }
 
  private:
-  Options options_;
+  const augment_noise_manifest::Options options_;
 };
 
 }  // namespace
 
-COMPAUDIT_PLUGIN(GaussianNoise, "org.compaudit.augment.noise", compaudit::PluginKind::augmentation, "1.0.0")
+COMPAUDIT_PLUGIN_MANIFEST(GaussianNoise, augment_noise_manifest)

@@ -22,6 +22,7 @@
 //   constant   M(s) = magnitude
 //   linear     M(s) = magnitude + (magnitude_sparse - magnitude) * min(s / sparsity_end, 1)
 //   step       M(s) = magnitude + (magnitude_sparse - magnitude) * (#thresholds <= s) / #thresholds
+#include "augment_randaugment_manifest.h"  // generated from manifests/augment_randaugment.toml
 #include "ops/ops.h"
 
 #include <compaudit/augmentation.h>
@@ -32,34 +33,33 @@ namespace {
 
 namespace augment = compaudit::augment;
 
-/// The plugin's parameters, mirroring manifests/augment_randaugment.toml.
+/// The manifest's parameters (augment_randaugment_manifest.h) in the form the operations use.
 struct Options {
-  std::int64_t n = 2;                  ///< Operations per image. Default: 2
-  augment::MagnitudeSchedule schedule; ///< magnitude, schedule, magnitude_sparse, sparsity_end, thresholds.
-  std::vector<augment::Op> ops;        ///< Operations to draw from. Default: all five
-  double mixup_alpha = 0.0;            ///< Beta(α, α) parameter of mixup; 0 = off. Default: 0
+  std::int64_t n;
+  augment::MagnitudeSchedule schedule;
+  std::vector<augment::Op> ops;
+  double mixup_alpha;
 };
 
-Options read(const compaudit::Params& p) {
-  Options o;
-  o.n = p.get<std::int64_t>("n");
-  o.schedule.kind = augment::MagnitudeSchedule::kind_from_string(p.get<std::string>("schedule"));
-  o.schedule.dense = p.get<double>("magnitude");
-  o.schedule.sparse = p.get<double>("magnitude_sparse");
-  o.schedule.sparsity_end = p.get<double>("sparsity_end");
-  o.schedule.thresholds = p.get<std::vector<double>>("thresholds");
-  for (const std::string& name : p.get<std::vector<std::string>>("ops")) {
+Options read(const augment_randaugment_manifest::Options& m) {
+  Options o{m.n, {}, {}, m.mixup_alpha};
+  o.schedule.kind = augment::MagnitudeSchedule::kind_from_string(m.schedule);
+  o.schedule.dense = m.magnitude;
+  o.schedule.sparse = m.magnitude_sparse;
+  o.schedule.sparsity_end = m.sparsity_end;
+  o.schedule.thresholds = m.thresholds;
+  for (const std::string& name : m.ops) {
     const auto op = augment::op_from_string(name);
     if (!op) throw compaudit::Error(compaudit::ErrorCode::parameters, "ops: unknown operation '" + name + "'");
     o.ops.push_back(*op);
   }
-  o.mixup_alpha = p.get<double>("mixup_alpha");
   return o;
 }
 
 class RandAugment final : public compaudit::Augmentation {
  public:
-  explicit RandAugment(const compaudit::Params& params) : options_(read(params)) {}
+  explicit RandAugment(const compaudit::Params& params)
+      : options_(read(augment_randaugment_manifest::Options(params))) {}
 
   void apply(compaudit::Batch& batch, const compaudit::AugmentationState& state,
              compaudit::AugmentationContext& context) override {
@@ -87,4 +87,4 @@ class RandAugment final : public compaudit::Augmentation {
 
 }  // namespace
 
-COMPAUDIT_PLUGIN(RandAugment, "org.compaudit.augment.randaugment", compaudit::PluginKind::augmentation, "1.0.0")
+COMPAUDIT_PLUGIN_MANIFEST(RandAugment, augment_randaugment_manifest)

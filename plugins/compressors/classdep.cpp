@@ -23,6 +23,7 @@
 //
 // Details recorded: per round {round, sparsity, best_epoch, best_auc, aucs, false_negatives, false_positives}
 // on the validation split, and per-layer sparsity at the end.
+#include "classdep_manifest.h"  // generated from manifests/classdep.toml
 #include "support/compress_support.h"
 
 #include <compaudit/compressor.h>
@@ -34,29 +35,10 @@
 
 namespace compaudit::compressors {
 
-/// The parameters of manifests/classdep.toml.
-struct ClassDepOptions {
-  std::int64_t critical_class;       ///< The class whose false negatives matter. Required.
-  double sparsity;                   ///< Final fraction of the selected weights pruned. Required.
-  std::int64_t rounds = 3, epochs = 2, rewind_step = 0;
-  double pos_weight = 5.0;           ///< Loss weight of the critical class (others: 1). Default: 5
-  std::vector<double> class_weights; ///< Explicit per-class weights; overrides pos_weight. Default: []
-  double ranking_weight = 0.0;       ///< Weight of the ranking term. Default: 0 (off)
-  std::string score = "magnitude";   ///< "magnitude" | "increase". Default: "magnitude"
-  std::string scope = "global";
-  LayerSelection selection;
-
-  explicit ClassDepOptions(const Params& p)
-      : critical_class(p.get<std::int64_t>("critical_class")), sparsity(p.get<double>("sparsity")),
-        rounds(p.get<std::int64_t>("rounds")), epochs(p.get<std::int64_t>("epochs")),
-        rewind_step(p.get<std::int64_t>("rewind_step")), pos_weight(p.get<double>("pos_weight")),
-        class_weights(p.get<std::vector<double>>("class_weights")), ranking_weight(p.get<double>("ranking_weight")),
-        score(p.get<std::string>("score")), scope(p.get<std::string>("scope")), selection(read_selection(p)) {}
-};
 
 class ClassDependentCompression final : public Compressor {
  public:
-  static constexpr const char* kId = "org.compaudit.compress.classdep";
+  static constexpr const char* kId = classdep_manifest::id;
 
   explicit ClassDependentCompression(const Params& params) : options_(params) {}
 
@@ -72,7 +54,7 @@ class ClassDependentCompression final : public Compressor {
                                                         : at::tensor(options_.class_weights, at::kDouble).to(at::kFloat);
     if (options_.class_weights.empty()) weights[c] = options_.pos_weight;
 
-    const std::vector<Layer> layers = select_layers(model, options_.selection, kId);
+    const std::vector<Layer> layers = select_layers(model, options_.selection(), kId);
     const auto point = context.rewind_point(options_.rewind_step);
     std::map<std::string, at::Tensor> init;
     if (options_.score == "increase")
@@ -81,7 +63,7 @@ class ClassDependentCompression final : public Compressor {
     nlohmann::json rounds = nlohmann::json::array();
     for (std::int64_t r = 1; r <= options_.rounds; ++r) {
       const double target = 1.0 - std::pow(1.0 - options_.sparsity, double(r) / double(options_.rounds));
-      const std::vector<Layer> current = select_layers(model, options_.selection, kId);
+      const std::vector<Layer> current = select_layers(model, options_.selection(), kId);
       std::vector<at::Tensor> scores;
       for (const auto& l : current)  // |w_final| - |w_init|: weights that grew in training matter
         if (options_.score == "increase") scores.push_back(l.weight.detach().abs() - init.at(l.name + ".weight").abs());
@@ -148,10 +130,9 @@ class ClassDependentCompression final : public Compressor {
     return out;
   }
 
-  ClassDepOptions options_;
+  const classdep_manifest::Options options_;
 };
 
 }  // namespace compaudit::compressors
 
-COMPAUDIT_PLUGIN(compaudit::compressors::ClassDependentCompression, "org.compaudit.compress.classdep",
-                 compaudit::PluginKind::compressor, "1.0.0")
+COMPAUDIT_PLUGIN_MANIFEST(compaudit::compressors::ClassDependentCompression, classdep_manifest)

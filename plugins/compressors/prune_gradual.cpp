@@ -17,6 +17,7 @@
 //
 // Details recorded: the schedule (step, target sparsity, pruned weights) at every update, t0, t1, per-layer
 // sparsity at the end and the last epoch's loss.
+#include "prune_gradual_manifest.h"  // generated from manifests/prune_gradual.toml
 #include "support/compress_support.h"
 
 #include <compaudit/compressor.h>
@@ -27,23 +28,7 @@
 #include <cmath>
 
 namespace compaudit::compressors {
-
-/// The parameters of manifests/prune_gradual.toml.
-struct GradualOptions {
-  double final_sparsity;          ///< s_f. Required.
-  double initial_sparsity = 0.0;  ///< s_i, applied before training. Default: 0
-  std::int64_t epochs = 2;        ///< Epochs trained by this step. Default: 2
-  double begin = 0.0;             ///< t0 as a fraction of the steps. Default: 0
-  double end = 0.75;              ///< t1 as a fraction of the steps. Default: 0.75
-  std::int64_t frequency = 10;    ///< Δt: steps between mask updates. Default: 10
-  std::string scope = "global";   ///< "global" | "layerwise". Default: "global"
-  LayerSelection selection;
-
-  explicit GradualOptions(const Params& p)
-      : final_sparsity(p.get<double>("final_sparsity")), initial_sparsity(p.get<double>("initial_sparsity")),
-        epochs(p.get<std::int64_t>("epochs")), begin(p.get<double>("begin")), end(p.get<double>("end")),
-        frequency(p.get<std::int64_t>("frequency")), scope(p.get<std::string>("scope")), selection(read_selection(p)) {}
-};
+namespace manifest = prune_gradual_manifest;
 
 /// The Zhu & Gupta cubic schedule, clamped to [s_i, s_f] outside [t0, t1].
 inline double cubic_sparsity(std::int64_t t, std::int64_t t0, std::int64_t t1, double si, double sf) {
@@ -55,24 +40,23 @@ inline double cubic_sparsity(std::int64_t t, std::int64_t t0, std::int64_t t1, d
 
 class GradualPruning final : public Compressor {
  public:
-  static constexpr const char* kId = "org.compaudit.prune.gradual";
-
   explicit GradualPruning(const Params& params) : options_(params) {
     if (options_.begin >= options_.end)
       throw Error(ErrorCode::parameters,
-                  fmt::format("{}: begin = {} must be below end = {}", kId, options_.begin, options_.end));
+                  fmt::format("{}: begin = {} must be below end = {}", manifest::id, options_.begin, options_.end));
     if (options_.initial_sparsity > options_.final_sparsity)
-      throw Error(ErrorCode::parameters, fmt::format("{}: initial_sparsity = {} is above final_sparsity = {}", kId,
-                                                     options_.initial_sparsity, options_.final_sparsity));
+      throw Error(ErrorCode::parameters, fmt::format("{}: initial_sparsity = {} is above final_sparsity = {}",
+                                                     manifest::id, options_.initial_sparsity, options_.final_sparsity));
   }
 
   CompressionRecord compress(Model& model, CompressionContext& context) override {
-    const std::vector<Layer> layers = select_layers(model, options_.selection, kId);
+    const std::vector<Layer> layers = select_layers(model, options_.selection(), manifest::id);
     const bool global = options_.scope == "global";
     nlohmann::json schedule = nlohmann::json::array();
     auto update = [&](std::int64_t step, double target) {
       // Re-read the layers: the host may have replaced tensors (never shapes) since compress() began.
-      const std::int64_t pruned = prune_to(model, select_layers(model, options_.selection, kId), target, global);
+      const std::int64_t pruned =
+          prune_to(model, select_layers(model, options_.selection(), manifest::id), target, global);
       schedule.push_back({{"step", step}, {"target", target}, {"pruned", pruned}});
     };
     if (options_.initial_sparsity > 0) update(0, options_.initial_sparsity);
@@ -111,10 +95,9 @@ class GradualPruning final : public Compressor {
   }
 
  private:
-  GradualOptions options_;
+  const manifest::Options options_;
 };
 
 }  // namespace compaudit::compressors
 
-COMPAUDIT_PLUGIN(compaudit::compressors::GradualPruning, "org.compaudit.prune.gradual",
-                 compaudit::PluginKind::compressor, "1.0.0")
+COMPAUDIT_PLUGIN_MANIFEST(compaudit::compressors::GradualPruning, prune_gradual_manifest)

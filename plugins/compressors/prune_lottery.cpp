@@ -15,6 +15,7 @@
 //     rewind_step = 0             # or k > 0: "late rewinding"
 //
 // Details recorded: per round {round, sparsity, pruned, loss}, the rewind step, per-layer sparsity at the end.
+#include "prune_lottery_manifest.h"  // generated from manifests/prune_lottery.toml
 #include "support/compress_support.h"
 
 #include <compaudit/compressor.h>
@@ -25,39 +26,23 @@
 #include <cmath>
 
 namespace compaudit::compressors {
-
-/// The parameters of manifests/prune_lottery.toml.
-struct LotteryOptions {
-  double sparsity;               ///< Final fraction of the selected weights pruned. Required.
-  std::int64_t rounds = 3;       ///< Prune / rewind / retrain rounds. Default: 3
-  std::int64_t epochs = 1;       ///< Retraining epochs per round. Default: 1
-  std::int64_t rewind_step = 0;  ///< Rewind to the dense model's parameters after this many steps. Default: 0
-  std::string scope = "global";  ///< "global" | "layerwise". Default: "global"
-  LayerSelection selection;
-
-  explicit LotteryOptions(const Params& p)
-      : sparsity(p.get<double>("sparsity")), rounds(p.get<std::int64_t>("rounds")), epochs(p.get<std::int64_t>("epochs")),
-        rewind_step(p.get<std::int64_t>("rewind_step")), scope(p.get<std::string>("scope")),
-        selection(read_selection(p)) {}
-};
+namespace manifest = prune_lottery_manifest;
 
 class LotteryTicket final : public Compressor {
  public:
-  static constexpr const char* kId = "org.compaudit.prune.lottery";
-
   explicit LotteryTicket(const Params& params) : options_(params) {}
 
   CompressionRecord compress(Model& model, CompressionContext& context) override {
-    const std::vector<Layer> layers = select_layers(model, options_.selection, kId);
+    const std::vector<Layer> layers = select_layers(model, options_.selection(), manifest::id);
     const auto point = context.rewind_point(options_.rewind_step);
     nlohmann::json rounds = nlohmann::json::array();
     double loss = 0.0;
     for (std::int64_t r = 1; r <= options_.rounds; ++r) {
       const double target = 1.0 - std::pow(1.0 - options_.sparsity, static_cast<double>(r) /
                                                                        static_cast<double>(options_.rounds));
-      const std::int64_t pruned = prune_to(model, select_layers(model, options_.selection, kId), target,
+      const std::int64_t pruned = prune_to(model, select_layers(model, options_.selection(), manifest::id), target,
                                            options_.scope == "global");
-      rewind_parameters(model, point, kId);
+      rewind_parameters(model, point, manifest::id);
       TrainRequest request;
       request.epochs = static_cast<int>(options_.epochs);
       loss = context.train(request);
@@ -75,10 +60,9 @@ class LotteryTicket final : public Compressor {
   }
 
  private:
-  LotteryOptions options_;
+  const manifest::Options options_;
 };
 
 }  // namespace compaudit::compressors
 
-COMPAUDIT_PLUGIN(compaudit::compressors::LotteryTicket, "org.compaudit.prune.lottery",
-                 compaudit::PluginKind::compressor, "1.0.0")
+COMPAUDIT_PLUGIN_MANIFEST(compaudit::compressors::LotteryTicket, prune_lottery_manifest)

@@ -17,66 +17,58 @@
 //
 // Details recorded: per layer {layer, parameters, pruned, sparsity}; selected, pruned and previously pruned counts.
 // (No model-wide size scan here: this plugin runs at memory speed, and the host's size metric measures the model.)
-#include "support/compress_support.h"
+//
+// The shortest complete compressor, and the one to copy: its id, version and parameters are declared once, in the
+// manifest; the build generates prune_magnitude_manifest.h from it (Options: one member per [[param]]), and it uses
+// only the installed SDK (layer selection from compaudit/layers.h, exact selection from compaudit/select.h).
+#include "prune_magnitude_manifest.h"  // generated from manifests/prune_magnitude.toml
 
 #include <compaudit/compressor.h>
+#include <compaudit/layers.h>
+#include <compaudit/select.h>
 
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 
-namespace compaudit::compressors {
+namespace {
+namespace manifest = prune_magnitude_manifest;
 
-/// The parameters of the manifest (manifests/prune_magnitude.toml), with the same defaults.
-struct MagnitudeOptions {
-  double sparsity = 0.5;           ///< Fraction of the selected weights that are zero afterwards. Required.
-  std::string scope = "global";    ///< "global": one threshold over all tensors; "layerwise": per tensor.
-  LayerSelection selection;        ///< layers / exclude / layer_types. Default: every linear and conv2d layer.
-
-  explicit MagnitudeOptions(const Params& p)
-      : sparsity(p.get<double>("sparsity")), scope(p.get<std::string>("scope")), selection(read_selection(p)) {}
-};
-
-class MagnitudePruning final : public Compressor {
+class MagnitudePruning final : public compaudit::Compressor {
  public:
-  static constexpr const char* kId = "org.compaudit.prune.magnitude";
+  explicit MagnitudePruning(const compaudit::Params& params) : options_(params) {}
 
-  explicit MagnitudePruning(const Params& params) : options_(params) {}
-
-  CompressionRecord compress(Model& model, CompressionContext&) override {
-    const std::vector<Layer> layers = select_layers(model, options_.selection, kId);
+  compaudit::CompressionRecord compress(compaudit::Model& model, compaudit::CompressionContext&) override {
+    const std::vector<compaudit::Layer> layers = compaudit::select_layers(model, options_.selection(), manifest::id);
     std::int64_t total = 0, already = 0;
     for (const auto& l : layers) {
       total += l.weight.numel();
-      if (at::Tensor m = model.mask(l.name + ".weight"); m.defined()) already += zeros_of(m);
+      if (at::Tensor m = model.mask(l.name + ".weight"); m.defined()) already += compaudit::zeros_of(m);
     }
     // The k smallest |w| by an O(n) selection (no sort), exact under ties; masks installed on the model.
     std::vector<std::int64_t> counts;
-    const std::int64_t pruned = prune_to(model, layers, options_.sparsity, options_.scope == "global", {}, &counts);
+    const bool global = options_.scope == "global";
+    const std::int64_t pruned = compaudit::prune_to(model, layers, options_.sparsity, global, {}, &counts);
     nlohmann::json per_layer = nlohmann::json::array();
     for (std::size_t i = 0; i < layers.size(); ++i) {
-      const auto n = static_cast<double>(layers[i].weight.numel());
-      per_layer.push_back({{"layer", layers[i].name}, {"parameters", layers[i].weight.numel()},
-                           {"pruned", counts[i]}, {"sparsity", static_cast<double>(counts[i]) / n}});
+      const auto n = layers[i].weight.numel();
+      per_layer.push_back({{"layer", layers[i].name}, {"parameters", n}, {"pruned", counts[i]},
+                           {"sparsity", static_cast<double>(counts[i]) / static_cast<double>(n)}});
     }
 
-    CompressionRecord record;
-    record.details["scope"] = options_.scope;
-    record.details["target_sparsity"] = options_.sparsity;
-    record.details["selected_weights"] = total;
-    record.details["pruned"] = pruned;
-    record.details["previously_pruned"] = already;
-    record.details["layers"] = std::move(per_layer);
+    compaudit::CompressionRecord record;
+    record.details = {{"scope", options_.scope},    {"target_sparsity", options_.sparsity},
+                      {"selected_weights", total},  {"pruned", pruned},
+                      {"previously_pruned", already}, {"layers", std::move(per_layer)}};
     record.summary = fmt::format("{} magnitude pruning to {:.1f}% ({} of {} weights in {} layers zeroed)",
                                  options_.scope, 100.0 * static_cast<double>(pruned) / static_cast<double>(total),
-                                 human_count(pruned), human_count(total), layers.size());
+                                 pruned, total, layers.size());
     return record;
   }
 
  private:
-  MagnitudeOptions options_;
+  const manifest::Options options_;
 };
 
-}  // namespace compaudit::compressors
+}  // namespace
 
-COMPAUDIT_PLUGIN(compaudit::compressors::MagnitudePruning, "org.compaudit.prune.magnitude",
-                 compaudit::PluginKind::compressor, "1.0.0")
+COMPAUDIT_PLUGIN_MANIFEST(MagnitudePruning, prune_magnitude_manifest)

@@ -14,6 +14,7 @@
 //
 // Details recorded: per layer {layer, channels_before, channels_after, removed, mode: "sliced" | "masked"}; model
 // size before and after (parameters, nonzeros, bytes, sparse_bytes).
+#include "prune_structured_manifest.h"  // generated from manifests/prune_structured.toml
 #include "support/compress_support.h"
 
 #include <compaudit/compressor.h>
@@ -22,27 +23,14 @@
 #include <fmt/format.h>
 
 namespace compaudit::compressors {
-
-/// The parameters of manifests/prune_structured.toml.
-struct StructuredOptions {
-  double amount;             ///< Fraction of each selected layer's output channels removed. Required.
-  std::string norm = "l1";   ///< "l1" | "l2": the channel score. Default: "l1"
-  bool shrink = true;        ///< Slice layers where the model allows it (else always mask). Default: true
-  LayerSelection selection;
-
-  explicit StructuredOptions(const Params& p)
-      : amount(p.get<double>("amount")), norm(p.get<std::string>("norm")), shrink(p.get<bool>("shrink")),
-        selection(read_selection(p)) {}
-};
+namespace manifest = prune_structured_manifest;
 
 class StructuredPruning final : public Compressor {
  public:
-  static constexpr const char* kId = "org.compaudit.prune.structured";
-
   explicit StructuredPruning(const Params& params) : options_(params) {}
 
   CompressionRecord compress(Model& model, CompressionContext&) override {
-    std::vector<Layer> selected = select_layers(model, options_.selection, kId);
+    std::vector<Layer> selected = select_layers(model, options_.selection(), manifest::id);
     const std::string last = model.layers().back().name;
     CompressionRecord record;
     record.details["size_before"] = size_json(model);
@@ -113,8 +101,9 @@ class StructuredPruning final : public Compressor {
   static void slice(Model& model, const Layer& layer, const Layer& consumer, const at::Tensor& keep) {
     const std::int64_t channels = layer.weight.size(0), inputs = consumer.weight.size(1);
     if (inputs % channels != 0)
-      throw Error(ErrorCode::runtime, fmt::format("{}: consumer {} of {} takes {} inputs, not a multiple of {} "
-                                                  "channels", kId, consumer.name, layer.name, inputs, channels));
+      throw Error(ErrorCode::runtime,
+                  fmt::format("{}: consumer {} of {} takes {} inputs, not a multiple of {} channels", manifest::id,
+                              consumer.name, layer.name, inputs, channels));
     replace_sliced(model, layer.name + ".weight", layer.weight, 0, keep, 1);
     if (layer.bias.defined()) replace_sliced(model, layer.name + ".bias", layer.bias, 0, keep, 1);
     replace_sliced(model, consumer.name + ".weight", consumer.weight, 1, keep, inputs / channels);
@@ -132,10 +121,9 @@ class StructuredPruning final : public Compressor {
     }
   }
 
-  StructuredOptions options_;
+  const manifest::Options options_;
 };
 
 }  // namespace compaudit::compressors
 
-COMPAUDIT_PLUGIN(compaudit::compressors::StructuredPruning, "org.compaudit.prune.structured",
-                 compaudit::PluginKind::compressor, "1.0.0")
+COMPAUDIT_PLUGIN_MANIFEST(compaudit::compressors::StructuredPruning, prune_structured_manifest)

@@ -6,6 +6,9 @@
 // "o|i". chi is the smaller of `rank` and the smallest rank that keeps the fraction `energy` of the squared norm.
 // Several cuts run in sequence, each on the result of the previous (an MPS-like truncation). The kernel norm loss
 // of a cut is sum(discarded s^2) / sum(s^2). A weight's mask, if any, is re-applied by the model afterwards.
+// The rank survives later training (fine-tuning, a training compressor later in the chain): each truncated weight
+// gets a projection (Model::set_projection) that the host applies after every optimizer step, W <- U (U^T W) with
+// the kept left singular vectors U of each cut — fine-tuning the factored form U A with U fixed.
 //
 //     [[arm.step]]
 //     plugin = "org.compaudit.truncate.svd"
@@ -15,7 +18,9 @@
 //     energy = [0.9, 0.7, 0.5]        # keep this fraction of the squared norm (a sweep), and/or rank = 4
 //
 // Details recorded: per layer and cut {layer, cut, rank_before, chi, norm_loss}, the parameters the truncated
-// factors would need, the mean norm loss.
+// factors would need, the mean norm loss, and rank_held_in_training (false when the model cannot hold
+// projections, so fine-tuning would raise the rank again).
+#include "truncate_svd_manifest.h"  // generated from manifests/truncate_svd.toml
 #include "support/compress_support.h"
 
 #include <compaudit/compressor.h>
@@ -27,17 +32,6 @@
 
 namespace compaudit::compressors {
 
-/// The parameters of manifests/truncate_svd.toml.
-struct SvdOptions {
-  std::vector<std::string> cuts;  ///< Cuts applied in order; empty: "o|ihw" for conv2d, "o|i" for linear. Default: []
-  std::int64_t rank;              ///< Largest chi kept. Default: 2^31 - 1 (no cap)
-  double energy;                  ///< Fraction of the squared norm kept. Default: 1 (no cap)
-  LayerSelection selection;
-
-  explicit SvdOptions(const Params& p)
-      : cuts(p.get<std::vector<std::string>>("cuts")), rank(p.get<std::int64_t>("rank")),
-        energy(p.get<double>("energy")), selection(read_selection(p)) {}
-};
 
 /// What truncating one matrix did.
 struct CutResult {
@@ -45,15 +39,52 @@ struct CutResult {
   std::int64_t rank_before = 0, chi = 0;
   double norm_loss = 0.0;
   std::int64_t factor_parameters = 0;  ///< chi * (rows + columns)
+  at::Tensor basis;                     ///< [rows, chi] float32: the kept left singular vectors U_chi
 };
 
-/// Truncates `kernel` along `cut` (e.g. "oh|iw"; index letters o, i, h, w in kernel order).
-inline CutResult truncate(const at::Tensor& kernel, const std::string& cut, std::int64_t max_rank, double energy) {
+/// The permutation that undoes `perm`.
+inline std::vector<std::int64_t> inverse_permutation(const std::vector<std::int64_t>& perm) {
+  std::vector<std::int64_t> inverse(perm.size());
+  for (std::size_t d = 0; d < perm.size(); ++d) inverse[static_cast<std::size_t>(perm[d])] = static_cast<std::int64_t>(d);
+  return inverse;
+}
+
+/// A cut's kept column space, for the projection that holds the rank through fine-tuning.
+struct CutBasis {
+  std::vector<std::int64_t> perm;     ///< kernel order -> cut order (rows first)
+  std::vector<std::int64_t> inverse;  ///< cut order -> kernel order
+  at::Tensor basis;                   ///< [rows, chi]
+};
+
+/// W <- U (U^T W) along each cut in turn: W's matrix along the cut keeps its columns in the span of the kept left
+/// singular vectors, so its rank stays <= chi. It equals fine-tuning the factored form U A with U fixed (SGD and
+/// momentum are linear, so the projected update is the factored one), and costs 2 chi rows cols per cut and step.
+/// Several cuts: each projection acts on its cut's row indices only, so it keeps the rank of an earlier cut whose
+/// one side holds all of those indices (always so for the single-letter cuts o|ihw, i|ohw, h|oiw, w|oih).
+inline void project_onto_bases(at::Tensor& w, const std::vector<CutBasis>& cuts) {
+  at::Tensor value = w;
+  for (const CutBasis& c : cuts) {
+    const at::Tensor permuted = value.permute(c.perm);
+    const at::Tensor m = permuted.reshape({c.basis.size(0), -1});
+    const at::Tensor projected = at::matmul(c.basis, at::matmul(c.basis.t(), m));
+    value = projected.reshape(permuted.sizes()).permute(c.inverse);
+  }
+  w.copy_(value);
+}
+
+/// The permutation that puts `kernel`'s indices in `cut` order (rows first).
+inline std::vector<std::int64_t> cut_permutation(const at::Tensor& kernel, const std::string& cut) {
   const std::string letters = kernel.dim() == 4 ? "oihw" : "oi";
-  const auto bar = cut.find('|');
   std::vector<std::int64_t> perm;
   for (char c : cut)
     if (c != '|') perm.push_back(static_cast<std::int64_t>(letters.find(c)));
+  return perm;
+}
+
+/// Truncates `kernel` along `cut` (e.g. "oh|iw"; index letters o, i, h, w in kernel order).
+inline CutResult truncate(const at::Tensor& kernel, const std::string& cut, std::int64_t max_rank, double energy) {
+  const auto bar = cut.find('|');
+  const std::vector<std::int64_t> perm = cut_permutation(kernel, cut);
   const at::Tensor permuted = kernel.permute(perm).contiguous();
   std::int64_t rows = 1;
   for (std::size_t d = 0; d < bar; ++d) rows *= permuted.size(static_cast<std::int64_t>(d));
@@ -72,25 +103,25 @@ inline CutResult truncate(const at::Tensor& kernel, const std::string& cut, std:
   r.chi = chi;
   r.norm_loss = total > 0 ? s2.slice(0, chi).sum().item<double>() / total : 0.0;
   r.factor_parameters = chi * (matrix.size(0) + matrix.size(1));
+  r.basis = u.slice(1, 0, chi).to(kernel.scalar_type()).contiguous();
   const at::Tensor low = at::matmul(u.slice(1, 0, chi) * s.slice(0, 0, chi), vh.slice(0, 0, chi));
-  std::vector<std::int64_t> inverse(perm.size());
-  for (std::size_t d = 0; d < perm.size(); ++d) inverse[static_cast<std::size_t>(perm[d])] = static_cast<std::int64_t>(d);
-  r.value = low.reshape(permuted.sizes()).permute(inverse).contiguous().to(kernel.scalar_type());
+  r.value = low.reshape(permuted.sizes()).permute(inverse_permutation(perm)).contiguous().to(kernel.scalar_type());
   return r;
 }
 
 class SvdTruncation final : public Compressor {
  public:
-  static constexpr const char* kId = "org.compaudit.truncate.svd";
+  static constexpr const char* kId = truncate_svd_manifest::id;
 
   explicit SvdTruncation(const Params& params) : options_(params) {
     if (options_.rank == std::numeric_limits<std::int32_t>::max() && options_.energy >= 1.0)
       throw Error(ErrorCode::parameters, fmt::format("{}: set rank or energy (< 1), otherwise nothing is truncated", kId));
   }
 
-  CompressionRecord compress(Model& model, CompressionContext&) override {
-    const std::vector<Layer> layers = select_layers(model, options_.selection, kId);
+  CompressionRecord compress(Model& model, CompressionContext& context) override {
+    const std::vector<Layer> layers = select_layers(model, options_.selection(), kId);
     CompressionRecord record;
+    bool rank_held = true;
     nlohmann::json cuts_done = nlohmann::json::array();
     double loss_sum = 0.0;
     for (const Layer& layer : layers) {
@@ -107,16 +138,28 @@ class SvdTruncation final : public Compressor {
                                 "h|oiw w|oih oi|hw oh|iw ow|ih); restrict layer_types or layers to linear layers",
                                 kId, layer.name));
       at::Tensor w = layer.weight.detach();
+      std::vector<CutBasis> bases;
       for (const std::string& cut : cuts) {
         CutResult r = truncate(w, cut, options_.rank, options_.energy);
         w = r.value;
+        const std::vector<std::int64_t> perm = cut_permutation(w, cut);
+        bases.push_back({perm, inverse_permutation(perm), r.basis});
         loss_sum += r.norm_loss;
         cuts_done.push_back({{"layer", layer.name}, {"cut", cut}, {"rank_before", r.rank_before}, {"chi", r.chi},
                              {"norm_loss", r.norm_loss}, {"factor_parameters", r.factor_parameters},
                              {"parameters", w.numel()}});
       }
       model.replace_parameter(layer.name + ".weight", w);
+      // Fine-tuning must not give the rank back: project after every optimizer step.
+      rank_held = model.set_projection(
+                      layer.name + ".weight",
+                      [bases = std::move(bases)](at::Tensor& value) { project_onto_bases(value, bases); },
+                      ProjectionTime::every_step) && rank_held;
     }
+    if (!rank_held)
+      context.log(fmt::format("{}: this {} model cannot hold projections: fine-tuning will raise the rank again",
+                              kId, model.architecture()));
+    record.details["rank_held_in_training"] = rank_held;
     const double mean_loss = loss_sum / static_cast<double>(cuts_done.size());
     record.details["rank"] = options_.rank;
     record.details["energy"] = options_.energy;
@@ -128,10 +171,9 @@ class SvdTruncation final : public Compressor {
   }
 
  private:
-  SvdOptions options_;
+  const truncate_svd_manifest::Options options_;
 };
 
 }  // namespace compaudit::compressors
 
-COMPAUDIT_PLUGIN(compaudit::compressors::SvdTruncation, "org.compaudit.truncate.svd",
-                 compaudit::PluginKind::compressor, "1.0.0")
+COMPAUDIT_PLUGIN_MANIFEST(compaudit::compressors::SvdTruncation, truncate_svd_manifest)

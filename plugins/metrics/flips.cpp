@@ -20,6 +20,7 @@
 // is among them, so `flip` is "negative" | "positive" | "wrong_to_other", never "none"), for every seed pair; `id` is
 // the index in the evaluated split.
 // K > 1 seed pairs: each pair is counted alone and summary / per_class are means over pairs (stats/paired.h).
+#include "metric_flips_manifest.h"  // generated from manifests/metric_flips.toml
 #include "stats/paired.h"
 
 #include <compaudit/metric.h>
@@ -57,6 +58,8 @@ struct ExamplesTable {
 class FlipsMetric final : public compaudit::Metric {
  public:
   explicit FlipsMetric(const compaudit::Params&) {}
+
+  compaudit::MetricNeeds needs() const override { return metric_flips_manifest::needs; }
 
   json compute(const compaudit::MetricInput& input) override {
     const metrics::PairedPredictions p = metrics::checked_pairs(input, "flips");
@@ -124,4 +127,4 @@ class FlipsMetric final : public compaudit::Metric {
 
 }  // namespace
 
-COMPAUDIT_PLUGIN(FlipsMetric, "org.compaudit.metric.flips", compaudit::PluginKind::metric, "1.0.0")
+COMPAUDIT_PLUGIN_MANIFEST(FlipsMetric, metric_flips_manifest)

@@ -1,5 +1,5 @@
 // org.compaudit.metric.kl_shift — how far did the candidate's probability vectors move from the reference's?
-// (science.md §7, "Distribution shift"; llama.cpp's --kl-divergence reports the same shape.)
+// (docs/science.md §8, "Distribution shift"; llama.cpp's --kl-divergence reports the same shape.)
 //
 //     [[metric]]
 //     plugin = "org.compaudit.metric.kl_shift"
@@ -19,6 +19,7 @@
 //
 // Output: "summary" {kl_mean, kl_p50, kl_p90, kl_p99, kl_max, rkl_mean, rkl_p50, rkl_p90, rkl_p99, rkl_max,
 // top1_agreement, margin_change_mean, margin_change_p10}; "per_seed" [{seed, summary}]; "kl_floor".
+#include "metric_kl_shift_manifest.h"  // generated from manifests/metric_kl_shift.toml
 #include "stats/paired.h"
 
 #include <compaudit/metric.h>
@@ -54,11 +55,7 @@ class KlShiftMetric final : public compaudit::Metric {
  public:
   explicit KlShiftMetric(const compaudit::Params&) {}
 
-  compaudit::MetricNeeds needs() const override {
-    compaudit::MetricNeeds needs;
-    needs.probabilities = true;
-    return needs;
-  }
+  compaudit::MetricNeeds needs() const override { return metric_kl_shift_manifest::needs; }
 
   json compute(const compaudit::MetricInput& input) override {
     const metrics::PairedPredictions p = metrics::checked_pairs(input, "kl_shift");
@@ -97,4 +94,4 @@ class KlShiftMetric final : public compaudit::Metric {
 
 }  // namespace
 
-COMPAUDIT_PLUGIN(KlShiftMetric, "org.compaudit.metric.kl_shift", compaudit::PluginKind::metric, "1.0.0")
+COMPAUDIT_PLUGIN_MANIFEST(KlShiftMetric, metric_kl_shift_manifest)

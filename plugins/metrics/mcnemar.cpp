@@ -19,6 +19,7 @@
 //
 // Output: "summary" {b, c, p_value, impacted_classes}; "per_class" [{class, name, b, c, p_value, p_adjusted,
 // impacted, direction, status}]; "status" ("ok" | "no_discordant_pairs"); "per_seed"; "alpha"; "correction".
+#include "metric_mcnemar_manifest.h"  // generated from manifests/metric_mcnemar.toml
 #include "stats/paired.h"
 
 #include <compaudit/metric.h>
@@ -29,22 +30,12 @@ namespace metrics = compaudit::metrics;
 namespace stats = compaudit::stats;
 using nlohmann::json;
 
-/// The plugin's parameters, mirroring manifests/metric_mcnemar.toml.
-struct Options {
-  double alpha = 0.05;                                     ///< Significance level. Default: 0.05
-  stats::Correction correction = stats::Correction::holm;  ///< Correction across classes. Default: holm
-  std::string correction_name = "holm";
-};
-
 const char* direction(std::int64_t b, std::int64_t c) { return b > c ? "down" : c > b ? "up" : "none"; }
 
 class McNemarMetric final : public compaudit::Metric {
  public:
-  explicit McNemarMetric(const compaudit::Params& params) {
-    options_.alpha = params.get<double>("alpha");
-    options_.correction_name = params.get<std::string>("correction");
-    options_.correction = stats::correction_from_string(options_.correction_name);
-  }
+  explicit McNemarMetric(const compaudit::Params& params)
+      : options_(params), correction_(stats::correction_from_string(options_.correction)) {}
 
   json compute(const compaudit::MetricInput& input) override {
     const metrics::PairedPredictions p = metrics::checked_pairs(input, "mcnemar");
@@ -53,7 +44,7 @@ class McNemarMetric final : public compaudit::Metric {
     json out = metrics::mean_over_pairs(pairs);
     out["per_seed"] = metrics::per_seed(input.candidate, pairs, {"per_class"});  // each pair's own tests
     out["alpha"] = options_.alpha;
-    out["correction"] = options_.correction_name;
+    out["correction"] = options_.correction;
     return out;
   }
 
@@ -69,7 +60,7 @@ class McNemarMetric final : public compaudit::Metric {
     std::vector<std::optional<double>> family(p.num_classes);  // classes with a discordant pair
     for (int cls = 0; cls < p.num_classes; ++cls)
       if (b[cls] + c[cls] > 0) family[cls] = stats::mcnemar_exact_p(b[cls], c[cls]);
-    const std::vector<std::optional<double>> adjusted = stats::adjust_p(family, options_.correction);
+    const std::vector<std::optional<double>> adjusted = stats::adjust_p(family, correction_);
 
     json per_class = json::array();
     std::int64_t b_all = 0, c_all = 0, impacted = 0;
@@ -90,9 +81,10 @@ class McNemarMetric final : public compaudit::Metric {
             {"status", b_all + c_all > 0 ? "ok" : "no_discordant_pairs"}};
   }
 
-  Options options_;
+  const metric_mcnemar_manifest::Options options_;
+  const stats::Correction correction_;
 };
 
 }  // namespace
 
-COMPAUDIT_PLUGIN(McNemarMetric, "org.compaudit.metric.mcnemar", compaudit::PluginKind::metric, "1.0.0")
+COMPAUDIT_PLUGIN_MANIFEST(McNemarMetric, metric_mcnemar_manifest)

@@ -40,6 +40,7 @@
 //     "subsets":   { models: T, per_example: m, requested_fraction: f, realized_fraction: m / T }   when the host
 //                  says how the scores were estimated (fraction 0.7 with T = 8 gives m = 6, realized 0.75)
 // Statistics that do not exist (no mismatch at all, a constant mem) are null and have no interval.
+#include "metric_memorization_manifest.h"  // generated from manifests/metric_memorization.toml
 #include "stats/influence.h"
 #include "stats/mismatch_bootstrap.h"
 #include "stats/population.h"
@@ -52,21 +53,9 @@ namespace {
 
 using compaudit::metrics::number_or_null;
 
-/// The plugin's parameters, mirroring manifests/metric_memorization.toml.
-struct Options {
-  std::vector<double> edges;    ///< Increasing bin edges. Default: 0, 0.1, ..., 1
-  std::int64_t bootstrap = 1000;  ///< B resamples of the training examples for the intervals (0: none)
-  std::uint32_t seed = 0;         ///< Resample indices from std::mt19937(seed)
-  std::int64_t influence_top = 5; ///< Training points listed per flipped test point (0: no influence)
-};
-
 class MemorizationMetric final : public compaudit::Metric {
  public:
-  explicit MemorizationMetric(const compaudit::Params& params) {
-    options_.edges = params.get<std::vector<double>>("edges");
-    options_.bootstrap = params.get<std::int64_t>("bootstrap");
-    options_.seed = static_cast<std::uint32_t>(params.get<std::int64_t>("seed"));
-    options_.influence_top = params.get<std::int64_t>("influence_top");
+  explicit MemorizationMetric(const compaudit::Params& params) : options_(params) {
     if (options_.edges.size() < 2 || !std::is_sorted(options_.edges.begin(), options_.edges.end()) ||
         std::adjacent_find(options_.edges.begin(), options_.edges.end()) != options_.edges.end())
       throw compaudit::Error(compaudit::ErrorCode::parameters,
@@ -74,11 +63,7 @@ class MemorizationMetric final : public compaudit::Metric {
                                  " must hold at least two strictly increasing values");
   }
 
-  compaudit::MetricNeeds needs() const override {
-    compaudit::MetricNeeds needs;
-    needs.memorization = true;
-    return needs;
-  }
+  compaudit::MetricNeeds needs() const override { return metric_memorization_manifest::needs; }
 
   nlohmann::json compute(const compaudit::MetricInput& input) override {
     const compaudit::MetricExtras& extras = input.extras;
@@ -105,7 +90,7 @@ class MemorizationMetric final : public compaudit::Metric {
     const compaudit::stats::MismatchStats s =
         compaudit::stats::mismatch_stats(mem, mismatch, bin, bins, compaudit::stats::mem_order(mem));
     const compaudit::stats::MismatchIntervals ci =
-        compaudit::stats::mismatch_bootstrap(mem, mismatch, bin, bins, options_.bootstrap, options_.seed);
+        compaudit::stats::mismatch_bootstrap(mem, mismatch, bin, bins, options_.bootstrap, seed());
 
     nlohmann::json summary = {
         {"mismatch_count", mismatches},
@@ -123,7 +108,7 @@ class MemorizationMetric final : public compaudit::Metric {
       if (*interval) intervals[name] = {(*interval)->lo, (*interval)->hi};
     nlohmann::json out = {{"summary", std::move(summary)},
                           {"intervals", std::move(intervals)},
-                          {"bootstrap", {{"resamples", options_.bootstrap}, {"seed", options_.seed},
+                          {"bootstrap", {{"resamples", options_.bootstrap}, {"seed", seed()},
                                          {"confidence", 0.95}, {"over", "training examples"}}},
                           {"bins", bins_json(bin, mismatch, ci)}};
     out["influence"] = influence(input, n);
@@ -211,9 +196,11 @@ class MemorizationMetric final : public compaudit::Metric {
     return out;
   }
 
-  Options options_;
+  std::uint32_t seed() const { return static_cast<std::uint32_t>(options_.seed); }  // std::mt19937's seed
+
+  const metric_memorization_manifest::Options options_;
 };
 
 }  // namespace
 
-COMPAUDIT_PLUGIN(MemorizationMetric, "org.compaudit.metric.memorization", compaudit::PluginKind::metric, "1.0.0")
+COMPAUDIT_PLUGIN_MANIFEST(MemorizationMetric, metric_memorization_manifest)

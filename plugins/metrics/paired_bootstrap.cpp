@@ -36,6 +36,7 @@
 // >= 0: critical_fnr_change, critical_fpr_change}; "intervals" {accuracy_change, critical_fnr_change,
 // critical_fpr_change}: [lo, hi]; "per_class" [{class, name, n, recall_change, recall_change_low,
 // recall_change_high, recall_drop_upper, equivalent}]; "per_seed" [{seed, summary, intervals}]; the parameters.
+#include "metric_paired_bootstrap_manifest.h"  // generated from manifests/metric_paired_bootstrap.toml
 #include "stats/paired.h"
 
 #include <compaudit/metric.h>
@@ -48,14 +49,7 @@ namespace metrics = compaudit::metrics;
 namespace stats = compaudit::stats;
 using nlohmann::json;
 
-/// The plugin's parameters, mirroring manifests/metric_paired_bootstrap.toml.
-struct Options {
-  std::int64_t resamples = 2000;    ///< B. Default: 2000
-  std::uint64_t seed = 0;           ///< Seed of the draws. Default: 0
-  double alpha = 0.05;              ///< Intervals at 1 - alpha, TOST at alpha. Default: 0.05
-  double delta = 0.02;              ///< Equivalence margin on a recall drop. Default: 0.02
-  std::int64_t critical_class = -1; ///< Class whose FNR / FPR change is reported; -1: none. Default: -1
-};
+using Options = metric_paired_bootstrap_manifest::Options;
 
 /// SplitMix64: a 64-bit state advanced by a constant and a bijective mix; output i is mix(seed + (i + 1) * golden).
 struct SplitMix64 {
@@ -133,7 +127,7 @@ std::vector<std::vector<Sums>> resample(const std::vector<Deltas>& sets, std::in
           changed[t][c].correct.push_back(sets[t].correct[c][j]);
           changed[t][c].critical.push_back(sets[t].critical[c][j]);
         }
-  SplitMix64 rng{o.seed};
+  SplitMix64 rng{static_cast<std::uint64_t>(o.seed)};
   std::vector<std::vector<Sums>> out(m, std::vector<Sums>(static_cast<std::size_t>(o.resamples)));
   std::vector<std::int64_t> count;
   for (std::size_t b = 0; b < static_cast<std::size_t>(o.resamples); ++b) {
@@ -168,13 +162,7 @@ struct Distribution {
 
 class PairedBootstrapMetric final : public compaudit::Metric {
  public:
-  explicit PairedBootstrapMetric(const compaudit::Params& params) {
-    options_.resamples = params.get<std::int64_t>("resamples");
-    options_.seed = static_cast<std::uint64_t>(params.get<std::int64_t>("seed"));
-    options_.alpha = params.get<double>("alpha");
-    options_.delta = params.get<double>("delta");
-    options_.critical_class = params.get<std::int64_t>("critical_class");
-  }
+  explicit PairedBootstrapMetric(const compaudit::Params& params) : options_(params) {}
 
   json compute(const compaudit::MetricInput& input) override {
     const metrics::PairedPredictions p = metrics::checked_pairs(input, "paired_bootstrap");
@@ -266,10 +254,9 @@ class PairedBootstrapMetric final : public compaudit::Metric {
     return {{"summary", std::move(summary)}, {"intervals", std::move(intervals)}, {"per_class", std::move(per_class)}};
   }
 
-  Options options_;
+  const Options options_;
 };
 
 }  // namespace
 
-COMPAUDIT_PLUGIN(PairedBootstrapMetric, "org.compaudit.metric.paired_bootstrap", compaudit::PluginKind::metric,
-                 "1.0.0")
+COMPAUDIT_PLUGIN_MANIFEST(PairedBootstrapMetric, metric_paired_bootstrap_manifest)

@@ -10,7 +10,7 @@
 // the K candidate models. The true label does not enter the definition. Ties in the mode go to the largest label
 // (what the reference code does), so the result never depends on the order of the models.
 //
-// Noise floor (science.md §8, stats/pie_null.h). Reference model k and candidate model k are a pair; under
+// Noise floor (docs/science.md §4, stats/pie_null.h). Reference model k and candidate model k are a pair; under
 // "compression changed nothing" swapping them is harmless, so the PIE count over random swaps is its null: the mean
 // is the floor that seed noise alone produces, p = share of swaps whose count reaches the observed one, and PIEs are
 // "above noise" only when p < alpha. At K = 5 there are 32 swap patterns (16 distinct), so p >= 1/16 after the
@@ -33,6 +33,7 @@
 //                 is larger.
 // Cost: O(K N) for the PIEs — N = 10,000 and K = 30 take about a millisecond — plus O((P + B) K m) for the null and
 // the interval, m = examples on which some pair disagrees.
+#include "metric_pie_manifest.h"  // generated from manifests/metric_pie.toml
 #include "stats/pie_null.h"
 #include "stats/population.h"
 
@@ -86,11 +87,10 @@ SeedPairs seed_pairs(const compaudit::MetricInput& input, const at::Tensor& ref,
 
 class PieMetric final : public compaudit::Metric {
  public:
-  explicit PieMetric(const compaudit::Params& params) {
-    alpha_ = params.get<double>("alpha");
-    null_options_.permutations = params.get<std::int64_t>("permutations");
-    null_options_.bootstrap = params.get<std::int64_t>("bootstrap");
-    null_options_.seed = static_cast<std::uint32_t>(params.get<std::int64_t>("seed"));
+  explicit PieMetric(const compaudit::Params& params) : options_(params) {
+    null_options_.permutations = options_.permutations;
+    null_options_.bootstrap = options_.bootstrap;
+    null_options_.seed = static_cast<std::uint32_t>(options_.seed);
   }
 
   nlohmann::json compute(const compaudit::MetricInput& input) override {
@@ -144,7 +144,7 @@ class PieMetric final : public compaudit::Metric {
         {"pie_fraction", fraction(pie_count, n)},
         {"pie_fraction_null_mean", null ? nlohmann::json(null->null_mean / static_cast<double>(n)) : nlohmann::json()},
         {"pie_p_value", null ? nlohmann::json(null->p_value) : nlohmann::json()},
-        {"above_noise", null && null->p_value < alpha_},
+        {"above_noise", null && null->p_value < options_.alpha},
         {"top1_ref", number_or_null(mean_top1(ref, targets, {}))},
         {"top1_cand", number_or_null(mean_top1(cand, targets, {}))},
         {"top1_ref_without_pies", number_or_null(mean_top1(ref, targets, keep))},
@@ -157,7 +157,7 @@ class PieMetric final : public compaudit::Metric {
             {"intervals", std::move(intervals)},
             {"null",
              {{"pairs", k}, {"permutations", null ? null->permutations : 0}, {"exact", null && null->exact},
-              {"alpha", alpha_}, {"bootstrap", null_options_.bootstrap}, {"seed", null_options_.seed}}},
+              {"alpha", options_.alpha}, {"bootstrap", null_options_.bootstrap}, {"seed", null_options_.seed}}},
             {"per_seed", std::move(per_seed)},
             {"examples", std::move(examples)},
             {"pie_labels", std::move(pie_labels)},
@@ -165,10 +165,10 @@ class PieMetric final : public compaudit::Metric {
   }
 
  private:
-  double alpha_ = 0.05;
+  const metric_pie_manifest::Options options_;
   stats::PieNullOptions null_options_;
 };
 
 }  // namespace
 
-COMPAUDIT_PLUGIN(PieMetric, "org.compaudit.metric.pie", compaudit::PluginKind::metric, "1.0.0")
+COMPAUDIT_PLUGIN_MANIFEST(PieMetric, metric_pie_manifest)

@@ -22,7 +22,7 @@
 //   status "no_examples": the evaluation split has no example of the class: not impacted.
 // Corrections are applied over the classes with status "ok" only.
 //
-// Power (science.md §8). With fewer than min_models models in either population (default 3: at K = 2 Welch's test
+// Power (docs/science.md §3). With fewer than min_models models in either population (default 3: at K = 2 Welch's test
 // has about one degree of freedom), summary.status is "underpowered" and the impacted counts (summary and per class)
 // are null instead of numbers: t and p are still shown, but no class is declared impacted or not. For every tested
 // class, k_needed is the smallest K per population at which the two-sided two-sample t-test reaches power 0.8 at
@@ -35,6 +35,7 @@
 // status, means_equal, k_needed}], d = mean r~_cand - mean r~_ref; "summary": {status ("ok" | "underpowered"),
 // impacted_classes, impacted_down, impacted_up, tested_classes, zero_variance_classes, models_ref, models_cand,
 // min_models, k_needed_min, k_needed_max}; "alpha"; "correction".
+#include "metric_recall_welch_manifest.h"  // generated from manifests/metric_recall_welch.toml
 #include "stats/population.h"
 #include "stats/power.h"
 
@@ -43,13 +44,6 @@
 namespace {
 
 namespace stats = compaudit::stats;
-
-/// The plugin's parameters, mirroring manifests/metric_recall_welch.toml.
-struct Options {
-  double alpha = 0.05;                                     ///< Significance level. Default: 0.05
-  stats::Correction correction = stats::Correction::none;  ///< Multiple-comparison correction. Default: none
-  std::int64_t min_models = 3;                             ///< Fewer models per population: underpowered
-};
 
 constexpr double kTargetPower = 0.8;  ///< The power k_needed aims for (the conventional 80 %)
 
@@ -87,11 +81,8 @@ NormalizedRecall normalized_recall(const at::Tensor& predicted, const at::Tensor
 
 class RecallWelchMetric final : public compaudit::Metric {
  public:
-  explicit RecallWelchMetric(const compaudit::Params& params) {
-    options_.alpha = params.get<double>("alpha");
-    options_.correction = stats::correction_from_string(params.get<std::string>("correction"));
-    options_.min_models = params.get<std::int64_t>("min_models");
-  }
+  explicit RecallWelchMetric(const compaudit::Params& params)
+      : options_(params), correction_(stats::correction_from_string(options_.correction)) {}
 
   nlohmann::json compute(const compaudit::MetricInput& input) override {
     const int num_classes = input.data.num_classes;
@@ -111,7 +102,7 @@ class RecallWelchMetric final : public compaudit::Metric {
       tests[c] = stats::welch_test(ref.normalized[c], cand.normalized[c]);
       if (tests[c].status == stats::WelchStatus::ok) p[c] = tests[c].p;
     }
-    const std::vector<std::optional<double>> p_adjusted = stats::adjust_p(p, options_.correction);
+    const std::vector<std::optional<double>> p_adjusted = stats::adjust_p(p, correction_);
     const std::int64_t k_ref = input.reference.predicted.size(0), k_cand = input.candidate.predicted.size(0);
     const bool underpowered = std::min(k_ref, k_cand) < options_.min_models;
     std::optional<std::int64_t> k_needed_min, k_needed_max;
@@ -165,21 +156,14 @@ class RecallWelchMetric final : public compaudit::Metric {
               {"models_cand", k_cand}, {"min_models", options_.min_models},
               {"k_needed_min", k_or_null(k_needed_min)}, {"k_needed_max", k_or_null(k_needed_max)}}},
             {"alpha", options_.alpha},
-            {"correction", correction_name()}};
+            {"correction", options_.correction}};
   }
 
  private:
-  const char* correction_name() const {
-    switch (options_.correction) {
-      case stats::Correction::bh: return "bh";
-      case stats::Correction::holm: return "holm";
-      default: return "none";
-    }
-  }
-
-  Options options_;
+  const metric_recall_welch_manifest::Options options_;
+  const stats::Correction correction_;
 };
 
 }  // namespace
 
-COMPAUDIT_PLUGIN(RecallWelchMetric, "org.compaudit.metric.recall_welch", compaudit::PluginKind::metric, "1.0.0")
+COMPAUDIT_PLUGIN_MANIFEST(RecallWelchMetric, metric_recall_welch_manifest)

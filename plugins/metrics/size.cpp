@@ -11,14 +11,26 @@
 //   - size: mean over seeds of each count for both populations, the candidate's sparsity (1 - nonzeros /
 //     parameters) and the candidate / reference ratios of the means (bytes_ratio = 0.25: four times smaller);
 //   - norm loss: every member named "norm_loss" holding a number, at any depth of a step's details (tensor
-//     truncation reports one per layer and cut), is listed with the scalar members beside it (layer, cut, ...).
+//     truncation reports one per layer and cut), is listed with the scalar members beside it (layer, cut, ...);
+//   - realized figures: what the final model — after fine-tuning — still has, measured by the host
+//     under size.realized (host/engine/run/realized.h): per layer sparsity, norm loss against the dense model,
+//     numerical rank along each recorded cut beside its chi, and for weights stored below 32 bits the fraction off
+//     the declared grid and the most distinct values per channel beside 2^bits.
 //
 // Output:
 //     "summary": { parameters_ref, parameters_cand, nonzeros_ref, nonzeros_cand, bytes_ref, bytes_cand,
 //                  sparse_bytes_ref, sparse_bytes_cand, sparsity_cand, nonzeros_ratio, bytes_ratio,
-//                  sparse_bytes_ratio, norm_loss_mean, norm_loss_max }   (null when the records lack them)
+//                  sparse_bytes_ratio, norm_loss_mean, norm_loss_max,
+//                  realized_rank_excess_max      max over seeds, layers, cuts of rank - chi (<= 0: the rank held)
+//                  realized_norm_loss_mean       mean realized norm loss of the layers with a recorded cut
+//                  realized_off_grid_fraction_max  max fraction of a weight's values off its declared grid
+//                  realized_levels_excess_max    max over weights of levels_max - levels_allowed (<= 0: the bits
+//                                                claimed are bits realized) }   (null when the records lack them)
 //     "models":    { "reference": [ {seed, parameters, nonzeros, bytes, sparse_bytes}, ... ], "candidate": [...] }
 //     "norm_loss": [ {seed, step, plugin, norm_loss, <scalar siblings>...}, ... ]
+//     "realized":  [ {seed, layer, parameter, sparsity, norm_loss, cuts: [{cut, chi, rank}], bits,
+//                     off_grid_fraction, levels_max, levels_allowed}, ... ]   (members present where they apply)
+#include "metric_size_manifest.h"  // generated from manifests/metric_size.toml
 #include "stats/population.h"
 
 #include <compaudit/metric.h>
@@ -86,6 +98,55 @@ nlohmann::json steps_of(const nlohmann::json& record) {
   return nlohmann::json::array();
 }
 
+/// The realized rows of every candidate seed, and the summary figures over them.
+struct Realized {
+  nlohmann::json rows = nlohmann::json::array();
+  std::optional<double> rank_excess_max, off_grid_max, levels_excess_max;
+  double truncated_loss_sum = 0.0;
+  int truncated_layers = 0;
+};
+
+void keep_max(std::optional<double>& slot, double value) { slot = slot ? std::max(*slot, value) : value; }
+
+/// The number `object[key]`, if it is one.
+std::optional<double> number_at(const nlohmann::json& object, const char* key) {
+  if (!object.is_object()) return std::nullopt;
+  const auto it = object.find(key);
+  return it != object.end() && it->is_number() ? std::optional<double>(it->get<double>()) : std::nullopt;
+}
+
+Realized read_realized(const compaudit::Population& pop) {
+  Realized out;
+  for (std::size_t k = 0; k < pop.records.size(); ++k) {
+    const nlohmann::json& record = pop.records[k];
+    if (!record.is_object() || !record.contains("size") || !record["size"].is_object()) continue;
+    const auto found = record["size"].find("realized");
+    if (found == record["size"].end() || !found->is_object()) continue;
+    const nlohmann::json& realized = *found;
+    if (!realized.contains("layers") || !realized["layers"].is_array()) continue;
+    for (const nlohmann::json& layer : realized["layers"]) {
+      if (!layer.is_object()) continue;
+      nlohmann::json row = {{"seed", compaudit::metrics::seed_of(pop, k)}};
+      row.update(layer);
+      if (layer.contains("cuts") && layer["cuts"].is_array()) {
+        for (const auto& cut : layer["cuts"])
+          if (const auto rank = number_at(cut, "rank"), chi = number_at(cut, "chi"); rank && chi)
+            keep_max(out.rank_excess_max, *rank - *chi);
+        if (const auto loss = number_at(layer, "norm_loss")) {
+          out.truncated_loss_sum += *loss;
+          ++out.truncated_layers;
+        }
+      }
+      if (const auto off = number_at(layer, "off_grid_fraction")) keep_max(out.off_grid_max, *off);
+      if (const auto levels = number_at(layer, "levels_max"), allowed = number_at(layer, "levels_allowed");
+          levels && allowed)
+        keep_max(out.levels_excess_max, *levels - *allowed);
+      out.rows.push_back(std::move(row));
+    }
+  }
+  return out;
+}
+
 std::optional<double> ratio(const std::optional<double>& num, const std::optional<double>& den) {
   if (!num || !den || *den == 0.0) return std::nullopt;
   return *num / *den;
@@ -129,12 +190,20 @@ class SizeMetric final : public compaudit::Metric {
       summary["norm_loss_mean"] = sum / static_cast<double>(values.size());
       summary["norm_loss_max"] = *std::max_element(values.begin(), values.end());
     }
+    Realized realized = read_realized(input.candidate);
+    summary["realized_rank_excess_max"] = number_or_null(realized.rank_excess_max);
+    summary["realized_norm_loss_mean"] = number_or_null(
+        realized.truncated_layers > 0 ? std::optional<double>(realized.truncated_loss_sum / realized.truncated_layers)
+                                      : std::nullopt);
+    summary["realized_off_grid_fraction_max"] = number_or_null(realized.off_grid_max);
+    summary["realized_levels_excess_max"] = number_or_null(realized.levels_excess_max);
     return {{"summary", std::move(summary)},
             {"models", {{"reference", ref.models}, {"candidate", cand.models}}},
-            {"norm_loss", std::move(norm_loss)}};
+            {"norm_loss", std::move(norm_loss)},
+            {"realized", std::move(realized.rows)}};
   }
 };
 
 }  // namespace
 
-COMPAUDIT_PLUGIN(SizeMetric, "org.compaudit.metric.size", compaudit::PluginKind::metric, "1.0.0")
+COMPAUDIT_PLUGIN_MANIFEST(SizeMetric, metric_size_manifest)

@@ -11,6 +11,7 @@
 //     "intervals": { "top1_mean": [lo, hi], "top1_ref_mean": [lo, hi] }
 //     "models":    { "reference": [ {"seed", "top1"}, ... ], "candidate": [ ... ] }
 // With K = 1 the standard deviation and the interval do not exist: they are null / absent, never NaN.
+#include "metric_top1_manifest.h"  // generated from manifests/metric_top1.toml by compaudit_add_plugin
 #include "stats/population.h"
 
 #include <compaudit/metric.h>
@@ -18,11 +19,6 @@
 namespace {
 
 using compaudit::metrics::number_or_null;
-
-/// The plugin's parameters, mirroring manifests/metric_top1.toml.
-struct Options {
-  double confidence = 0.95;  ///< Coverage of the t-interval of the mean. Default: 0.95
-};
 
 /// One population's per-model top-1 and its description.
 struct PopulationTop1 {
@@ -32,7 +28,7 @@ struct PopulationTop1 {
 
 class Top1Metric final : public compaudit::Metric {
  public:
-  explicit Top1Metric(const compaudit::Params& params) { options_.confidence = params.get<double>("confidence"); }
+  explicit Top1Metric(const compaudit::Params& params) : options_(params) {}
 
   nlohmann::json compute(const compaudit::MetricInput& input) override {
     const at::Tensor targets = compaudit::metrics::checked_targets(input.data.targets, "top1");
@@ -73,9 +69,9 @@ class Top1Metric final : public compaudit::Metric {
     return models;
   }
 
-  Options options_;
+  const metric_top1_manifest::Options options_;
 };
 
 }  // namespace
 
-COMPAUDIT_PLUGIN(Top1Metric, "org.compaudit.metric.top1", compaudit::PluginKind::metric, "1.0.0")
+COMPAUDIT_PLUGIN_MANIFEST(Top1Metric, metric_top1_manifest)

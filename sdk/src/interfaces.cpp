@@ -10,6 +10,9 @@
 COMPAUDIT_NAMESPACE_BEGIN
 
 Model::~Model() = default;
+// Models that predate ABI 1.1 (or cannot apply projections) keep nothing: the caller learns the compression will
+// not survive training.
+bool Model::set_projection(const std::string&, ParameterProjection, ProjectionTime) { return false; }
 CompressionContext::~CompressionContext() = default;
 Compressor::~Compressor() noexcept(false) = default;
 Metric::~Metric() noexcept(false) = default;

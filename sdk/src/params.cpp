@@ -9,6 +9,16 @@ COMPAUDIT_NAMESPACE_BEGIN
 
 namespace {
 constexpr const char* kTypeNames[] = {"bool", "int", "float", "string", "int_list", "float_list", "string_list"};
+constexpr const char* kCppTypeNames[] = {"bool",
+                                         "std::int64_t",
+                                         "double",
+                                         "std::string",
+                                         "std::vector<std::int64_t>",
+                                         "std::vector<double>",
+                                         "std::vector<std::string>"};
+
+// The log Params::get records into on this thread (ParamReadLog); null when nothing listens.
+thread_local ParamReadLog* active_read_log = nullptr;
 
 std::string quote(const std::string& s) { return fmt::format("\"{}\"", s); }
 
@@ -61,6 +71,8 @@ bool compatible(ParamType wanted, const ParamValue& value) {
 }  // namespace
 
 const char* to_string(ParamType type) noexcept { return kTypeNames[static_cast<int>(type)]; }
+
+const char* cpp_type_name(ParamType type) noexcept { return kCppTypeNames[static_cast<int>(type)]; }
 
 std::optional<ParamType> param_type_from_string(const std::string& name) noexcept {
   for (int i = 0; i < 7; ++i)
@@ -166,9 +178,37 @@ const ParamValue& Params::at(const std::string& name) const {
   return it->second;
 }
 
+const ParamValue& Params::at(const std::string& name, ParamType asked) const {
+  auto it = values_.find(name);
+  if (it != values_.end()) return it->second;
+  std::string names;
+  for (const auto& [known, value] : values_) names += (names.empty() ? "" : ", ") + known;
+  throw Error(ErrorCode::parameters,
+              fmt::format("the plugin asks for parameter '{}' ({}), which its manifest does not declare "
+                          "(declared: {})", name, cpp_type_name(asked), names.empty() ? "none" : names));
+}
+
+void Params::note_read(const std::string& name, ParamType asked) const {
+  for (ParamReadLog* log = active_read_log; log; log = log->outer_) {
+    bool seen = false;
+    for (const auto& read : log->reads_) seen = seen || (read.name == name && read.type == asked);
+    if (!seen) log->reads_.push_back({name, asked});
+  }
+}
+
 void Params::throw_wrong_type(const std::string& name, const ParamValue& v) {
   throw Error(ErrorCode::parameters,
               fmt::format("parameter '{}' has type {}, not the one asked for", name, to_string(type_of(v))));
 }
+
+void Params::throw_wrong_type(const std::string& name, const ParamValue& v, ParamType asked) {
+  throw Error(ErrorCode::parameters,
+              fmt::format("parameter '{}' is declared {} ({}) but the plugin reads it as {}", name,
+                          to_string(type_of(v)), cpp_type_name(type_of(v)), cpp_type_name(asked)));
+}
+
+ParamReadLog::ParamReadLog() noexcept : outer_(active_read_log) { active_read_log = this; }
+
+ParamReadLog::~ParamReadLog() { active_read_log = outer_; }
 
 COMPAUDIT_NAMESPACE_END

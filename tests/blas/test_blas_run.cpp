@@ -51,19 +51,19 @@ struct Result {
   std::string output;  // stdout and stderr
 };
 
-// Runs `compaudit ARGS...` with this process's environment minus the variables the test controls, plus `extra`.
-Result run_compaudit(const std::vector<std::string>& args, const std::vector<std::string>& extra, const fs::path& log) {
+// Runs `compaudit ARGS...` (or `exe`, see cli_process.h start) with this process's environment minus the variables
+// the test controls, plus `extra`.
+Result run_compaudit(const std::vector<std::string>& args, const std::vector<std::string>& extra, const fs::path& log,
+                     const char* exe = COMPAUDIT_EXE) {
   std::vector<std::string> env;
   for (char** e = environ; *e; ++e) {
     const std::string var(*e);
-    if (var.rfind("OPENBLAS_CORETYPE=", 0) == 0 || var.rfind("OPENBLAS_VERBOSE=", 0) == 0 ||
-        var.rfind("COMPAUDIT_STOP_AFTER_CELLS=", 0) == 0)
-      continue;
+    if (var.rfind("OPENBLAS_CORETYPE=", 0) == 0 || var.rfind("OPENBLAS_VERBOSE=", 0) == 0) continue;
     env.push_back(var);
   }
   env.push_back("OPENBLAS_VERBOSE=2");
   env.insert(env.end(), extra.begin(), extra.end());
-  const int code = isolation_test::wait_exit(isolation_test::start(args, log, env));
+  const int code = isolation_test::wait_exit(isolation_test::start(args, log, env, exe));
   return {code, read_text(log)};
 }
 
@@ -144,8 +144,8 @@ TEST_CASE("A run resumed under another BLAS core says so on stderr and in the st
   const fs::path pipeline = write_pipeline(dir);
   const fs::path run_dir = dir / "run";
   // Stop after the first of the two cells, under the Haswell kernels...
-  const Result first = run_compaudit({"run", pipeline.string(), "-o", run_dir.string()},
-                                     {"OPENBLAS_CORETYPE=HASWELL", "COMPAUDIT_STOP_AFTER_CELLS=1"}, dir / "first.log");
+  const Result first = run_compaudit({"run", pipeline.string(), "-o", run_dir.string(), "--test-stop-after-cells", "1"},
+                                     {"OPENBLAS_CORETYPE=HASWELL"}, dir / "first.log", COMPAUDIT_TESTHOOKS_EXE);
   INFO(first.output);
   REQUIRE(first.exit_code == 0);
   // ...then resume under the Sandybridge ones (AVX, no FMA: other bits, and runnable wherever Haswell is).
@@ -171,8 +171,8 @@ TEST_CASE("A run records the oneDNN instruction set of its stacked products, and
   const fs::path pipeline = write_pipeline(dir);
   const fs::path run_dir = dir / "run";
   // oneDNN generates its kernels for at most the ISA ONEDNN_MAX_CPU_ISA names: AVX2 runs wherever this test does.
-  const Result first = run_compaudit({"run", pipeline.string(), "-o", run_dir.string()},
-                                     {"ONEDNN_MAX_CPU_ISA=AVX2", "COMPAUDIT_STOP_AFTER_CELLS=1"}, dir / "first.log");
+  const Result first = run_compaudit({"run", pipeline.string(), "-o", run_dir.string(), "--test-stop-after-cells", "1"},
+                                     {"ONEDNN_MAX_CPU_ISA=AVX2"}, dir / "first.log", COMPAUDIT_TESTHOOKS_EXE);
   INFO(first.output);
   REQUIRE(first.exit_code == 0);
   const auto gemm = [&] {

@@ -1,73 +1,10 @@
 #include "plugin_harness.h"
 
-#include <compaudit/plugin.h>
-
 #include <ATen/ATen.h>
-#include <fmt/format.h>
-#include <toml++/toml.h>
-
-#include <dlfcn.h>
 
 #include <fstream>
 
 namespace compaudit::testing {
-namespace {
-ParamValue to_value(const toml::node& node) {
-  if (auto v = node.as_boolean()) return v->get();
-  if (auto v = node.as_integer()) return static_cast<std::int64_t>(v->get());
-  if (auto v = node.as_floating_point()) return v->get();
-  if (auto v = node.as_string()) return v->get();
-  const toml::array& a = *node.as_array();
-  if (a.empty() || a[0].is_string()) {
-    std::vector<std::string> out;
-    for (const auto& e : a) out.push_back(*e.value<std::string>());
-    return out;
-  }
-  if (a[0].is_integer()) {
-    std::vector<std::int64_t> out;
-    for (const auto& e : a) out.push_back(*e.value<std::int64_t>());
-    return out;
-  }
-  std::vector<double> out;
-  for (const auto& e : a) out.push_back(*e.value<double>());
-  return out;
-}
-}  // namespace
-
-std::vector<ParamSpec> read_schema(const std::string& manifest_path) {
-  const toml::table manifest = toml::parse_file(manifest_path);
-  std::vector<ParamSpec> schema;
-  if (const toml::array* params = manifest["param"].as_array()) {
-    for (const auto& entry : *params) {
-      const toml::table& t = *entry.as_table();
-      ParamSpec spec;
-      spec.name = *t["name"].value<std::string>();
-      spec.type = *param_type_from_string(*t["type"].value<std::string>());
-      if (const toml::node* d = t.get("default")) spec.default_value = coerce(spec, to_value(*d));
-      if (auto v = t["min"].value<double>()) spec.min = *v;
-      if (auto v = t["max"].value<double>()) spec.max = *v;
-      if (const toml::array* c = t["choices"].as_array())
-        for (const auto& e : *c) spec.choices.push_back(*e.value<std::string>());
-      schema.push_back(std::move(spec));
-    }
-  }
-  return schema;
-}
-
-std::shared_ptr<Compressor> load_compressor(const std::string& name, const std::map<std::string, ParamValue>& given) {
-  const Params params = Params::resolve(read_schema(COMPAUDIT_MANIFEST_DIR "/" + name + ".toml"), given, name);
-  const std::string library = COMPAUDIT_PLUGIN_DIR "/lib" + name + ".so";
-  void* handle = dlopen(library.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (!handle) throw Error(ErrorCode::library, fmt::format("cannot open {}: {}", library, dlerror()));
-  auto entry = reinterpret_cast<compaudit_plugin_entry_fn*>(dlsym(handle, COMPAUDIT_PLUGIN_ENTRY_NAME));
-  if (!entry) throw Error(ErrorCode::symbol, library + " has no entry point");
-  const PluginDescriptor* d = entry();
-  Plugin* plugin = d->create(params);
-  auto* compressor = dynamic_cast<Compressor*>(plugin);
-  if (!compressor) throw Error(ErrorCode::identity, library + " is not a compressor");
-  // The library stays open (no dlclose): the tests' process ends soon, and nothing it made may outlive it.
-  return std::shared_ptr<Compressor>(compressor, [d](Compressor* c) { d->destroy(c); });
-}
 
 nlohmann::json fixture(const std::string& file) {
   std::ifstream in(COMPAUDIT_FIXTURE_DIR "/" + file);

@@ -1,8 +1,10 @@
-// Test helpers: load a built compressor plugin through its shared library (dlopen + compaudit_plugin_entry +
-// create, with Params resolved against the schema of its real manifest), and a small CompressionContext over
-// synthetic data that trains with plain SGD — so the plugins are tested exactly as the host uses them, without
-// depending on the engine.
+// Test helpers: a built compressor plugin created the way the host creates it (tests/support/plugin_loading.h:
+// host::parse_manifest of the manifest beside the built library, Params resolved against its schema, host::Loader),
+// and a small CompressionContext over synthetic data that trains with plain SGD — so the plugins are tested exactly
+// as the host uses them, without depending on the engine.
 #pragma once
+
+#include "support/plugin_loading.h"
 
 #include <compaudit/compressor.h>
 #include <compaudit/models/models.h>
@@ -16,13 +18,13 @@
 
 namespace compaudit::testing {
 
-/// The [[param]] schema of a manifest file (the manifests/ directory of the source tree).
-std::vector<ParamSpec> read_schema(const std::string& manifest_path);
-
-/// Loads lib<name>.so from the build's plugin directory with the manifest manifests/<name>.toml, resolves
-/// `given` against its schema (throws Error(parameters) exactly as validation would) and creates the compressor.
-/// The returned object keeps the library loaded.
-std::shared_ptr<Compressor> load_compressor(const std::string& name, const std::map<std::string, ParamValue>& given);
+/// Creates the compressor of the build's <name>.toml (e.g. "prune_magnitude") with `given` resolved against its
+/// schema: Error(parameters) exactly as validation would, Error(runtime) naming the plugin when its constructor
+/// throws (as in a run). The returned object keeps the library loaded.
+inline std::shared_ptr<Compressor> load_compressor(const std::string& name,
+                                                   const std::map<std::string, ParamValue>& given) {
+  return test::make_plugin<Compressor>(name, given);
+}
 
 /// Reads tests/compressors/fixtures/<file>.
 nlohmann::json fixture(const std::string& file);

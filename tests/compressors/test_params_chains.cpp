@@ -9,13 +9,12 @@
 
 using namespace compaudit;
 using compaudit::testing::load_compressor;
-using compaudit::testing::read_schema;
 using compaudit::testing::TestContext;
 
 namespace {
 std::string schema_error(const std::string& name, const std::map<std::string, ParamValue>& given) {
   try {
-    Params::resolve(read_schema(COMPAUDIT_MANIFEST_DIR "/" + name + ".toml"), given, name);
+    Params::resolve(test::built_manifest(name).params, given, name);
   } catch (const Error& e) {
     CHECK(e.code() == ErrorCode::parameters);
     return e.message();
@@ -52,7 +51,8 @@ TEST_CASE("a layer pattern that matches nothing fails at compress time, listing 
     FAIL("no error");
   } catch (const Error& e) {
     CHECK(e.code() == ErrorCode::parameters);
-    CHECK_THAT(e.message(), Catch::Contains("layers pattern 'conv*' matches no") && Catch::Contains("fc1, fc2"));
+    CHECK_THAT(e.message(), Catch::Contains("layers: pattern \"conv*\" matches no") &&
+                                 Catch::Contains("fc1 (linear), fc2 (linear)"));
   }
   // neither rank nor energy: nothing to truncate, refused when the plugin is created
   CHECK_THROWS_WITH(load_compressor("truncate_svd", {}), Catch::Contains("set rank or energy"));

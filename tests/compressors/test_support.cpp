@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <ATen/ATen.h>
 
+using namespace compaudit;  // keep_masks, count_for, glob_match: the SDK (compaudit/select.h, layers.h)
 using namespace compaudit::compressors;
 
 namespace {

@@ -102,8 +102,11 @@ TEST_CASE("validate prints the arms after expansion, or the error with file:line
   const Result ok = run("validate --plugin-path " + kPlugins + " " + kPipelines + "/good/sweep.toml");
   CHECK(ok.exit_code == 0);
   CHECK(contains(ok.out, "prune@sparsity=0.9,bits=8"));
-  CHECK(contains(ok.out, "dense+ft"));
-  CHECK(contains(ok.out, "valid: 7 arms x 3 seeds = 21 cells"));
+  // Two fine-tuning budgets (1 and 3 epochs): one dense control each, and each arm says which it is compared with.
+  CHECK(contains(ok.out, "dense+ft1  [fine-tune 1 epoch]  vs dense"));
+  CHECK(contains(ok.out, "prune@sparsity=0.9,bits=8  [fine-tune 1 epoch]  vs dense+ft1"));
+  CHECK(contains(ok.out, "quant  [fine-tune 3 epochs]  vs dense+ft3"));
+  CHECK(contains(ok.out, "valid: 8 arms x 3 seeds = 24 cells"));
   const Result json = run("validate --json --plugin-path " + kPlugins + " " + kPipelines + "/good/sweep.toml");
   CHECK(json.exit_code == 0);
   CHECK(contains(json.out, "\"valid\": true"));
@@ -117,6 +120,22 @@ TEST_CASE("validate prints the arms after expansion, or the error with file:line
   CHECK(contains(bad_json.out, "\"line\": 16"));
   CHECK(run("validate --plugin-path " + kPlugins + " " + kPipelines + "/bad/data_missing.toml").exit_code == 4);
   CHECK(run("validate /nonexistent/pipeline.toml").exit_code == 4);
+}
+
+TEST_CASE("validate reports every independent error of a file in one pass, each with file:line:column", "[cli]") {
+  const std::string file = kPipelines + "/bad/three_errors.toml";  // [training] lr, one [[arm]], one [[metric]]
+  const Result r = run("validate --plugin-path " + kPlugins + " " + file);
+  CHECK(r.exit_code == 4);
+  CHECK(contains(r.err, file + ":13:1: pipeline error: lr = -1 must be in (0, 1000]"));
+  CHECK(contains(r.err, file + ":19:20: parameters error: arm 'prune' step 1: sparsity = 1.5 is above its maximum 1"));
+  CHECK(contains(r.err, file + ":30:1: pipeline error: [[metric]] #2: unknown plugin 'org.test.metric.top'"));
+  const Result j = run("validate --json --plugin-path " + kPlugins + " " + file);
+  CHECK(j.exit_code == 4);
+  CHECK(contains(j.out, "\"valid\": false"));
+  // "error" (the first, as before) and "errors" (all three).
+  CHECK(contains(j.out, "\"line\": 13"));
+  CHECK(contains(j.out, "\"line\": 19"));
+  CHECK(contains(j.out, "\"line\": 30"));
 }
 
 TEST_CASE("new-plugin writes a project with a manifest the registry accepts", "[cli]") {

@@ -2,16 +2,7 @@
 # project of each kind, build it against the installed SDK with find_package(compaudit), and load it with
 # `compaudit plugins inspect ID --load` (every load check: entry point, SDK ABI, LibTorch, C++ ABI, id, kind).
 #   cmake -DEXE=<compaudit> -DBUILD_DIR=<build tree> -DWORK=<scratch dir> [-DPREFIX=<installed prefix>] -P this
-file(REMOVE_RECURSE "${WORK}")
-file(MAKE_DIRECTORY "${WORK}")
-if(NOT PREFIX)
-  set(PREFIX "${WORK}/prefix")
-  execute_process(COMMAND ${CMAKE_COMMAND} --install "${BUILD_DIR}" --prefix "${PREFIX}" RESULT_VARIABLE rc
-                  OUTPUT_QUIET ERROR_VARIABLE err)
-  if(NOT rc EQUAL 0)
-    message(FATAL_ERROR "cmake --install failed: ${err}")
-  endif()
-endif()
+include("${CMAKE_CURRENT_LIST_DIR}/installed_sdk.cmake")  # WORK emptied; PREFIX: the installed SDK
 foreach(kind compressor metric augmentation)
   set(name "scaffold_${kind}")
   execute_process(COMMAND "${EXE}" new-plugin --kind ${kind} ${name} -o "${WORK}/${name}" RESULT_VARIABLE rc

@@ -1,6 +1,8 @@
 // Pipeline parsing and validation (plugin-host-rules.md fault 15): one small file per fault in
 // data/pipelines/bad/, each with its category, line, column and message; and the expansion of a good pipeline.
 // The test registry (data/plugins/) holds manifests only: validation must never open a library.
+#include <compaudit/host/error_list.h>
+#include <compaudit/host/manifest.h>
 #include <compaudit/host/pipeline.h>
 #include <compaudit/host/registry.h>
 
@@ -69,8 +71,10 @@ const BadPipeline kBad[] = {
     {"gate_unknown_metric.toml", ErrorCode::pipeline, 22, 1, "gate metric 'org.test.metric.nope' is not one of"},
     {"gate_arm_nomatch.toml", ErrorCode::pipeline, 22, 1, "gate arm 'quant*' matches no compressed arm"},
     {"gate_no_bound.toml", ErrorCode::pipeline, 23, 1, "a gate needs a bound"},
-    // issue 13: alpha and correction belong to the metric that tests, not to [report].
+    // alpha and correction belong to the metric that tests, not to [report].
     {"report_correction.toml", ErrorCode::pipeline, 22, 1, "correction is not a [report] setting"},
+    // Independent errors are all reported (below); the first one is the error's own.
+    {"three_errors.toml", ErrorCode::pipeline, 13, 1, "lr = -1 must be in (0, 1000]"},
 };
 }  // namespace
 
@@ -94,7 +98,30 @@ TEST_CASE("every invalid pipeline of the corpus fails at its line and column", "
   }
 }
 
-TEST_CASE("sweeps expand into one arm per combination, after dense and the dense+ft control", "[pipeline]") {
+TEST_CASE("independent errors of one pipeline are reported together, each at its line and column",
+          "[pipeline][fault]") {
+  // [training] lr, a sweep value of one [[arm]] and the plugin id of one [[metric]]: three tables, three errors; the
+  // valid [[arm]] and [[metric]] between them add none.
+  const std::string path = (kData / "pipelines" / "bad" / "three_errors.toml").string();
+  REQUIRE_THROWS_ERROR(compaudit::host::ErrorList, list, load_pipeline(path, test_registry()));
+  REQUIRE(list->errors().size() == 3);
+  const auto& e = list->errors();
+  CHECK((e[0].where().line == 13 && e[0].where().column == 1));
+  CHECK(contains(e[0].message(), "lr = -1 must be in (0, 1000]"));
+  CHECK((e[1].where().line == 19 && e[1].where().column == 20));
+  CHECK(e[1].code() == ErrorCode::parameters);
+  CHECK(contains(e[1].message(), "arm 'prune' step 1: sparsity = 1.5 is above its maximum 1"));
+  CHECK((e[2].where().line == 30 && e[2].where().column == 1));
+  CHECK(contains(e[2].message(), "unknown plugin 'org.test.metric.top'"));
+  for (const auto& one : e) CHECK(one.where().file == path);
+  // what() is every error, one per line, in the compiler form editors jump to.
+  CHECK(contains(list->what(), path + ":13:1: pipeline error: "));
+  CHECK(contains(list->what(), "\n" + path + ":19:20: parameters error: "));
+  CHECK(contains(list->what(), "\n" + path + ":30:1: pipeline error: "));
+}
+
+TEST_CASE("sweeps expand into one arm per combination, after dense and one control per fine-tuning budget",
+          "[pipeline]") {
   const std::string path = (kData / "pipelines" / "good" / "sweep.toml").string();
   const auto p = load_pipeline(path, test_registry());
   CHECK(p.name == "sweep");
@@ -106,13 +133,21 @@ TEST_CASE("sweeps expand into one arm per combination, after dense and the dense
   CHECK(p.memorization.models == 4);
   std::vector<std::string> names;
   for (const auto& a : p.arms) names.push_back(a.name);
-  CHECK(names == std::vector<std::string>{"dense", "dense+ft", "prune@sparsity=0.5,bits=4",
+  // Two budgets (prune: 1 epoch, quant: 3): two dense controls, each fine-tuned as long as the arms it serves.
+  CHECK(names == std::vector<std::string>{"dense", "dense+ft1", "dense+ft3", "prune@sparsity=0.5,bits=4",
                                           "prune@sparsity=0.5,bits=8", "prune@sparsity=0.9,bits=4",
                                           "prune@sparsity=0.9,bits=8", "quant"});
-  // The control fine-tunes as long as the longest arm.
-  CHECK(p.arms[1].finetune_epochs == 3);
+  CHECK(p.arms[1].finetune_epochs == 1);
+  CHECK(p.arms[2].finetune_epochs == 3);
   CHECK(p.arms[1].steps.empty());
-  const auto& arm = p.arms[4];
+  CHECK(p.arms[2].steps.empty());
+  std::vector<std::string> references;
+  for (const auto& a : p.arms) references.push_back(compaudit::host::reference_of(p, a));
+  CHECK(references == std::vector<std::string>{"dense", "dense", "dense", "dense+ft1", "dense+ft1", "dense+ft1",
+                                               "dense+ft1", "dense+ft3"});
+  CHECK(compaudit::host::is_control(p.arms[2]));
+  CHECK_FALSE(compaudit::host::is_control(p.arms[3]));
+  const auto& arm = p.arms[5];
   CHECK(arm.base_name == "prune");
   CHECK(arm.level == 0.9);
   CHECK(arm.sweep == std::map<std::string, std::string>{{"sparsity", "0.9"}, {"bits", "4"}});
@@ -122,7 +157,7 @@ TEST_CASE("sweeps expand into one arm per combination, after dense and the dense
   CHECK(arm.steps[0].params.get<double>("sparsity") == 0.9);
   CHECK(arm.steps[0].params.get<std::string>("scope") == "global");  // default filled in
   CHECK(arm.steps[1].params.get<std::int64_t>("bits") == 4);
-  CHECK(p.arms[6].steps[0].params.get<std::int64_t>("bits") == 8);  // default
+  CHECK(p.arms[7].steps[0].params.get<std::int64_t>("bits") == 8);  // default
   REQUIRE(p.augmentation.has_value());
   CHECK(p.augmentation->params.get<double>("std") == 0.2);
   REQUIRE(p.metrics.size() == 2);
@@ -155,6 +190,131 @@ plugin = "org.test.metric.top1"
   CHECK(p.arms[1].name == "q");
   CHECK(p.seeds == std::vector<std::int64_t>{7, 11});
   CHECK(p.output == (tmp / "out").string());
+}
+
+namespace {
+// A registry of manifests only: the test compressors, one of which trains inside compress() (`trains = true`).
+struct TrainingRegistry {
+  test::TempDir tmp;
+  Registry registry;
+  TrainingRegistry() : registry(make(tmp)) {}
+  static Registry make(const test::TempDir& tmp) {
+    const fs::path dir = tmp / "plugins";
+    test::write_file(dir / "libdummy.so", "");
+    const std::string sparsity = "[[param]]\nname = \"sparsity\"\ntype = \"float\"\nmin = 0.0\nmax = 1.0\n";
+    test::write_manifest(dir, "prune", "org.test.compressor.prune", "dummy", "1.0.0", "compressor", sparsity);
+    test::write_manifest(dir, "lottery", "org.test.compressor.lottery", "dummy", "1.0.0", "compressor",
+                         "trains = true\n" + sparsity + "[[param]]\nname = \"rounds\"\ntype = \"int\"\ndefault = 2\n");
+    test::write_manifest(dir, "top1", "org.test.metric.top1", "dummy", "1.0.0", "metric");
+    SearchPaths p;
+    p.dirs.emplace_back(dir.string(), "--plugin-path");
+    return Registry::discover(p);
+  }
+  compaudit::host::Pipeline load(const std::string& arms) {
+    test::write_file(tmp / "p.toml", fmt::format(R"([audit]
+name = "controls"
+seeds = 2
+[data]
+format = "csv"
+train = "{}"
+[model]
+arch = "mlp"
+{}
+[[metric]]
+plugin = "org.test.metric.top1"
+)", (kData / "pipelines" / "data" / "tiny.csv").string(), arms));
+    return load_pipeline((tmp / "p.toml").string(), registry);
+  }
+};
+
+std::vector<std::string> names_of(const compaudit::host::Pipeline& p) {
+  std::vector<std::string> names;
+  for (const auto& a : p.arms) names.push_back(a.name);
+  return names;
+}
+}  // namespace
+
+TEST_CASE("an arm whose compressor trains gets a control with the same training and no compression",
+          "[pipeline][controls]") {
+  TrainingRegistry r;
+  REQUIRE(r.registry.errors().empty());
+  REQUIRE(r.registry.find("org.test.compressor.lottery")->trains);
+  CHECK_FALSE(r.registry.find("org.test.compressor.prune")->trains);
+  const auto p = r.load(R"([[arm]]
+name = "lottery"
+finetune_epochs = 1
+  [[arm.step]]
+  plugin = "org.test.compressor.lottery"
+  sparsity = [0.5, 0.9]
+[[arm]]
+name = "prune"
+finetune_epochs = 2
+  [[arm.step]]
+  plugin = "org.test.compressor.prune"
+  sparsity = 0.5
+[[arm]]
+name = "chain"
+  [[arm.step]]
+  plugin = "org.test.compressor.prune"
+  sparsity = [0.3, 0.6]
+  [[arm.step]]
+  plugin = "org.test.compressor.lottery"
+  sparsity = 0.8
+)");
+  // One budget among the arms without a training control (prune: 2 epochs): one "dense+ft". Each lottery level has
+  // its own control; the chain's two arms differ only in a step that does not train, so they share one control,
+  // which runs the lottery step alone.
+  CHECK(names_of(p) == std::vector<std::string>{"dense", "dense+ft", "lottery@sparsity=0.5 control",
+                                                "lottery@sparsity=0.9 control", "chain@sparsity=0.3 control",
+                                                "lottery@sparsity=0.5", "lottery@sparsity=0.9", "prune",
+                                                "chain@sparsity=0.3", "chain@sparsity=0.6"});
+  const auto arm = [&](const std::string& name) {
+    for (const auto& a : p.arms)
+      if (a.name == name) return a;
+    FAIL("no arm " << name);
+    return p.arms.front();
+  };
+  CHECK(arm("dense+ft").finetune_epochs == 2);
+  const auto control = arm("lottery@sparsity=0.9 control");
+  CHECK(control.control_of == "lottery@sparsity=0.9");
+  CHECK(control.finetune_epochs == 1);  // the same fine-tuning as its arm, too
+  REQUIRE(control.steps.size() == 1);
+  CHECK(control.steps[0].plugin == "org.test.compressor.lottery");
+  CHECK(control.steps[0].params.get<double>("sparsity") == 0.9);  // the same parameters
+  CHECK(control.steps[0].params.get<std::int64_t>("rounds") == 2);
+  CHECK(compaudit::host::is_control(control));
+  const auto chain_control = arm("chain@sparsity=0.3 control");
+  REQUIRE(chain_control.steps.size() == 1);
+  CHECK(chain_control.steps[0].plugin == "org.test.compressor.lottery");
+
+  std::map<std::string, std::string> reference;
+  for (const auto& a : p.arms) reference[a.name] = compaudit::host::reference_of(p, a);
+  CHECK(reference["dense+ft"] == "dense");
+  CHECK(reference["lottery@sparsity=0.5 control"] == "dense");
+  CHECK(reference["lottery@sparsity=0.5"] == "lottery@sparsity=0.5 control");
+  CHECK(reference["lottery@sparsity=0.9"] == "lottery@sparsity=0.9 control");
+  CHECK(reference["prune"] == "dense+ft");
+  CHECK(reference["chain@sparsity=0.3"] == "chain@sparsity=0.3 control");
+  CHECK(reference["chain@sparsity=0.6"] == "chain@sparsity=0.3 control");
+}
+
+TEST_CASE("control names are reserved, and only compressors may declare that they train", "[pipeline][controls]") {
+  TrainingRegistry r;
+  for (const char* name : {"dense+ft2", "lottery control"}) {
+    INFO(name);
+    REQUIRE_THROWS_ERROR(compaudit::Error, error, r.load(fmt::format(R"([[arm]]
+name = "{}"
+  [[arm.step]]
+  plugin = "org.test.compressor.prune"
+  sparsity = 0.5
+)", name)));
+    CHECK(contains(error->message(), "is reserved"));
+  }
+  const fs::path metric = test::write_manifest(r.tmp / "plugins", "trains_metric", "org.test.metric.trains", "dummy",
+                                               "1.0.0", "metric", "trains = true\n");
+  REQUIRE_THROWS_ERROR(compaudit::Error, error, compaudit::host::parse_manifest(metric.string()));
+  CHECK(contains(error->message(), "'trains' is only allowed for compressors"));
+  CHECK(error->where().line == 8);
 }
 
 namespace {

@@ -169,7 +169,7 @@ TEST_CASE("a large search path (parsed on several threads) gives the same result
 TEST_CASE("the registry cache returns the same manifests, and notices changed and broken files", "[registry][cache]") {
   test::TempDir tmp;
   test::plugin_dir_with(tmp, "dir", "org.test.compressor.good", "tp_good", "1.0.0", "compressor",
-                        "\n[[param]]\nname = \"sparsity\"\ntype = \"float\"\ndefault = 0.5\nmin = 0.0\nmax = 1.0\n"
+                        "trains = true\n[[param]]\nname = \"sparsity\"\ntype = \"float\"\ndefault = 0.5\nmin = 0.0\nmax = 1.0\n"
                         "\n[[param]]\nname = \"layers\"\ntype = \"string_list\"\ndefault = [\"fc1\", \"fc2\"]\n"
                         "refers_to = \"layer_pattern\"\n");
   SearchPaths p = paths({{(tmp / "dir").string(), "--plugin-path"}});
@@ -189,6 +189,8 @@ TEST_CASE("the registry cache returns the same manifests, and notices changed an
   CHECK(*b.params[0].max == 1.0);
   CHECK(std::get<std::vector<std::string>>(*b.params[1].default_value) == std::vector<std::string>{"fc1", "fc2"});
   CHECK(b.refers_to == std::map<std::string, std::string>{{"layers", "layer_pattern"}});  // cached too
+  CHECK(a.trains);
+  CHECK(b.trains);  // cached too
 
   SECTION("a changed manifest is parsed again") {
     test::write_manifest(tmp / "dir", "tp_good", "org.test.compressor.good", "tp_good", "2.0.0");

@@ -72,7 +72,7 @@ TEST_CASE("run_directory_problem: new, empty or a run; never a foreign directory
   CHECK(run_directory_problem((tmp.path() / "new").string()).empty());
   fs::create_directories(tmp.path() / "empty");
   CHECK(run_directory_problem((tmp.path() / "empty").string()).empty());
-  // Foreign: a report.json but no results.sqlite (issue 14: `-o` onto it overwrote the report).
+  // Foreign: a report.json but no results.sqlite.
   fs::create_directories(tmp.path() / "foreign");
   test::write_file(tmp.path() / "foreign" / "report.json", "{}");
   CHECK(contains(run_directory_problem((tmp.path() / "foreign").string()), "holds report.json"));

@@ -25,9 +25,10 @@ inline const compaudit::host::EngineApi& engine() {
   return *api;
 }
 
-/// Runs `pipeline` into `run_dir` (or resumes it) with the test build's plugins; threads 0: the pipeline's own.
-inline int run_pipeline(const std::string& pipeline, const std::string& run_dir = {}, bool resume = false,
-                        int threads = 0) {
+/// The request run_pipeline sends: run `pipeline` into `run_dir` (or resume it) with the test build's plugins,
+/// quietly; threads 0: the pipeline's own. Tests that need more (test hooks, chains) set it on the request.
+inline compaudit::host::RunRequest pipeline_request(const std::string& pipeline, const std::string& run_dir = {},
+                                                    bool resume = false, int threads = 0) {
   compaudit::host::RunRequest r;
   r.pipeline_path = resume ? std::string() : pipeline;
   r.run_dir = run_dir;
@@ -35,6 +36,18 @@ inline int run_pipeline(const std::string& pipeline, const std::string& run_dir 
   r.plugin_paths = {COMPAUDIT_TEST_PLUGIN_DIR};
   r.quiet = true;
   r.threads = threads;
+  return r;
+}
+
+inline int run_pipeline(const std::string& pipeline, const std::string& run_dir = {}, bool resume = false,
+                        int threads = 0) {
+  return engine().run(pipeline_request(pipeline, run_dir, resume, threads));
+}
+
+/// run_pipeline with the engine's test hook that stops the run, as if killed, after `cells` cells computed.
+inline int run_stopped_after(const std::string& pipeline, const std::string& run_dir, int cells, int threads = 0) {
+  compaudit::host::RunRequest r = pipeline_request(pipeline, run_dir, /*resume=*/false, threads);
+  r.test_hooks.stop_after_cells = cells;
   return engine().run(r);
 }
 

@@ -13,7 +13,6 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -114,10 +113,7 @@ TEST_CASE("A run stopped after some cells and resumed equals an uninterrupted ru
 
   // Stop after 7 cells (arm-major: the 3 dense cells, the 3 dense+ft cells, prune@0.5 seed 0), so the resumed run
   // restores dense models 1 and 2 from the store and computes a group with a done cell (prune@0.5) partly.
-  setenv("COMPAUDIT_STOP_AFTER_CELLS", "7", 1);
-  const int first = engine_test::run_pipeline(pipeline, (dir / "parts").string());
-  unsetenv("COMPAUDIT_STOP_AFTER_CELLS");
-  REQUIRE(first == host::exit_ok);
+  REQUIRE(engine_test::run_stopped_after(pipeline, (dir / "parts").string(), 7) == host::exit_ok);
   {
     const store::Store s = store::Store::open((dir / "parts").string(), store::Store::Access::read_only);
     CHECK(s.cells(store::CellStatus::done).size() == 7);
@@ -148,9 +144,10 @@ TEST_CASE("A compressor that throws fails its own cells and the run goes on", "[
   CHECK(engine_test::run_pipeline(pipeline, (dir / "run").string()) == host::exit_cells_failed);
   const store::Store s = store::Store::open((dir / "run").string(), store::Store::Access::read_only);
   const auto failed = s.cells(store::CellStatus::failed);
-  REQUIRE(failed.size() == 3);
+  // classdep trains inside compress(), so the arm has a training control running the same plugin: it fails too.
+  REQUIRE(failed.size() == 6);
   for (const auto& c : failed) {
-    CHECK(c.arm == "broken");
+    CHECK((c.arm == "broken" || c.arm == "broken control"));
     CHECK_THAT(c.error, Catch::Contains("plugin org.compaudit.compress.classdep failed in compress"));
   }
   CHECK(s.cells(store::CellStatus::done).size() == 15);

@@ -1,4 +1,4 @@
-// Population batching (issue 5): K models trained as one stack against the same K trained one at a time.
+// Population batching: K models trained as one stack against the same K trained one at a time.
 //
 // Tolerance: population_helpers.h.
 #include "population_helpers.h"

@@ -1,4 +1,4 @@
-// Population batching of built-in CNNs (issue 5): K CNNs trained as one StackedCnn (batched/stacked_cnn.h, no
+// Population batching of built-in CNNs: K CNNs trained as one StackedCnn (batched/stacked_cnn.h, no
 // autograd, im2col + oneDNN products, fused bias/ReLU/pool loops) against autograd, against one-at-a-time
 // training, against other stack companions, and a whole audit at 2 chains against a 1-thread run.
 //

@@ -14,7 +14,6 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
-#include <cstdlib>
 
 using namespace compaudit;
 namespace fs = std::filesystem;
@@ -57,18 +56,21 @@ TEST_CASE("Chains taking (arm, seed share) tasks from a shared queue give the bi
     REQUIRE(run(pipeline.string(), dir / "two", 2) == host::exit_ok);
     CHECK(fingerprint(dir / "two") == one);
   }
-  SECTION("four chains (more than the cores), tasks of one seed") {
-    setenv("COMPAUDIT_CHAINS", "4", 1);
-    const int code = run(pipeline.string(), dir / "four", 2);
-    unsetenv("COMPAUDIT_CHAINS");
-    REQUIRE(code == host::exit_ok);
+  SECTION("four chains (more than the cores, run --chains 4), tasks of one seed") {
+    host::RunRequest r = engine_test::pipeline_request(pipeline.string(), (dir / "four").string(), false, 2);
+    r.chains = 4;
+    REQUIRE(engine_test::engine().run(r) == host::exit_ok);
     CHECK(fingerprint(dir / "four") == one);
   }
+  SECTION("one chain with both threads inside it (run --chains 1)") {
+    host::RunRequest r = engine_test::pipeline_request(pipeline.string(), (dir / "chain1").string(), false, 2);
+    r.chains = 1;
+    REQUIRE(engine_test::engine().run(r) == host::exit_ok);
+    CHECK(fingerprint(dir / "chain1") == one);
+  }
   SECTION("two chains stopped by the cell budget, then resumed") {
-    setenv("COMPAUDIT_STOP_AFTER_CELLS", "9", 1);  // the 4 dense cells, then 5 cells of the queue: mid-task
-    const int first = run(pipeline.string(), dir / "parts", 2);
-    unsetenv("COMPAUDIT_STOP_AFTER_CELLS");
-    REQUIRE(first == host::exit_ok);
+    // the 4 dense cells, then 5 cells of the queue: mid-task
+    REQUIRE(engine_test::run_stopped_after(pipeline.string(), (dir / "parts").string(), 9, 2) == host::exit_ok);
     {
       const store::Store s = store::Store::open((dir / "parts").string(), store::Store::Access::read_only);
       CHECK(s.cells(store::CellStatus::done).size() == 9);

@@ -1,4 +1,4 @@
-// The model a user already has (issue 12): a pretrained TorchScript model audited without training, its checkpoints,
+// The model a user already has: a pretrained TorchScript model audited without training, its checkpoints,
 // saved predictions from anywhere, gates, and the errors bad inputs get. Fixtures are made by the walkthrough's own
 // script (examples/from-pytorch/train_and_export.py, Debian's python3-torch), small; every run is the real CLI.
 #include "isolation/cli_process.h"

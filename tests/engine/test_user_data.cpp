@@ -1,4 +1,4 @@
-// The data users have (issue 12): .npy / .npz arrays and PNG / JPEG image folders, read into the same splits as the
+// The data users have: .npy / .npz arrays and PNG / JPEG image folders, read into the same splits as the
 // built-in formats, and test-only data for pretrained models. Fixtures are written on each run by
 // scripts/fixtures/engine/make_user_data.py — NumPy files by numpy itself, PNGs by its own small encoder, expected
 // values by numpy (and torch for resizing) — so every value here is checked against an independent writer.
@@ -464,7 +464,7 @@ plugin = "org.compaudit.metric.top1"
 }
 }  // namespace
 
-TEST_CASE("The CLI exits 4 naming the file for each bad array or image folder", "[engine][data][cli]") {
+TEST_CASE("The CLI exits 4 naming the file for each bad array or image folder", "[engine][data][cli][.slow]") {
   const auto dir = engine_test::scratch_dir("user-data-cli");
   const std::string f = fixtures().string();
   const std::vector<std::pair<std::string, std::string>> cases = {

@@ -48,10 +48,12 @@ inline std::string read_text(const fs::path& path) {
 }
 
 /// Starts `compaudit ARGS...` with stdout and stderr appended to `log`, in this process's environment or, when `env`
-/// is given, in exactly that one ("NAME=value" strings). Returns its pid.
+/// is given, in exactly that one ("NAME=value" strings). Returns its pid. `exe`: COMPAUDIT_EXE, the real `compaudit`,
+/// or COMPAUDIT_TESTHOOKS_EXE, its test twin whose hidden `run --test-...` options set the engine's test hooks
+/// (host::TestHooks; host/cli/CMakeLists.txt).
 inline pid_t start(const std::vector<std::string>& args, const fs::path& log,
-                   std::optional<std::vector<std::string>> env = std::nullopt) {
-  std::vector<std::string> all{COMPAUDIT_EXE};
+                   std::optional<std::vector<std::string>> env = std::nullopt, const char* exe = COMPAUDIT_EXE) {
+  std::vector<std::string> all{exe};
   all.insert(all.end(), args.begin(), args.end());
   std::vector<char*> argv, envp;
   for (auto& a : all) argv.push_back(a.data());
@@ -79,8 +81,10 @@ inline int wait_exit(pid_t pid) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-/// Runs `compaudit ARGS...` to the end; its exit code.
-inline int run(const std::vector<std::string>& args, const fs::path& log) { return wait_exit(start(args, log)); }
+/// Runs `compaudit ARGS...` (or `exe ARGS...`, see start) to the end; its exit code.
+inline int run(const std::vector<std::string>& args, const fs::path& log, const char* exe = COMPAUDIT_EXE) {
+  return wait_exit(start(args, log, std::nullopt, exe));
+}
 
 /// Opens a run's store read-only, or nullopt while it does not exist yet (or is being created).
 inline std::optional<compaudit::store::Store> try_open(const fs::path& run_dir) {

@@ -10,7 +10,9 @@
 //
 // fault:  "none" (prunes nothing, a normal plugin), "segv" (writes through a null pointer), "abort" (std::abort),
 //         "hang" (sleeps forever), "oom" (operator new until it fails), "oom_tensor" (LibTorch tensors until the
-//         allocator fails), "throw" (an ordinary exception: the in-process failure path).
+//         allocator fails), "throw" (an ordinary exception: the in-process failure path); "throw_create" and
+//         "segv_create" misbehave in the constructor instead, on every seed (`run` creates every plugin before any
+//         work: tests/isolation/test_fail_before_work.cpp).
 // seed:   the population seed that misbehaves; -1 = every seed. The other seeds behave like "none".
 #include <compaudit/compressor.h>
 #include <compaudit/error.h>
@@ -30,7 +32,14 @@ namespace compaudit::test {
 class FaultCompressor final : public Compressor {
  public:
   explicit FaultCompressor(const Params& params)
-      : fault_(params.get<std::string>("fault")), seed_(params.get<std::int64_t>("seed")) {}
+      : fault_(params.get<std::string>("fault")), seed_(params.get<std::int64_t>("seed")) {
+    if (fault_ == "throw_create")
+      throw Error(ErrorCode::runtime, "the fault plugin throws in its constructor, as asked");
+    if (fault_ == "segv_create") {
+      volatile int* null = nullptr;
+      *null = 42;  // SIGSEGV while being created
+    }
+  }
 
   CompressionRecord compress(Model& model, CompressionContext& context) override {
     (void)model;

@@ -99,16 +99,18 @@ const Fixture& fixture() {
   return f;
 }
 
-// Starts a run, kills it with SIGKILL once `ready` holds (after an extra `delay`), resumes it and compares.
+// Starts a run, kills it with SIGKILL once `ready` holds (after an extra `delay`), resumes it and compares. Both
+// runs are of `exe` (see cli_process.h start) with `extra_args`.
 template <class Ready>
 void kill_and_resume(const std::string& name, Ready ready, std::chrono::milliseconds delay,
-                     const std::vector<std::string>& extra_args = {}, bool must_be_unfinished = true) {
+                     const std::vector<std::string>& extra_args = {}, bool must_be_unfinished = true,
+                     const char* exe = COMPAUDIT_EXE) {
   const Fixture& f = fixture();
   const fs::path run_dir = f.dir / name;
   fs::remove_all(run_dir);
   std::vector<std::string> args{"run", f.pipeline, "-o", run_dir.string(), "-q"};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
-  const pid_t host = start(args, f.dir / (name + ".log"));
+  const pid_t host = start(args, f.dir / (name + ".log"), std::nullopt, exe);
   const bool caught = wait_until(host, run_dir, ready);
   INFO("kill point " << name << ": the host " << (caught ? "reached it" : "exited before it"));
   REQUIRE(caught);
@@ -127,7 +129,7 @@ void kill_and_resume(const std::string& name, Ready ready, std::chrono::millisec
 
   std::vector<std::string> resume{"run", "--resume", run_dir.string(), "-q"};
   resume.insert(resume.end(), extra_args.begin(), extra_args.end());  // an isolated run resumes isolated
-  const int rc = run(resume, f.dir / (name + "-resume.log"));
+  const int rc = run(resume, f.dir / (name + "-resume.log"), exe);
   INFO(read_text(f.dir / (name + "-resume.log")));
   REQUIRE(rc == compaudit::host::exit_ok);
   CHECK(fingerprint(run_dir) == f.reference);
@@ -172,10 +174,9 @@ TEST_CASE("kill -9 during memorization and metrics, then --resume, equals an uni
   COMPAUDIT_SKIP_UNLESS_DIGITS();
   kill_and_resume("memorization", [](const Progress& p) { return p.done == kCells; }, std::chrono::milliseconds(0));
   // The metrics phase takes milliseconds: the engine's test hook pauses before each of its 15 results, so the kill
-  // lands after some are stored and before the last.
-  ::setenv("COMPAUDIT_METRIC_DELAY_MS", "150", 1);
-  kill_and_resume("metrics", [](const Progress& p) { return p.metrics >= 2; }, std::chrono::milliseconds(0));
-  ::unsetenv("COMPAUDIT_METRIC_DELAY_MS");
+  // lands after some are stored and before the last (compaudit-testhooks, the test twin of compaudit).
+  kill_and_resume("metrics", [](const Progress& p) { return p.metrics >= 2; }, std::chrono::milliseconds(0),
+                  {"--test-metric-delay-ms", "150"}, /*must_be_unfinished=*/true, COMPAUDIT_TESTHOOKS_EXE);
 }
 
 TEST_CASE("kill -9 right after the store appears, then --resume, equals an uninterrupted run", "[durability][kill]") {
@@ -187,7 +188,7 @@ TEST_CASE("kill -9 right after the store appears, then --resume, equals an unint
 }
 
 TEST_CASE("kill -9 of an isolating host ends its worker, and --resume equals an uninterrupted run",
-          "[durability][kill][isolation]") {
+          "[durability][kill][isolation][.slow]") {
   COMPAUDIT_SKIP_UNLESS_DIGITS();
   kill_and_resume("isolated", [](const Progress& p) { return p.done >= 3 && p.running > 0; },
                   std::chrono::milliseconds(300), {"--isolate", "process"});

@@ -52,7 +52,7 @@ name = "calm"
 }  // namespace
 
 TEST_CASE("A plugin that segfaults, aborts, hangs or runs out of memory fails only its own cell, with the cause",
-          "[isolation][fault]") {
+          "[isolation][fault][.slow]") {
   COMPAUDIT_SKIP_UNLESS_DIGITS();
   const auto dir = scratch_dir("faults");
   // 45 s per worker is far above a digits cell (1-3 s with start-up, more on a loaded machine) and bounds the

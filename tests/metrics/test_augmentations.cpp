@@ -1,6 +1,6 @@
 // Tests of the built-in augmentation policies, loaded from their built libraries through the host's loader, and of
 // the magnitude schedule they share (plugins/augmentations/ops).
-#include "plugin_harness.h"
+#include "support/plugin_loading.h"
 
 #include <ops/ops.h>
 

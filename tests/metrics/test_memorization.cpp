@@ -1,10 +1,10 @@
-// Memorization done fully (issue 13 item 7): the mismatch-memorization statistics and their bootstrap intervals over
+// Memorization done fully: the mismatch-memorization statistics and their bootstrap intervals over
 // training examples against scipy / sklearn on the same resample indices, Feldman & Zhang's influence on the flipped
 // test points against the definition, and the realized subset fraction reported by the metric.
 // Fixtures: scripts/fixtures/metrics/make_memorization_fixtures.py -> memorization_fixtures.json.
 #include "fixtures.h"
 #include "json_tensors.h"
-#include "plugin_harness.h"
+#include "support/plugin_loading.h"
 #include "stats/influence.h"
 #include "stats/mismatch_bootstrap.h"
 

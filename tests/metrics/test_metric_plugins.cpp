@@ -2,7 +2,7 @@
 // scenario of scripts/fixtures/metrics/make_fixtures.py (scipy / sklearn / numpy oracle) and on hand-made inputs.
 #include "fixtures.h"
 #include "json_tensors.h"
-#include "plugin_harness.h"
+#include "support/plugin_loading.h"
 
 #include <compaudit/metric.h>
 
@@ -331,6 +331,35 @@ TEST_CASE("size averages the records, compares with the reference and lists norm
   CHECK(out["norm_loss"][1]["rank"] == 3);
   CHECK(out["summary"]["norm_loss_max"].get<double>() == Approx(0.4));
   CHECK(out["summary"]["norm_loss_mean"].get<double>() == Approx(0.15));
+}
+
+TEST_CASE("size summarizes the realized figures the host measured on the final models", "[metrics][size]") {
+  Scenario s;
+  // Seed k: fc1 truncated to chi 4 with realized rank 4 (seed 3: 5, a rank that did not hold), norm loss 0.1 k;
+  // fc2 int4 with 12 levels (seed 2: 17 > 16) and 0 off the grid (seed 1: 0.25).
+  auto realized = [](int k) {
+    const json fc1 = {{"layer", "fc1"}, {"parameter", "fc1.weight"}, {"sparsity", 0.0}, {"norm_loss", 0.1 * k},
+                      {"cuts", {{{"cut", "o|i"}, {"chi", 4}, {"rank", k == 3 ? 5 : 4}}}}};
+    const json fc2 = {{"layer", "fc2"}, {"parameter", "fc2.weight"}, {"sparsity", 0.5}, {"norm_loss", 0.9},
+                      {"bits", 4}, {"off_grid_fraction", k == 1 ? 0.25 : 0.0}, {"levels_max", k == 2 ? 17 : 12},
+                      {"levels_allowed", 16}};
+    return json{{"size", {{"parameters", 100}, {"realized", {{"layers", {fc1, fc2}}}}}}};
+  };
+  for (int k = 0; k < 5; ++k) s.candidate.records.push_back(realized(k));
+  const json out = make_plugin<compaudit::Metric>("metric_size")->compute(s.input());
+  CHECK(out["summary"]["realized_rank_excess_max"].get<double>() == 1.0);
+  CHECK(out["summary"]["realized_norm_loss_mean"].get<double>() == Approx(0.2));  // fc1 only: (0 + ... + 0.4) / 5
+  CHECK(out["summary"]["realized_off_grid_fraction_max"].get<double>() == 0.25);
+  CHECK(out["summary"]["realized_levels_excess_max"].get<double>() == 1.0);
+  REQUIRE(out["realized"].size() == 10);
+  CHECK(out["realized"][7]["seed"] == 3);
+  CHECK(out["realized"][6]["cuts"][0]["rank"] == 5);
+  // Records without realized figures (runs made before them): null, not zero.
+  s.candidate.records = std::vector<json>(5, json{{"size", {{"parameters", 100}}}});
+  const json old = make_plugin<compaudit::Metric>("metric_size")->compute(s.input());
+  CHECK(old["summary"]["realized_rank_excess_max"].is_null());
+  CHECK(old["summary"]["realized_norm_loss_mean"].is_null());
+  CHECK(old["realized"].empty());
 }
 
 TEST_CASE("size without records reports null instead of zero", "[metrics][size]") {

@@ -3,7 +3,7 @@
 // statsmodels multipletests, scipy.special.rel_entr, numpy.quantile, and a NumPy stratified bootstrap drawing the same
 // SplitMix64 indices) and hand-worked inputs. Plugins are loaded from their built libraries through the host's loader.
 #include "json_tensors.h"
-#include "plugin_harness.h"
+#include "support/plugin_loading.h"
 
 #include <compaudit/metric.h>
 #include <stats/stats.h>

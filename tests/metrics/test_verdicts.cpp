@@ -1,10 +1,10 @@
-// Verdicts that are evidence (issue 13): the PIE noise floor, p-value and interval against a NumPy reference with the
+// Verdicts that are evidence: the PIE noise floor, p-value and interval against a NumPy reference with the
 // same enumeration and draws; a null audit that must not come out above noise; Welch's power and the K needed against
 // statsmodels; the within-seed trend test against scipy; the correction changing the impacted count.
 // Fixtures: scripts/fixtures/metrics/make_verdict_fixtures.py -> verdict_fixtures.json.
 #include "fixtures.h"
 #include "json_tensors.h"
-#include "plugin_harness.h"
+#include "support/plugin_loading.h"
 #include "stats/pie_null.h"
 #include "stats/power.h"
 #include "stats/trend.h"

@@ -1,4 +1,4 @@
-// The findings' verdicts (issue 13): a trend across levels is printed only when the within-seed permutation test of
+// The findings' verdicts: a trend across levels is printed only when the within-seed permutation test of
 // Spearman's rho rejects, PIEs are "above noise" only when the metric says so, an underpowered Welch test is named.
 #include <catch2/catch.hpp>
 

@@ -204,6 +204,37 @@ TEST_CASE("The terminal summary fits 100 columns and names every arm", "[report]
   CHECK(!std::filesystem::exists(dir.path() + "/report.json"));  // only what was asked
 }
 
+TEST_CASE("The terminal shows the first failed cell's error in full, wrapped, and later ones on one line each",
+          "[report][terminal]") {
+  // The error `run` printed as "failed in compress: r~" before: a plugin id, a manifest path, the reason.
+  const std::string first =
+      "plugin org.example.prune.random failed in compress: parameters error: the plugin asks for parameter "
+      "'fraction' (double), which its manifest /home/user/.local/share/compaudit/plugins/random_prune.toml does "
+      "not declare (declared: amount float)";
+  const std::string second = first + " (again, for seed 1)";
+  const json report = {{"run", {{"name", "r"}, {"cells", {{"total", 4}, {"done", 2}, {"failed", 2}}}}},
+                       {"arms", json::array()},
+                       {"failed_cells", {{{"arm", "prune@fraction=0.5"}, {"seed", 0}, {"error", first}},
+                                         {{"arm", "prune@fraction=0.5"}, {"seed", 1}, {"error", second}}}}};
+  const std::string text = report::terminal_summary(report, 100);
+  INFO(text);
+  // The first failure: every word, in order, across its lines (wrapped at spaces, continuation lines indented).
+  std::string unwrapped;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);)
+    if (line.rfind("failed: prune@fraction=0.5 seed 0: ", 0) == 0 || (!unwrapped.empty() && line.rfind("  ", 0) == 0))
+      unwrapped += (unwrapped.empty() ? "" : " ") + line.substr(line.rfind("  ", 0) == 0 ? 2 : 0);
+    else if (!unwrapped.empty())
+      break;
+  CHECK(unwrapped == "failed: prune@fraction=0.5 seed 0: " + first);
+  // The second keeps to one shortened line, marked '~'.
+  const auto at = text.find("failed: prune@fraction=0.5 seed 1: ");
+  REQUIRE(at != std::string::npos);
+  const std::string line = text.substr(at, text.find('\n', at) - at);
+  CHECK(line.size() <= 100);
+  CHECK(line.back() == '~');
+}
+
 TEST_CASE("Reports build from a store with only a run, and while a writer holds it", "[report]") {
   TempDir dir;
   store::RunInfo run;

@@ -125,9 +125,10 @@ TEST_CASE("Merge refuses other pipelines and overlapping or missing cells and un
     CHECK(r.output.find("no store of shard 1/2") != std::string::npos);
   }
   SECTION("an unfinished shard") {
-    const Result stop = sh(fmt::format("COMPAUDIT_STOP_AFTER_CELLS=1 '{}' run '{}' --shard 1/2 -o '{}' -q "
+    // compaudit's test twin (host/cli/CMakeLists.txt), whose hidden option sets the engine's stop hook
+    const Result stop = sh(fmt::format("'{}' run '{}' --shard 1/2 -o '{}' -q --test-stop-after-cells 1 "
                                        "--plugin-path '{}'",
-                                       COMPAUDIT_CLI, p, path("half1"), COMPAUDIT_TEST_PLUGIN_DIR));
+                                       COMPAUDIT_TESTHOOKS_CLI, p, path("half1"), COMPAUDIT_TEST_PLUGIN_DIR));
     REQUIRE(stop.code == 0);
     const Result r = cli(fmt::format("merge '{}' '{}' '{}' -q", path("m5"), path("s0"), path("half1")));
     CHECK(r.code == 4);

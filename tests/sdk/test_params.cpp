@@ -90,3 +90,49 @@ TEST_CASE("Params::resolve fills defaults, coerces and reports every problem at 
     CHECK(p.get_or<double>("absent", 2.0) == 2.0);
   }
 }
+
+TEST_CASE("a ParamReadLog records every name and C++ type asked for, once, while it lives", "[sdk][params]") {
+  Params p = Params::resolve({sparsity_spec(), scope_spec()}, {});
+  (void)p.get<double>("sparsity");  // before any log: not recorded anywhere
+  ParamReadLog log;
+  (void)p.get<double>("sparsity");
+  (void)p.get<double>("sparsity");
+  (void)p.get_or<std::int64_t>("amount", 3);  // undeclared: recorded although a fallback exists
+  CHECK_THROWS_AS(p.get<std::int64_t>("scope"), Error);  // wrong type: recorded, then refused
+  {
+    ParamReadLog inner;  // nested logs all record
+    (void)p.get<std::string>("scope");
+    REQUIRE(inner.reads().size() == 1);
+  }
+  const auto& reads = log.reads();
+  REQUIRE(reads.size() == 4);
+  CHECK(reads[0].name == "sparsity");
+  CHECK(reads[0].type == ParamType::real);
+  CHECK(reads[1].name == "amount");
+  CHECK(reads[1].type == ParamType::integer);
+  CHECK(reads[2].name == "scope");
+  CHECK(reads[2].type == ParamType::integer);
+  CHECK(reads[3].name == "scope");
+  CHECK(reads[3].type == ParamType::string);
+}
+
+TEST_CASE("reading a parameter by another name or type names both types", "[sdk][params]") {
+  Params p = Params::resolve({sparsity_spec(), scope_spec()}, {});
+  try {
+    (void)p.get<std::int64_t>("sparsity");
+    FAIL("get<std::int64_t> of a float parameter must throw");
+  } catch (const Error& e) {
+    CHECK(e.code() == ErrorCode::parameters);
+    CHECK(e.message() == "parameter 'sparsity' is declared float (double) but the plugin reads it as std::int64_t");
+  }
+  try {
+    (void)p.get<double>("amount");
+    FAIL("get of an undeclared parameter must throw");
+  } catch (const Error& e) {
+    CHECK(e.message() ==
+          "the plugin asks for parameter 'amount' (double), which its manifest does not declare (declared: scope, "
+          "sparsity)");
+  }
+  CHECK(std::string(cpp_type_name(ParamType::string_list)) == "std::vector<std::string>");
+  STATIC_REQUIRE(param_type_of<std::vector<double>>() == ParamType::real_list);
+}

@@ -92,6 +92,10 @@ void add_engine_commands(CLI::App& app, Context& context) {
                       "Cores to use: chains of cells in parallel for batchable MLPs, else LibTorch threads "
                       "(0: the pipeline's setting; at most 1024, as the pipeline's key; docs/performance.md)")
       ->check(CLI::Range(0, 1024));
+  run_cmd->add_option("--chains", request->chains,
+                      "Chains of cells computed in parallel where cells batch (built-in MLP / CNN, in process); "
+                      "0: one per thread; 1: every thread inside one chain. Changes no result (docs/performance.md)")
+      ->check(CLI::Range(0, 1024));
   run_cmd->add_flag("-q,--quiet", request->quiet, "No progress output");
   run_cmd->add_flag("--retry-failed", request->retry_failed,
                     "With --resume: compute failed cells again, also those a plugin failed (docs/isolation.md)");
@@ -111,6 +115,14 @@ void add_engine_commands(CLI::App& app, Context& context) {
                       "Runs cells in worker processes: a limit is enforced only there")
       ->check(CLI::Range(std::int64_t{0}, std::int64_t{1} << 30));
   add_plugin_path_option(*run_cmd, context);
+#ifdef COMPAUDIT_TEST_HOOKS
+  // Only in the test build's `compaudit-testhooks` (host/cli/CMakeLists.txt), never in `compaudit`: the engine's
+  // test hooks (host::TestHooks) for tests that drive the CLI as a process. Hidden from --help.
+  run_cmd->add_option("--test-stop-after-cells", request->test_hooks.stop_after_cells,
+                      "Stop as if killed after N cells computed")->group("");
+  run_cmd->add_option("--test-metric-delay-ms", request->test_hooks.metric_delay_ms,
+                      "Pause before each metric result is stored")->group("")->check(CLI::NonNegativeNumber);
+#endif
   run_cmd->callback([&context, request, resume_dir] {
     host::RunRequest r = *request;
     if (!resume_dir->empty()) {

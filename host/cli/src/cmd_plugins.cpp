@@ -3,6 +3,7 @@
 
 #include <compaudit/host/exit_codes.h>
 #include <compaudit/host/loader.h>
+#include <compaudit/host/param_check.h>
 #include <compaudit/host/registry.h>
 
 #include <fmt/format.h>
@@ -31,6 +32,7 @@ json to_json(const host::Manifest& m, bool with_params) {
   json j{{"id", m.id},         {"version", m.version}, {"kind", to_string(m.kind)}, {"origin", m.origin},
          {"manifest", m.path}, {"library", m.library}, {"abi", m.abi},             {"description", m.description},
          {"license", m.license}, {"sha256", m.sha256},  {"needs", m.needs}};
+  if (m.kind == PluginKind::compressor) j["trains"] = m.trains;
   if (with_params) {
     j["params"] = json::array();
     for (const auto& p : m.params) j["params"].push_back(to_json(p));
@@ -107,14 +109,46 @@ void inspect(Context& context, const std::string& id, bool as_json, bool load) {
   json j = to_json(*m, true);
   host::Loader loader;
   std::optional<host::LibraryInfo> info;
-  if (load) info = loader.open(*m);  // throws LoadError: exit code 3 with the reason
+  host::CheckedPlugin created;
+  std::string refused;  // why the plugin refused the sample values, if it did
+  if (load) {
+    info = loader.open(*m);  // throws LoadError: exit code 3 with the reason
+    // The loader compares id and kind on every load; the version is informative there, but they must agree too.
+    if (info->plugin_version != m->version)
+      throw Error(ErrorCode::identity,
+                  fmt::format("plugin {}: the library says version {} but its manifest says {} (use "
+                              "COMPAUDIT_PLUGIN_MANIFEST, which takes the manifest's)",
+                              m->id, info->plugin_version, m->version),
+                  {m->path});
+    // Created with the defaults (samples for required parameters); every parameter read is checked against the
+    // manifest (throws Error(identity), exit 3, naming the manifest, the parameter and both types). A constructor
+    // may refuse those values (truncate.svd needs rank or energy set): the reads made until then are still checked.
+    ParamReadLog log;
+    try {
+      created = host::instantiate_checked(loader, *m, host::sample_params(*m));
+    } catch (const host::LoadError&) {
+      throw;
+    } catch (const Error& e) {
+      if (e.code() == ErrorCode::identity) throw;
+      refused = e.message();
+      created.reads = log.reads();
+    }
+  }
+  std::vector<std::string> reads;
+  for (const auto& r : created.reads) reads.push_back(fmt::format("{} ({})", r.name, cpp_type_name(r.type)));
+  const std::vector<std::string> unread = host::unread_params(*m, created.reads);
   if (as_json) {
-    if (info)
+    if (info) {
       j["descriptor"] = {{"path", info->path},           {"abi_version", info->abi_version},
                          {"abi_minor", info->abi_minor}, {"id", info->id},
                          {"kind", info->kind},           {"plugin_version", info->plugin_version},
                          {"torch_version", info->torch_version}, {"compiler", info->compiler},
                          {"cxx11_abi", info->cxx11_abi}, {"checks", "passed"}};
+      j["created"] = {{"reads", json::array()}, {"unread", unread}};
+      if (!refused.empty()) j["created"]["refused"] = refused;
+      for (const auto& r : created.reads)
+        j["created"]["reads"].push_back({{"name", r.name}, {"type", cpp_type_name(r.type)}});
+    }
     std::cout << j.dump(2) << '\n';
     return;
   }
@@ -124,16 +158,22 @@ void inspect(Context& context, const std::string& id, bool as_json, bool load) {
   if (!m->license.empty()) out += fmt::format("  license:   {}\n", m->license);
   if (!m->sha256.empty()) out += fmt::format("  sha256:    {}\n", m->sha256);
   if (!m->needs.empty()) out += fmt::format("  needs:     {}\n", fmt::join(m->needs, ", "));
+  if (m->trains) out += "  trains:    yes (compress() trains; pipelines add a matched training control)\n";
   out += m->params.empty() ? "  parameters: none\n" : "  parameters:\n";
   for (const auto& p : m->params)
     out += fmt::format("    {:<18} {:<11} {:<14} {:<16} {}\n", p.name, to_string(p.type),
                        p.default_value ? to_string(*p.default_value) : "(required)", range_text(p), p.doc);
   if (info)
     out += fmt::format("  loaded:    {}\n    descriptor: id {}, kind {}, version {}, SDK ABI {}.{}, LibTorch {}, "
-                       "_GLIBCXX_USE_CXX11_ABI={}, compiler {}\n    checks: passed\n",
+                       "_GLIBCXX_USE_CXX11_ABI={}, compiler {}\n",
                        info->path, info->id, info->kind, info->plugin_version, info->abi_version, info->abi_minor,
                        info->torch_version.empty() ? "(none)" : info->torch_version, info->cxx11_abi,
                        info->compiler);
+  if (info)
+    out += fmt::format("    created: {}reads {}{}\n    checks: passed\n",
+                       refused.empty() ? "" : fmt::format("refused the defaults ({}); before that it ", refused),
+                       reads.empty() ? "no parameter" : fmt::format("{}", fmt::join(reads, ", ")),
+                       unread.empty() ? "" : fmt::format("; not read at creation: {}", fmt::join(unread, ", ")));
   std::cout << out;
 }
 }  // namespace
@@ -162,7 +202,8 @@ void add_plugins_commands(CLI::App& app, Context& context) {
   inspect_cmd->add_option("ID", *id, "Plugin id, e.g. org.compaudit.compressor.magnitude")->required();
   inspect_cmd->add_flag("--json", *inspect_json, "Print JSON");
   inspect_cmd->add_flag("--load", *load,
-                        "Also open the library and check its descriptor (ABI, LibTorch, C++ ABI, id, kind)");
+                        "Also open the library, check its descriptor (ABI, LibTorch, C++ ABI, id, kind), create the "
+                        "plugin and check every parameter it reads against the manifest");
   add_plugin_path_option(*inspect_cmd, context);
   inspect_cmd->callback([&context, id, inspect_json, load] { inspect(context, *id, *inspect_json, *load); });
 }

@@ -1,9 +1,13 @@
 // `compaudit validate PIPELINE.toml` — parses and checks a pipeline against the manifests (no library is opened)
-// and prints the arms after sweep expansion.
+// and prints the arms after sweep expansion; every error of the file at once. With --load it also creates every
+// plugin the pipeline uses, as `run` does before any work (compaudit/host/plugin_check.h), in this process.
 #include "commands.h"
 
+#include <compaudit/host/engine_api.h>
+#include <compaudit/host/error_list.h>
 #include <compaudit/host/exit_codes.h>
 #include <compaudit/host/pipeline.h>
+#include <compaudit/host/plugin_check.h>
 #include <compaudit/host/registry.h>
 
 #include <fmt/format.h>
@@ -32,7 +36,40 @@ json error_json(const Error& e) {
           {"category", to_string(e.code())}, {"message", e.message()}};
 }
 
-// What a pipeline's K allows, said before anything runs (science.md §7–8): paired tests compare a reference and a
+// Every error of the file (ErrorList), or the one.
+json errors_json(const Error& e) {
+  json all = json::array();
+  if (const auto* list = dynamic_cast<const host::ErrorList*>(&e))
+    for (const auto& one : list->errors()) all.push_back(error_json(one));
+  else
+    all.push_back(error_json(e));
+  return all;
+}
+
+json creation_failure_json(const host::PluginCreationFailure& f) {
+  return {{"file", f.where.file},     {"line", f.where.line}, {"column", f.where.column}, {"category", "plugin"},
+          {"plugin", f.plugin},       {"manifest", f.manifest}, {"uses", f.uses},
+          {"message", fmt::format("{} cannot be created: {}", f.plugin, f.error)}};
+}
+
+// --load: every plugin of the pipeline created through the engine (LibTorch is loaded for it). Prints the failures
+// and returns exit_plugin, exit_engine without an engine, exit_ok when every plugin was created.
+int load_plugins(const host::Pipeline& pipeline, const host::Registry& registry, bool as_json) {
+  const host::EngineApi* api = open_engine();
+  if (!api) return host::exit_engine;
+  const std::vector<host::PluginCreationFailure> failures = api->create_plugins(pipeline, registry);
+  if (failures.empty()) return host::exit_ok;
+  if (as_json) {
+    json errors = json::array();
+    for (const auto& f : failures) errors.push_back(creation_failure_json(f));
+    std::cout << json{{"valid", false}, {"error", errors.front()}, {"errors", errors}}.dump(2) << '\n';
+  } else {
+    std::cerr << "compaudit validate: " << host::creation_failures_text(failures) << '\n';
+  }
+  return host::exit_plugin;
+}
+
+// What a pipeline's K allows, said before anything runs (docs/science.md): paired tests compare a reference and a
 // candidate model on the same examples and work at K = 1; population tests compare K models per arm.
 std::string statistics_text(const host::Pipeline& p) {
   const std::size_t k = p.seeds.size();
@@ -60,7 +97,8 @@ json pipeline_json(const host::Pipeline& p) {
     json steps = json::array();
     for (const auto& s : a.steps) steps.push_back({{"plugin", s.plugin}, {"params", params_json(s.params)}});
     arms.push_back({{"name", a.name}, {"base_name", a.base_name}, {"finetune_epochs", a.finetune_epochs},
-                    {"sweep", a.sweep}, {"level", a.level}, {"steps", steps}, {"predictions", a.predictions}});
+                    {"sweep", a.sweep}, {"level", a.level}, {"steps", steps}, {"predictions", a.predictions},
+                    {"reference", a.name == "dense" ? "" : host::reference_of(p, a)}, {"control_of", a.control_of}});
   }
   json metrics = json::array();
   for (const auto& m : p.metrics) metrics.push_back({{"plugin", m.plugin}, {"params", params_json(m.params)}});
@@ -100,8 +138,11 @@ std::string pipeline_text(const host::Pipeline& p) {
     out += fmt::format("    {}", a.name);
     if (a.finetune_epochs > 0) out += fmt::format("  [fine-tune {} epoch{}]", a.finetune_epochs, a.finetune_epochs == 1 ? "" : "s");
     if (!a.predictions.empty()) out += "  [saved predictions " + a.predictions + "]";
+    if (a.name != "dense") out += "  vs " + host::reference_of(p, a);
     out += "\n";
-    for (const auto& s : a.steps) out += fmt::format("      {} ({})\n", s.plugin, params_text(s.params));
+    for (const auto& s : a.steps)
+      out += fmt::format("      {} ({}){}\n", s.plugin, params_text(s.params),
+                         a.control_of.empty() ? "" : "  [compression inert]");
   }
   out += "  metrics:\n";
   for (const auto& m : p.metrics) out += fmt::format("    {}{}\n", m.plugin, m.params.values().empty() ? "" : " (" + params_text(m.params) + ")");
@@ -114,17 +155,22 @@ std::string pipeline_text(const host::Pipeline& p) {
   return out;
 }
 
-int validate(const Context& context, const std::string& path, bool as_json) {
+int validate(const Context& context, const std::string& path, bool as_json, bool load) {
   const host::Registry registry = host::Registry::discover(host::SearchPaths::standard(context.plugin_paths));
   if (!as_json)
     for (const auto& w : registry.warnings()) std::cerr << "compaudit: warning: " << w << '\n';
   try {
     const host::Pipeline pipeline = host::load_pipeline(path, registry);
-    std::cout << (as_json ? pipeline_json(pipeline).dump(2) + "\n" : pipeline_text(pipeline));
+    if (load)
+      if (const int rc = load_plugins(pipeline, registry, as_json); rc != host::exit_ok) return rc;
+    json j = pipeline_json(pipeline);
+    if (load) j["loaded"] = true;
+    const std::string loaded = load ? "loaded: every plugin of the pipeline was created\n" : "";
+    std::cout << (as_json ? j.dump(2) + "\n" : pipeline_text(pipeline) + loaded);
     return host::exit_ok;
   } catch (const Error& e) {
     if (as_json) {
-      std::cout << json{{"valid", false}, {"error", error_json(e)}}.dump(2) << '\n';
+      std::cout << json{{"valid", false}, {"error", error_json(e)}, {"errors", errors_json(e)}}.dump(2) << '\n';
     } else {
       std::cerr << e.what() << '\n';
       // A plugin "not found" may really be a plugin whose manifest is broken: say so.
@@ -140,10 +186,13 @@ void add_validate_command(CLI::App& app, Context& context) {
                                                  "it (no library is opened); print its arms after sweep expansion");
   auto path = std::make_shared<std::string>();
   auto as_json = std::make_shared<bool>(false);
+  auto load = std::make_shared<bool>(false);
   cmd->add_option("PIPELINE", *path, "Pipeline file (TOML), see docs/pipelines.md")->required();
-  cmd->add_flag("--json", *as_json, "Print the validated pipeline (or the error) as JSON");
+  cmd->add_flag("--json", *as_json, "Print the validated pipeline (or the errors) as JSON");
+  cmd->add_flag("--load", *load, "Also create every plugin the pipeline uses, as `run` does before any work (opens "
+                                 "the libraries and LibTorch); exit 3 when one cannot be created");
   add_plugin_path_option(*cmd, context);
-  cmd->callback([&context, path, as_json] { context.exit_code = validate(context, *path, *as_json); });
+  cmd->callback([&context, path, as_json, load] { context.exit_code = validate(context, *path, *as_json, *load); });
 }
 
 }  // namespace compaudit::cli

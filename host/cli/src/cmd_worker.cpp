@@ -1,4 +1,5 @@
-// `compaudit worker` — internal, hidden: computes one cell of a run for the host that started it (docs/isolation.md).
+// `compaudit worker` — internal, hidden: computes one cell of a run for the host that started it, or creates every
+// plugin of a pipeline before an isolated run starts (--check-plugins; docs/isolation.md).
 //
 // The host (`compaudit run` in isolation mode) starts this as a new process with posix_spawn and waits; it holds the
 // run lock, so the engine opens the store with Access::worker_of_lock_holder. Everything that must hold for the
@@ -77,9 +78,12 @@ void add_worker_command(CLI::App& app, Context& context) {
   CLI::App* cmd = app.add_subcommand("worker", "Internal: compute one cell for the host that started this process");
   cmd->group("");  // hidden from --help: users never start it
   auto args = std::make_shared<WorkerArgs>();
-  cmd->add_option("--run-dir", args->request.run_dir, "Run directory (its host holds the lock)")->required();
-  cmd->add_option("--arm", args->request.arm, "Arm of the cell")->required();
-  cmd->add_option("--seed", args->request.seed, "Seed of the cell")->required();
+  // A cell (--run-dir, --arm, --seed), or the plugin check that precedes every isolated run (--check-plugins).
+  cmd->add_option("--run-dir", args->request.run_dir, "Run directory (its host holds the lock)");
+  cmd->add_option("--arm", args->request.arm, "Arm of the cell");
+  cmd->add_option("--seed", args->request.seed, "Seed of the cell");
+  cmd->add_option("--check-plugins", args->request.check_plugins,
+                  "Instead of a cell: create every plugin of this pipeline, exit 3 when one cannot be created");
   cmd->add_option("--threads", args->request.threads, "LibTorch threads (the host's count)")
       ->check(CLI::Range(0, 1024));
   cmd->add_option("--memory-mb", args->memory_mb, "Address-space limit in MiB (0: none)")
@@ -87,6 +91,8 @@ void add_worker_command(CLI::App& app, Context& context) {
   cmd->add_option("--parent-pid", args->parent_pid, "PID of the host; the worker refuses to run without it");
   add_plugin_path_option(*cmd, context);
   cmd->callback([&context, args] {
+    if (args->request.check_plugins.empty() && (args->request.run_dir.empty() || args->request.arm.empty()))
+      throw CLI::RequiredError("--run-dir, --arm and --seed (or --check-plugins PIPELINE)");
     const int rc = worker(context, *args);
     // Skip static destructors: LibTorch's and the plugins' teardown can only fail a cell that is already committed.
     std::fflush(stdout);

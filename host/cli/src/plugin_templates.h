@@ -6,12 +6,14 @@
 namespace compaudit::cli::templates {
 
 inline constexpr const char* kCMakeLists = R"(# Out-of-tree compaudit plugin. Build against an installed compaudit:
-#   cmake -S . -B build -DCMAKE_PREFIX_PATH=<compaudit prefix> && cmake --build build
+#   cmake -S . -B build -DCMAKE_PREFIX_PATH=<compaudit prefix> && cmake --build build     # Release by default
 #   COMPAUDIT_PLUGIN_PATH=$PWD/build compaudit plugins inspect @ID@ --load
+#   cmake --build build --target install_@NAME@      # into your user plugin directory: no path needed then
 cmake_minimum_required(VERSION 3.25)
 project(@NAME@ LANGUAGES CXX)
 find_package(compaudit CONFIG REQUIRED)
 compaudit_add_plugin(@NAME@ SOURCES @NAME@.cpp MANIFEST @NAME@.toml)
+compaudit_install_plugin(@NAME@)
 )";
 
 inline constexpr const char* kReadme = R"(# @NAME@ — a compaudit @KIND@ plugin

@@ -99,7 +99,7 @@ ParamSpec parse_param(const toml::table& table, const std::string& file, std::si
 // The library path: relative, lexically inside the manifest's directory, an existing regular file (symlinks are
 // followed, so a packager may link to a library kept elsewhere).
 std::string resolve_library(const TableReader& r, const std::string& text, const fs::path& manifest_dir,
-                            const std::unordered_set<std::string>* regular_files) {
+                            const std::unordered_set<std::string>* regular_files, bool must_exist) {
   if (text.empty()) r.fail("library", "library is empty");
   const fs::path rel(text);
   if (rel.is_absolute())
@@ -108,7 +108,7 @@ std::string resolve_library(const TableReader& r, const std::string& text, const
   if (!normal.empty() && *normal.begin() == "..")
     r.fail("library", fmt::format("library '{}' escapes the manifest's directory", text));
   const fs::path full = (manifest_dir / normal).lexically_normal();
-  if (regular_files && regular_files->count(full.string())) return full.string();
+  if (!must_exist || (regular_files && regular_files->count(full.string()))) return full.string();
   std::error_code ec;
   const auto status = fs::status(full, ec);
   if (!fs::exists(status)) r.fail("library", fmt::format("library '{}' does not exist ({})", text, full.string()));
@@ -120,9 +120,12 @@ std::string resolve_library(const TableReader& r, const std::string& text, const
 
 Manifest parse_manifest(const std::string& path) { return detail::parse_manifest(path, nullptr); }
 
+Manifest parse_manifest_before_build(const std::string& path) { return detail::parse_manifest(path, nullptr, false); }
+
 bool is_plugin_id(const std::string& id) { return is_reverse_dns(id); }
 
-Manifest detail::parse_manifest(const std::string& path, const std::unordered_set<std::string>* regular_files) {
+Manifest detail::parse_manifest(const std::string& path, const std::unordered_set<std::string>* regular_files,
+                                bool library_must_exist) {
   const std::string file = fs::absolute(path).lexically_normal().string();
   const toml::table root = detail::parse_toml_file(file, ErrorCode::manifest);
   TableReader r(root, file, "manifest", ErrorCode::manifest);
@@ -158,6 +161,10 @@ Manifest detail::parse_manifest(const std::string& path, const std::unordered_se
                                     "\"population\")", n));
     m.needs = *needs;
   }
+  if (auto trains = r.boolean("trains")) {
+    if (m.kind != PluginKind::compressor) r.fail("trains", "'trains' is only allowed for compressors");
+    m.trains = *trains;
+  }
   if (const toml::node* params = r.node("param")) {
     const toml::array* array = params->as_array();
     if (!array || !array->is_array_of_tables()) r.fail_value(*params, "'param' must be an array of tables ([[param]])");
@@ -173,7 +180,7 @@ Manifest detail::parse_manifest(const std::string& path, const std::unordered_se
   }
   const std::string library = r.required_string("library");
   r.finish();  // unknown keys first: a typo is the likelier mistake
-  m.library = resolve_library(r, library, fs::path(file).parent_path(), regular_files);
+  m.library = resolve_library(r, library, fs::path(file).parent_path(), regular_files, library_must_exist);
   return m;
 }
 

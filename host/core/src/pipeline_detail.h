@@ -5,6 +5,7 @@
 //   pipeline_model_checks.cpp  compressor parameters that name layers or cuts, checked against the model.
 #pragma once
 
+#include <compaudit/host/error_list.h>
 #include <compaudit/host/model_signature.h>
 #include <compaudit/host/pipeline.h>
 #include <compaudit/host/registry.h>
@@ -16,8 +17,9 @@
 
 namespace compaudit::host::detail {
 
-/// pipeline_gates.cpp: the [[gate]] tables, checked against the pipeline's metrics and arms (read after them).
-void read_gates(const toml::table& root, const std::string& file, Pipeline& out);
+/// pipeline_gates.cpp: the [[gate]] tables, checked against the pipeline's metrics and arms (read after them); each
+/// gate's error recorded in `errors`.
+void read_gates(const toml::table& root, const std::string& file, Pipeline& out, ErrorCollector& errors);
 
 /// pipeline_user_data.cpp: [data] formats "npy", "npz" and "images" — their file / folder / array keys, and
 /// `test_only` when no training source is given; check_test_only() (called after the common keys) refuses options
@@ -31,17 +33,20 @@ void check_test_only(TableReader& r, DataSpec& d);
 std::string existing_file(TableReader& r, const std::string& key, const std::string& value,
                           const std::filesystem::path& dir);
 
-/// Reads every table that does not name a plugin into `out`. `dir` is the pipeline file's directory.
-void read_sections(const toml::table& root, const std::string& file, const std::filesystem::path& dir,
-                   Pipeline& out);
+/// Reads every table that does not name a plugin into `out`. `dir` is the pipeline file's directory. Each table's
+/// error is recorded in `errors` and the next table read; true when [model], [training] and the seeds are settled
+/// (what the plugin uses are checked against).
+bool read_sections(const toml::table& root, const std::string& file, const std::filesystem::path& dir,
+                   Pipeline& out, ErrorCollector& errors);
 
 /// Reads the optional [run] table (isolation, cell_timeout, cell_memory_mb; pipeline_run.cpp).
 void read_run(TableReader& root, const std::string& file, Pipeline& out);
 
 /// Reads arms, augmentation and metrics, checking them against `registry`, and — when `model` is given — the
-/// compressor parameters that name parts of the model against it (check_model_references).
+/// compressor parameters that name parts of the model against it (check_model_references). The error of each
+/// [[arm]], [[metric]], [[gate]] and [augmentation] is recorded in `errors`, and the next one read.
 void read_plugin_uses(const toml::table& root, const std::string& file, const Registry& registry, Pipeline& out,
-                      const ModelSignature* model = nullptr);
+                      const ModelSignature* model, ErrorCollector& errors);
 
 /// pipeline_model_checks.cpp: every file of `spec.checkpoints` has the parameters (names and shapes) of `first`, the
 /// signature of the first one; throws Error(data) naming the first file that differs and how. A file the

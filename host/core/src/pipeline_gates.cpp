@@ -10,13 +10,13 @@
 
 namespace compaudit::host::detail {
 
-void read_gates(const toml::table& root, const std::string& file, Pipeline& out) {
+void read_gates(const toml::table& root, const std::string& file, Pipeline& out, ErrorCollector& errors) {
   const toml::node* node = root.get("gate");
   if (!node) return;
   const toml::array* gates = node->as_array();
   if (!gates || !gates->is_array_of_tables())
     throw Error(ErrorCode::pipeline, "'gate' must be an array of tables ([[gate]])", location(node->source(), file));
-  for (std::size_t i = 0; i < gates->size(); ++i) {
+  for (std::size_t i = 0; i < gates->size(); ++i) errors.check([&] {  // each gate checked, whatever the others
     TableReader r(*gates->get(i)->as_table(), file, fmt::format("[[gate]] #{}", i + 1), ErrorCode::pipeline);
     GateSpec g;
     g.where = r.where();
@@ -34,7 +34,7 @@ void read_gates(const toml::table& root, const std::string& file, Pipeline& out)
     g.arm = r.string("arm").value_or("*");
     bool matches = false;
     for (const auto& a : out.arms)
-      if (a.name != "dense" && a.name != "dense+ft" && fnmatch(g.arm.c_str(), a.name.c_str(), 0) == 0) matches = true;
+      if (a.name != "dense" && !is_control(a) && fnmatch(g.arm.c_str(), a.name.c_str(), 0) == 0) matches = true;
     if (!matches) r.fail("arm", fmt::format("gate arm '{}' matches no compressed arm of the pipeline", g.arm));
     if (const toml::node* c = r.node("class")) {
       if (auto idx = c->as_integer()) g.class_name = std::to_string(idx->get());
@@ -50,7 +50,7 @@ void read_gates(const toml::table& root, const std::string& file, Pipeline& out)
                     g.class_name.empty() ? "" : "[" + g.class_name + "]"));
     r.finish();
     out.gates.push_back(std::move(g));
-  }
+  });
 }
 
 }  // namespace compaudit::host::detail

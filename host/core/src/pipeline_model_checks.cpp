@@ -1,15 +1,15 @@
 // Compressor parameters that name parts of the model (manifest `refers_to`), checked against the model's signature
 // when the pipeline is validated — the same rules the built-in compressors apply at compress time
-// (plugins/compressors/support: select_layers, and truncate_svd's cuts), moved before anything runs:
+// (compaudit/layer_selection.h, the SDK's one selection code, and truncate_svd's cuts), moved before anything runs:
 //   layer_pattern  every glob matches at least one layer of the selected types
 //   layer_exclude  the exclusions leave at least one layer
 //   cut            a linear layer takes its one cut (o|i); conv2d layers take the listed conv2d cuts, so each
 //                  listed cut must fit some selected layer and each selected conv2d layer needs one
 #include "pipeline_detail.h"
 
-#include <fmt/format.h>
+#include <compaudit/layer_selection.h>
 
-#include <fnmatch.h>
+#include <fmt/format.h>
 
 #include <algorithm>
 
@@ -19,8 +19,8 @@ namespace {
 const std::vector<std::string> kConvCuts = {"o|ihw", "i|ohw", "h|oiw", "w|oih", "oi|hw", "oh|iw", "ow|ih"};
 const std::vector<std::string> kLinearCuts = {"o|i"};
 
-bool glob_match(const std::string& pattern, const std::string& name) {
-  return fnmatch(pattern.c_str(), name.c_str(), 0) == 0;
+void append(std::vector<std::string>& to, const std::vector<std::string>& more) {
+  to.insert(to.end(), more.begin(), more.end());
 }
 
 // A string or string_list parameter's values (refers_to is only allowed on those).
@@ -30,12 +30,6 @@ std::vector<std::string> strings_of(const Params& params, const std::string& nam
   if (const auto* one = std::get_if<std::string>(&v)) return {*one};
   if (const auto* list = std::get_if<std::vector<std::string>>(&v)) return *list;
   return {};
-}
-
-std::string layer_list(const ModelSignature& model) {
-  std::vector<std::string> parts;
-  for (const auto& l : model.layers) parts.push_back(fmt::format("{} ({})", l.name, l.type));
-  return parts.empty() ? "none" : fmt::format("{}", fmt::join(parts, ", "));
 }
 
 }  // namespace
@@ -53,38 +47,32 @@ void check_model_references(const Manifest& manifest, const Params& params, cons
     throw Error(ErrorCode::pipeline, fmt::format("{}: {}: {}", what, param, message), where(param));
   };
 
-  // The types a scheme selects: its layer_type parameter, or every layer type.
-  std::vector<std::string> types{"linear", "conv2d"};
-  for (const auto& name : params_for("layer_type")) types = strings_of(params, name);
-  const std::string type_words = fmt::format("{}", fmt::join(types, " or "));
-  std::vector<const LayerSignature*> typed;
-  for (const auto& l : model.layers)
-    if (std::find(types.begin(), types.end(), l.type) != types.end()) typed.push_back(&l);
-
-  std::vector<const LayerSignature*> selected;
-  const auto includes = params_for("layer_pattern");
-  for (const auto& name : includes)
-    for (const auto& pattern : strings_of(params, name)) {
-      bool any = false;
-      for (const LayerSignature* l : typed) any = any || glob_match(pattern, l->name);
-      if (!any)
-        fail(name, fmt::format("pattern \"{}\" matches no {} layer of model {} (its layers: {})", pattern,
-                               type_words, model.arch, layer_list(model)));
+  // The selection the scheme will make at compress time (compaudit/layer_selection.h, the same code): the values of
+  // its layer_pattern / layer_exclude / layer_type parameters, or the defaults where it declares none.
+  LayerSelection selection;
+  const auto includes = params_for("layer_pattern"), excludes = params_for("layer_exclude");
+  if (!includes.empty()) selection.layers.clear();
+  for (const auto& name : includes) append(selection.layers, strings_of(params, name));
+  for (const auto& name : excludes) append(selection.exclude, strings_of(params, name));
+  for (const auto& name : params_for("layer_type")) selection.layer_types = strings_of(params, name);
+  std::vector<LayerName> names;
+  for (const auto& l : model.layers) names.push_back({l.name, l.type});
+  const SelectedLayers chosen = select_layer_names(names, selection, model.arch);
+  if (!chosen.ok()) {
+    // Point at the parameter to fix: the one holding the unmatched pattern, else the exclusions, else the types.
+    std::string param;
+    for (const auto& name : includes) {
+      const auto values = strings_of(params, name);
+      if (param.empty() && std::find(values.begin(), values.end(), chosen.pattern) != values.end()) param = name;
     }
-  for (const LayerSignature* l : typed) {
-    bool in = includes.empty(), out = false;
-    for (const auto& name : includes)
-      for (const auto& pattern : strings_of(params, name)) in = in || glob_match(pattern, l->name);
-    for (const auto& name : params_for("layer_exclude"))
-      for (const auto& pattern : strings_of(params, name)) out = out || glob_match(pattern, l->name);
-    if (in && !out) selected.push_back(l);
+    const auto types = params_for("layer_type");
+    if (param.empty() && chosen.problem == SelectedLayers::Problem::nothing_left && !excludes.empty())
+      param = excludes.front();
+    if (param.empty()) param = !includes.empty() ? includes.front() : !types.empty() ? types.front() : "layer_types";
+    fail(param, chosen.message);
   }
-  if (selected.empty()) {
-    const auto excludes = params_for("layer_exclude");
-    fail(excludes.empty() ? (includes.empty() ? std::string("layer_types") : includes.front()) : excludes.front(),
-         fmt::format("no {} layer of model {} is left to compress (its layers: {})", type_words, model.arch,
-                     layer_list(model)));
-  }
+  std::vector<const LayerSignature*> selected;
+  for (std::size_t i : chosen.indices) selected.push_back(&model.layers[i]);
 
   // Cuts: a linear layer has one cut, o|i, and always takes it; a conv2d layer takes the listed conv2d cuts, in
   // order. So a listed cut must apply to some selected layer, and every selected conv2d layer needs one.

@@ -1,12 +1,14 @@
 // The parts of a pipeline that name plugins: every use is checked against its manifest (kind, parameter names,
 // types, ranges, choices) without opening a library; sweeps expand into one arm per value (cross product when an
-// arm sweeps several parameters); the dense arm comes first and, when any arm fine-tunes, the "dense+ft" control.
+// arm sweeps several parameters); the dense arm comes first, then the matched controls (add_controls), then the
+// compressed arms.
 #include "pipeline_detail.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <set>
+#include <string_view>
 
 namespace compaudit::host::detail {
 namespace {
@@ -14,6 +16,9 @@ namespace {
 // Sweeps multiply, so a few short lists can ask for millions of arms (a 1.5 KB pipeline asked for 10^7 and hung
 // validation; found while writing fuzz/targets/fuzz_pipeline.cpp). No audit trains that many; refuse before expanding.
 constexpr std::size_t kMaxArms = 10000;
+
+// A training control is named after its arm: "<arm> control".
+constexpr std::string_view kControlSuffix = " control";
 
 // One parameter as written: a fixed value, or the values of a sweep.
 struct GivenParam {
@@ -177,6 +182,71 @@ const toml::array* array_of_tables(TableReader& root, const std::string& key) {
 
 const toml::table& table_at(const toml::array& a, std::size_t i) { return *a.get(i)->as_table(); }
 
+// ---- matched controls (docs/pipelines.md, "Controls") ---------------------------------------------------------------
+
+// The training control of `arm`: its steps whose compressor trains inside compress() (manifest `trains = true`),
+// to be run with compression made inert, and the same fine-tuning budget. No steps: the arm needs none.
+ArmSpec training_control(const ArmSpec& arm, const Registry& registry) {
+  ArmSpec control;
+  for (const auto& step : arm.steps)
+    if (const Manifest* m = registry.find(step.plugin); m && m->trains) control.steps.push_back(step);
+  control.name = arm.name + std::string(kControlSuffix);
+  control.base_name = arm.base_name + std::string(kControlSuffix);
+  control.sweep = arm.sweep;
+  control.level = arm.level;
+  control.finetune_epochs = arm.finetune_epochs;
+  control.control_of = arm.name;
+  control.where = arm.where;
+  return control;
+}
+
+// What makes two training controls the same computation: their steps (plugins, every parameter) and budget.
+std::string control_key(const ArmSpec& control) {
+  std::string key = std::to_string(control.finetune_epochs);
+  for (const auto& step : control.steps) {
+    key += "|" + step.plugin;
+    for (const auto& [name, value] : step.params.values()) key += fmt::format(";{}={}", name, to_string(value));
+  }
+  return key;
+}
+
+// Adds the controls after "dense" and sets every arm's reference:
+//  * a compressed arm whose compressors train inside compress() is compared with a control that repeats that
+//    training with compression inert ("<arm> control"; arms whose controls would be identical share the first's);
+//  * any other compressed arm that fine-tunes N epochs is compared with the dense model fine-tuned N epochs: one
+//    control per distinct budget, "dense+ft" when there is one budget, "dense+ft<N>" when there are several;
+//  * the controls themselves are compared with "dense".
+void add_controls(std::vector<ArmSpec>& compressed, const Registry& registry, std::vector<ArmSpec>& out) {
+  std::vector<ArmSpec> training_controls;
+  std::map<std::string, std::string> control_by_key;
+  std::set<int> budgets;
+  for (auto& arm : compressed) {
+    ArmSpec control = training_control(arm, registry);
+    if (control.steps.empty()) {
+      if (arm.finetune_epochs > 0) budgets.insert(arm.finetune_epochs);
+      continue;
+    }
+    auto [it, fresh] = control_by_key.emplace(control_key(control), control.name);
+    arm.reference = it->second;
+    if (fresh) {
+      control.reference = "dense";
+      training_controls.push_back(std::move(control));
+    }
+  }
+  std::map<int, std::string> budget_control;
+  for (int epochs : budgets) {
+    ArmSpec control;
+    control.name = control.base_name = budgets.size() == 1 ? "dense+ft" : fmt::format("dense+ft{}", epochs);
+    control.finetune_epochs = epochs;
+    control.reference = "dense";
+    budget_control[epochs] = control.name;
+    out.push_back(std::move(control));
+  }
+  for (auto& control : training_controls) out.push_back(std::move(control));
+  for (auto& arm : compressed)
+    if (arm.reference.empty()) arm.reference = arm.finetune_epochs > 0 ? budget_control.at(arm.finetune_epochs) : "dense";
+}
+
 // Expands one [[arm]] into its arms: the cross product of every swept parameter of every step.
 void expand_arm(const toml::table& table, const std::string& file, const Registry& registry, std::size_t index,
                 std::vector<ArmSpec>& arms, const ModelSignature* model) {
@@ -185,8 +255,12 @@ void expand_arm(const toml::table& table, const std::string& file, const Registr
   base.where = r.where();
   base.base_name = r.required_string("name");
   const std::string& name = base.base_name;
-  if (name.empty() || name == "dense" || name == "dense+ft" || name.find_first_of("@=,") != std::string::npos)
-    r.fail("name", fmt::format("arm name \"{}\" is reserved or uses '@', '=' or ','", name));
+  const bool control_like = name.rfind("dense+ft", 0) == 0 ||
+                            (name.size() >= kControlSuffix.size() &&
+                             name.compare(name.size() - kControlSuffix.size(), kControlSuffix.size(), kControlSuffix) == 0);
+  if (name.empty() || name == "dense" || control_like || name.find_first_of("@=,") != std::string::npos)
+    r.fail("name", fmt::format("arm name \"{}\" is reserved (\"dense\", \"dense+ft...\" and \"... control\" name the "
+                               "controls) or uses '@', '=' or ','", name));
   const std::int64_t finetune = r.integer("finetune_epochs").value_or(0);
   if (finetune < 0 || finetune > 100000) r.fail("finetune_epochs", "finetune_epochs must be >= 0");
   base.finetune_epochs = static_cast<int>(finetune);
@@ -283,7 +357,7 @@ void expand_arm(const toml::table& table, const std::string& file, const Registr
 }  // namespace
 
 void read_plugin_uses(const toml::table& root, const std::string& file, const Registry& registry, Pipeline& out,
-                      const ModelSignature* model) {
+                      const ModelSignature* model, ErrorCollector& errors) {
   TableReader r(root, file, "pipeline", ErrorCode::pipeline);
 
   out.arms.clear();
@@ -291,14 +365,17 @@ void read_plugin_uses(const toml::table& root, const std::string& file, const Re
   dense.name = dense.base_name = "dense";
   out.arms.push_back(dense);
   std::vector<ArmSpec> compressed;
-  if (const toml::array* arms = array_of_tables(r, "arm"))
+  // Each [[arm]] (and later each [[metric]]) is checked even after another failed: validate reports them all.
+  const toml::array* arms = array_of_tables(r, "arm");
+  bool arms_ok = true;
+  if (arms)
     for (std::size_t i = 0; i < arms->size(); ++i) {
-      expand_arm(table_at(*arms, i), file, registry, i, compressed, model);
+      arms_ok = errors.check([&] { expand_arm(table_at(*arms, i), file, registry, i, compressed, model); }) && arms_ok;
       if (compressed.size() > kMaxArms)
         throw Error(ErrorCode::pipeline, fmt::format("the pipeline's arms expand to more than {} arms", kMaxArms),
                     location(table_at(*arms, i).source(), file));
     }
-  if (compressed.empty())
+  if (compressed.empty() && arms_ok)
     throw Error(ErrorCode::pipeline, "the pipeline has no [[arm]]: with only the dense arm there is nothing to "
                                      "compare, so it would do nothing", {file, 1, 1});
   if (out.model.arch == "predictions")
@@ -309,17 +386,12 @@ void read_plugin_uses(const toml::table& root, const std::string& file, const Re
                                 "model to compress (give the arm 'predictions' too, or [model] a TorchScript file)",
                                 a.name),
                     a.where);
-  // The control arm: the dense model fine-tuned as long as the compressed arms, so that forgetting caused by
-  // compression is not confused with the effect of extra training. Arms with different budgets share the longest.
-  int finetune = 0;
-  for (const auto& a : compressed) finetune = std::max(finetune, a.finetune_epochs);
-  if (finetune > 0) {
-    ArmSpec control;
-    control.name = control.base_name = "dense+ft";
-    control.finetune_epochs = finetune;
-    out.arms.push_back(control);
-  }
+  // The controls: forgetting caused by compression must not be confused with the effect of the extra training the
+  // compressed arms get (fine-tuning, or training inside compress()).
+  out.arms.front().reference = "dense";
+  add_controls(compressed, registry, out.arms);
   std::set<std::string> names;
+  for (const auto& a : out.arms) names.insert(a.name);
   for (auto& a : compressed) {
     if (!names.insert(a.name).second)
       throw Error(ErrorCode::pipeline, fmt::format("two arms are named '{}'; arm names must be unique", a.name),
@@ -327,23 +399,25 @@ void read_plugin_uses(const toml::table& root, const std::string& file, const Re
     out.arms.push_back(std::move(a));
   }
 
-  if (const toml::node* aug = r.node("augmentation")) {
-    const toml::table* t = aug->as_table();
-    if (!t) r.fail_value(*aug, "'augmentation' must be a table ([augmentation])");
-    ParsedUse use = read_use(*t, file, "[augmentation]", PluginKind::augmentation, registry, false);
-    out.augmentation = StepSpec{use.manifest->id, resolve(use, std::vector<std::size_t>(use.params.size(), 0)),
-                                use.where};
-  }
+  if (const toml::node* aug = r.node("augmentation"))
+    errors.check([&] {
+      const toml::table* t = aug->as_table();
+      if (!t) r.fail_value(*aug, "'augmentation' must be a table ([augmentation])");
+      ParsedUse use = read_use(*t, file, "[augmentation]", PluginKind::augmentation, registry, false);
+      out.augmentation = StepSpec{use.manifest->id, resolve(use, std::vector<std::size_t>(use.params.size(), 0)),
+                                  use.where};
+    });
 
   const toml::array* metrics = array_of_tables(r, "metric");
   if (!metrics || metrics->empty())
     throw Error(ErrorCode::pipeline, "the pipeline has no [[metric]]: it would compute nothing", {file, 1, 1});
   std::set<std::string> metric_ids;
-  for (std::size_t i = 0; i < metrics->size(); ++i) {
+  bool metrics_ok = true;
+  for (std::size_t i = 0; i < metrics->size(); ++i) metrics_ok = errors.check([&] {
     ParsedUse use = read_use(table_at(*metrics, i), file, fmt::format("[[metric]] #{}", i + 1), PluginKind::metric,
                              registry, false);
     for (const auto& need : use.manifest->needs)
-      if (need == "population" && out.seeds.size() < 2)
+      if (need == "population" && !out.seeds.empty() && out.seeds.size() < 2)  // empty: [audit] failed
         throw Error(ErrorCode::pipeline,
                     fmt::format("metric '{}' compares populations of models across seeds and needs K >= 2 (this "
                                 "pipeline has K = {}); at K = 1 use the paired tests (org.compaudit.metric.flips, "
@@ -358,8 +432,32 @@ void read_plugin_uses(const toml::table& root, const std::string& file, const Re
                     use.where);
     out.metrics.push_back(
         MetricSpec{use.manifest->id, resolve(use, std::vector<std::size_t>(use.params.size(), 0)), use.where});
-  }
-  read_gates(root, file, out);
+  }) && metrics_ok;
+  if (arms_ok && metrics_ok) read_gates(root, file, out, errors);  // a gate names arms and metrics
 }
 
 }  // namespace compaudit::host::detail
+
+namespace compaudit::host {
+
+bool is_control(const ArmSpec& arm) {
+  return arm.name != "dense" && arm.predictions.empty() && (arm.steps.empty() || !arm.control_of.empty());
+}
+
+std::string reference_of(const Pipeline& pipeline, const ArmSpec& arm) {
+  if (!arm.reference.empty()) return arm.reference;
+  // A pipeline assembled in code rather than loaded: the same rules from the arms' fields.
+  if (arm.name == "dense" || is_control(arm) || !arm.predictions.empty()) return "dense";
+  for (const auto& a : pipeline.arms)
+    if (a.control_of == arm.name) return a.name;
+  if (arm.finetune_epochs > 0) {
+    for (const auto& a : pipeline.arms)
+      if (a.name != "dense" && a.steps.empty() && a.predictions.empty() && a.finetune_epochs == arm.finetune_epochs)
+        return a.name;
+    for (const auto& a : pipeline.arms)  // hand-made pipelines of old: one control for every budget
+      if (a.name != "dense" && a.steps.empty() && a.predictions.empty() && a.finetune_epochs > 0) return a.name;
+  }
+  return "dense";
+}
+
+}  // namespace compaudit::host

@@ -337,19 +337,27 @@ std::string existing_file(TableReader& r, const std::string& key, const std::str
   return p.string();
 }
 
-void read_sections(const toml::table& root, const std::string& file, const fs::path& dir, Pipeline& out) {
+bool read_sections(const toml::table& root, const std::string& file, const fs::path& dir, Pipeline& out,
+                   ErrorCollector& errors) {
   TableReader r(root, file, "pipeline", kPipeline);
-  read_audit(r, file, dir, out);
-  read_data(r, file, dir, out);
-  read_model(r, file, dir, out);
-  read_training(r, file, out);
-  settle_training(root, file, out);
-  settle_seeds(file, out);
-  read_memorization(r, file, out);
-  read_report(r, file, out);
-  read_run(r, file, out);  // [run]: isolation settings (pipeline_run.cpp)
+  // Tables are independent, except that training and the seeds are settled from [audit], [model] and [training]
+  // together, and [memorization] is checked against them: those wait for their inputs to be read without error.
+  const bool audit = errors.check([&] { read_audit(r, file, dir, out); });
+  errors.check([&] { read_data(r, file, dir, out); });
+  const bool model = errors.check([&] { read_model(r, file, dir, out); });
+  const bool training = errors.check([&] { read_training(r, file, out); });
+  const bool settled = model && training && errors.check([&] { settle_training(root, file, out); }) && audit &&
+                       errors.check([&] { settle_seeds(file, out); });
+  if (settled)
+    errors.check([&] { read_memorization(r, file, out); });
+  else  // unchecked, but present: a metric that needs memorization scores is not refused for want of them
+    out.memorization.enabled = root.contains("memorization");
+  r.allow("memorization");
+  errors.check([&] { read_report(r, file, out); });
+  errors.check([&] { read_run(r, file, out); });  // [run]: isolation settings (pipeline_run.cpp)
   for (const char* plugin_table : {"arm", "augmentation", "metric", "gate"}) r.allow(plugin_table);
-  r.finish();
+  errors.check([&] { r.finish(); });
+  return settled;
 }
 
 }  // namespace compaudit::host::detail

@@ -1,10 +1,10 @@
 // The registry cache's file format (all integers little-endian, as this host writes them; strings are u32 length +
 // bytes):
-//   "CAUDREG3" | u32 crc | u32 abi | str compaudit version | u32 count
+//   "CAUDREG4" | u32 crc | u32 abi | str compaudit version | u32 count
 //              | count x { str file | i64 mtime_ns | u64 size | manifest }
 //   crc      = zlib's CRC-32 of every byte after it (to the end of the file); a mismatch drops the whole cache
 //   manifest = str id, version, description, license, sha256, library, path | u8 kind | i32 abi
-//              | u32 n x param | u32 n x str need | u32 n x { str param, str refers_to }
+//              | u32 n x param | u32 n x str need | u32 n x { str param, str refers_to } | u8 trains
 //   param    = str name | u8 type | u8 has_default [value] | u8 has_min [f64] | u8 has_max [f64]
 //              | u32 n x str choice | str doc
 // The SDK ABI and compaudit's version are part of the header so that another host never trusts this one's entries.
@@ -29,8 +29,8 @@ namespace fs = std::filesystem;
 namespace compaudit::host::detail {
 namespace {
 
-// '2': manifests gained refers_to; '3': the CRC-32. An older cache is ignored as a whole (and rewritten).
-constexpr char kMagic[8] = {'C', 'A', 'U', 'D', 'R', 'E', 'G', '3'};
+// '2': manifests gained refers_to; '3': the CRC-32; '4': trains. An older cache is ignored as a whole (and rewritten).
+constexpr char kMagic[8] = {'C', 'A', 'U', 'D', 'R', 'E', 'G', '4'};
 constexpr std::size_t kCrcAt = sizeof(kMagic);             // u32 CRC-32 of the bytes after it
 constexpr std::size_t kBodyAt = kCrcAt + sizeof(std::uint32_t);
 constexpr std::size_t kMaxEntries = 20000;                  // a search path with more is cached only in part
@@ -153,6 +153,7 @@ void write_manifest(Writer& w, const Manifest& m) {
     w.str(param);
     w.str(what);
   }
+  w.pod(static_cast<std::uint8_t>(m.trains));
 }
 
 Manifest read_manifest(Reader& r) {
@@ -184,6 +185,7 @@ Manifest read_manifest(Reader& r) {
     std::string param = r.str();
     m.refers_to[param] = r.str();
   }
+  m.trains = r.pod<std::uint8_t>() != 0;
   return m;
 }
 

@@ -6,7 +6,7 @@
 // a changed file (mtime or size) is parsed again. The library's existence is still checked on every run.
 //
 // Integrity: a CRC-32 (zlib's) covers everything after it; a cache whose checksum does not match is dropped as a
-// whole, so a flipped byte can never rename a plugin (issue 14, item 9). CRC-32 rather than SHA-256: it detects every
+// whole, so a flipped byte can never rename a plugin. CRC-32 rather than SHA-256: it detects every
 // error burst up to 32 bits for certain, and at ~1 GB/s it costs ~1 ms of the 50 ms budget of listing 1,000 plugins
 // where SHA-256 would cost ~6 ms; the cache guards against accidents, not adversaries (who could rewrite a manifest).
 //

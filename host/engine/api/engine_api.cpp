@@ -10,6 +10,7 @@
 #include "api/scale.h"
 #include "data/load.h"
 #include "run/executor.h"
+#include "run/plugin_check.h"
 #include "run/state_io.h"
 #include "run/worker.h"
 
@@ -28,7 +29,6 @@
 #include <ATen/Parallel.h>
 #include <fmt/format.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -39,6 +39,8 @@ namespace {
 
 int report_error(const char* command, const std::exception& e) {
   fmt::print(stderr, "compaudit {}: {}\n", command, e.what());
+  // A plugin that cannot be created is a plugin error whatever it threw (a parameter error, say): exit 3.
+  if (dynamic_cast<const host::PluginCreationError*>(&e)) return host::exit_plugin;
   if (const auto* err = dynamic_cast<const Error*>(&e)) return host::exit_code_for(err->code());
   return host::exit_runtime;
 }
@@ -49,16 +51,6 @@ void set_threads(int threads) {
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   at::set_num_threads(threads);
   batched::set_blas_threads(threads);  // bits must not depend on core binding (batched/threads.cpp)
-}
-
-int stop_after_from_env() {
-  const char* v = std::getenv("COMPAUDIT_STOP_AFTER_CELLS");
-  return v && *v ? std::atoi(v) : -1;
-}
-
-int metric_delay_from_env() {
-  const char* v = std::getenv("COMPAUDIT_METRIC_DELAY_MS");
-  return v && *v ? std::max(0, std::atoi(v)) : 0;
 }
 
 // Everything needed to use the exported weights outside compaudit, next to them: the architecture, the input shape,
@@ -101,6 +93,12 @@ int run(const host::RunRequest& request) {
       if (const std::string why = host::run_directory_problem(plan.run_dir); !why.empty())
         throw Error(ErrorCode::io, "cannot start a run here: " + why, {plan.run_dir});
     set_threads(plan.threads);
+    // Fail before work (run/plugin_check.h): every plugin is created before any data is loaded, model trained or
+    // store created — in a worker process when cells run isolated, so a plugin that crashes in create() fails only
+    // that worker. Exit 3 with one message when any cannot be created.
+    IsolationSettings iso;
+    const bool isolated = resolve_isolation(request, plan.pipeline, registry, plan.run_dir, at::get_num_threads(), iso);
+    create_plugins_before_work(plan.pipeline, registry, isolated ? &iso : nullptr);
     const std::string blas = blas_description();  // provenance: the BLAS kernels in use (api/blas_info.h)
     const std::string gemm = batched::gemm_description();  // and the stacked MLPs' products (batched/slice_gemm.h)
     at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/true);
@@ -116,8 +114,8 @@ int run(const host::RunRequest& request) {
     store::Store store = plan.resuming ? store::Store::open(plan.run_dir) : store::Store::create(plan.run_dir, plan.info);
     ExecuteOptions options;
     options.quiet = request.quiet;
-    options.stop_after_cells = stop_after_from_env();
-    options.metric_delay_ms = metric_delay_from_env();
+    options.chains = request.chains;
+    options.hooks = request.test_hooks;  // tests only: never set by the `compaudit` executable
     options.retry_failed = request.retry_failed;
     apply_shard(shard, options);  // scale-out: the shard's seeds only, no metrics
     options.extra_settings["blas"] = blas;   // provenance: recorded with the run's settings (docs/engine.md)
@@ -127,13 +125,12 @@ int run(const host::RunRequest& request) {
       note_kernel_change(store, "blas", blas, plan.pipeline.memorization.enabled);
       note_kernel_change(store, "gemm", gemm, plan.pipeline.memorization.enabled);
     }
-    if (IsolationSettings iso; resolve_isolation(request, plan.pipeline, registry, plan.run_dir, at::get_num_threads(), iso))
-      enable_isolation(options, iso, store);  // isolation: cells in `compaudit worker` processes (run/worker.h)
+    if (isolated) enable_isolation(options, iso, store);  // cells in `compaudit worker` processes (run/worker.h)
     const ExecuteResult result = execute(plan.pipeline, registry, data, store, options);
     if (result.stopped) {
       if (!request.quiet)
-        fmt::print(stderr, "compaudit run: stopped after {} cells (COMPAUDIT_STOP_AFTER_CELLS); continue with "
-                           "`compaudit run --resume {}`\n", options.stop_after_cells, plan.run_dir);
+        fmt::print(stderr, "compaudit run: stopped after {} cells (test hook stop_after_cells); continue with "
+                           "`compaudit run --resume {}`\n", options.hooks.stop_after_cells, plan.run_dir);
       return host::exit_ok;
     }
     if (shard.active) return finish_shard(shard, plan, result, request.quiet);  // scale-out: merge reports
@@ -196,8 +193,15 @@ int export_model(const host::ExportRequest& request) {
 
 int merge(const host::MergeRequest& request) { return merge_runs(request, &run); }  // scale-out (api/merge_run.cpp)
 
+// validate --load (compaudit/host/plugin_check.h): every plugin of the pipeline created in this process.
+std::vector<host::PluginCreationFailure> create_plugins_now(const host::Pipeline& pipeline,
+                                                            const host::Registry& registry) {
+  return create_plugins(pipeline, registry);
+}
+
 const host::EngineApi kApi{host::COMPAUDIT_ENGINE_API_VERSION, &run, &export_model, &merge,
-                           &run_worker};  // isolation: `compaudit worker` (run/worker_cell.cpp)
+                           &run_worker,  // isolation: `compaudit worker` (run/worker_cell.cpp)
+                           &create_plugins_now};
 
 }  // namespace
 }  // namespace compaudit::engine

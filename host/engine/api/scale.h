@@ -1,4 +1,4 @@
-// host/engine/api/scale.h — scale-out (issue 6 item 5, docs/scaling.md): `run --shard I/N`, `merge`, `run --mpi`.
+// host/engine/api/scale.h — scale-out (docs/scaling.md): `run --shard I/N`, `merge`, `run --mpi`.
 //
 // Sharding rule: the seeds of the population are dealt round-robin by their position p in the pipeline's seed list:
 // shard I computes every cell (all arms) of the seeds with p % N == I. A non-dense cell needs only the dense model of

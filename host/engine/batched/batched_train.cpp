@@ -21,6 +21,12 @@ std::string batchable_plan(const TrainPlan& plan) {
   return "";
 }
 
+std::string projection_problem(const models::TrainableModel& model) {
+  if (model.has_projections(ProjectionTime::every_step)) return "a compressor's projection runs after every step";
+  if (model.has_projections(ProjectionTime::end_of_training)) return "a compressor's projection runs after training";
+  return "";
+}
+
 std::string batchable_models(const std::vector<models::TrainableModel*>& models, const at::Tensor& probe) {
   return can_stack(models, probe);
 }
@@ -40,6 +46,9 @@ void train_population(const std::vector<models::TrainableModel*>& models, const 
   if (models.empty()) return;
   if (plans.size() != models.size()) throw Error(ErrorCode::runtime, "train_population: one plan per model");
   check_population_plans(plans, "train_population");
+  for (const auto* m : models)
+    if (const std::string why = projection_problem(*m); !why.empty())
+      throw Error(ErrorCode::runtime, "train_population: not batchable: " + why);
   const TrainPlan& plan = plans.front();
   // The same step count as train_model.
   const std::int64_t n = data.size();

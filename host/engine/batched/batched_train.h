@@ -25,12 +25,17 @@ std::string batchable_plan(const TrainPlan& plan);
 /// max_steps (only their seeds differ) — what one stack of models can follow.
 void check_population_plans(const std::vector<TrainPlan>& plans, const char* who);
 
+/// "" when the model has no projections (Model::set_projection), else why it must train one at a time: a stack
+/// does not apply them (truncation's rank, a quantizer's grid), and they are plugin code, run under the host lock.
+std::string projection_problem(const models::TrainableModel& model);
+
 /// "" when the models can be trained and evaluated as one stack (population batching), else why not: see
 /// can_stack (stacked_mlp.h). `probe`: a few inputs on which their forward() is compared with the stack's.
 std::string batchable_models(const std::vector<models::TrainableModel*>& models, const at::Tensor& probe);
 
 /// Trains models[k] with plans[k] as one stack and writes the parameters back. Every plan must be batchable and
-/// share settings, epochs and max_steps; only their seeds differ.
+/// share settings, epochs and max_steps; only their seeds differ. Throws Error(runtime) for a model with
+/// projections (projection_problem) rather than train it without them.
 void train_population(const std::vector<models::TrainableModel*>& models, const Dataset& data,
                       const std::vector<TrainPlan>& plans);
 

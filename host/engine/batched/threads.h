@@ -1,4 +1,4 @@
-// host/engine/batched/threads.h — how the engine uses the cores (issue 5, item 2; figures in docs/performance.md).
+// host/engine/batched/threads.h — how the engine uses the cores (figures in docs/performance.md).
 //
 // Two ways to use N cores: N intra-op threads on one cell group at a time (LibTorch's OpenMP pool, OpenBLAS's own
 // pthreads), or N chains of cells in parallel, each on one thread. Population-batched MLPs are many small matrix

@@ -1,11 +1,12 @@
-// Executor::run_group: the cells of one arm for a group of seeds (issue 5, population batching).
+// Executor::run_group: the cells of one arm for a group of seeds (population batching).
 //
 //   1. models, one seed at a time: dense cells start from a fresh model; the others from a deep copy of dense model
 //      k through the arm's chain of compressors (plugins always see one model, through the SDK Model interface; a
 //      plugin that throws fails its own cell and leaves the group);
 //   2. training (dense: the dense plan; other arms: fine-tuning when finetune_epochs > 0) and evaluation, as one
 //      stack when the models and plans allow it (batched/: built-in MLPs and CNNs), else one model at a time —
-//      TorchScript and ResNet models, an augmentation policy, models a compressor gave an activation hook;
+//      TorchScript and ResNet models, an augmentation policy, models a compressor gave an activation hook, and
+//      models a compressor gave projections (Model::set_projection) when they are trained;
 //   3. each cell committed on its own (state blob + predictions + record in one transaction), in seed order.
 // A group of one is what run_cell (and so a `compaudit worker`) computes: since a model's result does not depend on
 // the others in its stack (batched/stacked_mlp.h), a cell has the same bits alone, in any group, and on resume.
@@ -15,6 +16,8 @@
 #include "batched/stacked_mlp.h"
 #include "run/context.h"
 #include "run/failures.h"
+#include "run/realized.h"
+#include "run/inert_model.h"
 #include "data/npy.h"
 #include "run/saved_predictions.h"
 #include "run/state_io.h"
@@ -42,6 +45,7 @@ struct Slot {
   std::unique_ptr<models::TrainableModel> model;
   TrainPlan plan;
   std::vector<store::Predictions> predictions;
+  at::Tensor test_probabilities;  // float32 [N, C], stored beside the fp16 predictions (AUCs need float32)
   std::string error;  // non-empty: the cell failed
   store::FailureKind kind = store::FailureKind::plugin;  // why (resume retries the environment's failures)
   double own_seconds = 0;  // making / compressing its model
@@ -69,27 +73,41 @@ int Executor::run_group(const host::ArmSpec& arm, const std::vector<std::int64_t
   for (Slot& s : slots) {
     const auto t0 = std::chrono::steady_clock::now();
     try {
-      // Each cell re-seeds LibTorch's global generator too, for plugins that draw without our generators.
-      at::manual_seed(derive_seed(s.seed, arm.name));
+      // Each cell re-seeds LibTorch's global generator too, for plugins that draw without our generators (a training
+      // control draws its arm's streams).
+      at::manual_seed(derive_seed(s.seed, arm.control_of.empty() ? arm.name : arm.control_of));
       if (!saved.empty()) {  // outputs computed elsewhere: no model, nothing to train or evaluate
         // The file is read once per run (every seed's block is in it), under the host lock held here.
         auto& file = saved_outputs_[saved];
         if (!file.defined()) file = read_npy(saved);
         const at::Tensor probs = saved_probabilities(file, saved, seed_index(s.seed), pipeline_.seeds.size(), data_);
         s.predictions.push_back(to_predictions(arm.name, s.seed, "test", probs, data_.test.targets, true));
+        s.test_probabilities = probs;
       } else if (is_dense) {
         s.model = new_model(s.seed);
       } else {
         s.model = dense_model(s.seed).clone();
         auto& chain = compressors(arm);
+        // A training control (docs/pipelines.md, "Controls"): its arm's training steps, on its arm's random streams,
+        // with every compression call made inert; the model must come out dense.
+        const bool control = !arm.control_of.empty();
+        const std::int64_t zeros_before = control ? weight_zeros(*s.model) : 0;
         for (std::size_t i = 0; i < chain.size(); ++i) {
-          CellContext context(*this, *s.model, arm.name, s.seed);
+          CellContext context(*this, *s.model, arm.name, s.seed, arm.control_of);
+          InertCompressionModel inert(*s.model);
+          Model& seen = control ? static_cast<Model&>(inert) : *s.model;
           const std::string& id = arm.steps[i].plugin;
-          CompressionRecord record =
-              host::guarded(id, "compress", [&] { return chain[i]->compress(*s.model, context); });
-          s.cell.records.push_back({{"plugin", id}, {"summary", record.summary}, {"details", record.details},
-                                    {"log", context.lines()}});
+          CompressionRecord record = host::guarded(id, "compress", [&] { return chain[i]->compress(seen, context); });
+          s.cell.records.push_back(
+              {{"plugin", id}, {"summary", control ? "control, compression inert: " + record.summary : record.summary},
+               {"details", record.details}, {"log", context.lines()}});
+          // What the step trained, so a control can be checked against its arm (only for steps that trained).
+          if (context.trained()["steps"].get<std::int64_t>() > 0) s.cell.records.back()["trained"] = context.trained();
+          if (control) s.cell.records.back()["inert"] = inert.calls();
         }
+        if (control)
+          if (const std::string why = dense_problem(*s.model, zeros_before); !why.empty())
+            throw Error(ErrorCode::runtime, fmt::format("training control '{}' did not stay dense: {}", arm.name, why));
       }
     } catch (const std::exception& e) {
       s.error = e.what();
@@ -111,6 +129,7 @@ int Executor::run_group(const host::ArmSpec& arm, const std::vector<std::int64_t
     if (trains) s.plan = is_dense ? dense_plan(s.seed) : finetune_plan(s.seed, arm.finetune_epochs, "finetune");
     std::string why = trains ? batched::batchable_plan(s.plan) : "";
     if (why.empty()) why = batched::batchable_models({s.model.get()}, probe);
+    if (why.empty() && trains) why = batched::projection_problem(*s.model);
     if (why.empty()) {
       stacks[batched::shape_signature(*s.model)].push_back(&s);
     } else {
@@ -138,6 +157,7 @@ int Executor::run_group(const host::ArmSpec& arm, const std::vector<std::int64_t
       for (std::size_t i = 0; i < stack.size(); ++i) {
         Slot& s = *stack[i];
         s.predictions.push_back(to_predictions(arm.name, s.seed, "test", test[i], data_.test.targets, true));
+        s.test_probabilities = test[i];
         if (!train.empty())
           s.predictions.push_back(to_predictions(arm.name, s.seed, "train", train[i], data_.train.targets, false));
         s.cell.train_seconds = s.own_seconds + train_share;
@@ -161,7 +181,7 @@ int Executor::run_group(const host::ArmSpec& arm, const std::vector<std::int64_t
                     is_dense ? dense_plan(s->seed) : finetune_plan(s->seed, arm.finetune_epochs, "finetune"));
       s->cell.train_seconds = s->own_seconds + seconds_since(t1);
       const auto t2 = std::chrono::steady_clock::now();
-      s->predictions = evaluate(*s->model, arm.name, s->seed);
+      s->predictions = evaluate(*s->model, arm.name, s->seed, &s->test_probabilities);
       s->cell.eval_seconds = seconds_since(t2);
     } catch (const std::exception& e) {  // an augmentation plugin, or the engine
       s->error = e.what();
@@ -172,7 +192,7 @@ int Executor::run_group(const host::ArmSpec& arm, const std::vector<std::int64_t
   // 3. Commit each cell on its own, in seed order (still under the lock).
   int done = 0;
   for (Slot& s : slots) {
-    if (options_.stop_after_cells >= 0 && computed_ >= options_.stop_after_cells) {
+    if (out_of_budget()) {
       stopped_ = true;  // as if killed: the rest stays "running", and resume makes it pending again
       break;
     }
@@ -184,10 +204,14 @@ int Executor::run_group(const host::ArmSpec& arm, const std::vector<std::int64_t
       std::vector<std::uint8_t> state;  // none for saved predictions: there is no model
       if (s.model) {
         s.cell.size = size_json(*s.model);
+        // What compression the final model still has (after fine-tuning), against this seed's dense model.
+        if (!is_dense) s.cell.size["realized"] = realized_json(*s.model, &dense_model(s.seed), s.cell.records);
         state = encode_state(s.model->state());
       }
       store_.transaction([&] {
         if (s.model) store_.put_blob(arm.name, s.seed, "state", state);
+        if (s.test_probabilities.defined())
+          store_.put_blob(arm.name, s.seed, kTestProbabilitiesBlob, probabilities_blob(s.test_probabilities));
         store_.finish_cell(s.cell, s.predictions);
       });
       if (is_dense && s.model) dense_models_[s.seed] = std::move(s.model);  // later arms of this seed start from it

@@ -8,16 +8,26 @@
 
 namespace compaudit::engine {
 
-CellContext::CellContext(Executor& executor, models::TrainableModel& model, std::string arm, std::int64_t seed)
-    : executor_(executor), model_(model), arm_(std::move(arm)), seed_(seed) {}
+CellContext::CellContext(Executor& executor, models::TrainableModel& model, std::string arm, std::int64_t seed,
+                         std::string stream)
+    : executor_(executor), model_(model), arm_(std::move(arm)), seed_(seed),
+      stream_(stream.empty() ? arm_ : std::move(stream)) {}
 
 int CellContext::num_classes() const { return executor_.data().num_classes; }
 
 double CellContext::train(const TrainRequest& request) {
   if (request.epochs < 0) throw Error(ErrorCode::runtime, "TrainRequest.epochs is negative");
   TrainPlan plan =
-      executor_.finetune_plan(seed_, request.epochs, fmt::format("compress/{}/{}", arm_, train_calls_++));
+      executor_.finetune_plan(seed_, request.epochs, fmt::format("compress/{}/{}", stream_, train_calls_++));
   plan.request = request;
+  plan.request.on_step = [this, &request](const TrainingProgress& p) {
+    ++steps_;
+    if (request.on_step) request.on_step(p);
+  };
+  plan.request.on_epoch = [this, &request](const TrainingProgress& p) {
+    ++epochs_;
+    if (request.on_epoch) request.on_epoch(p);
+  };
   return train_model(model_, executor_.data().train, plan);
 }
 

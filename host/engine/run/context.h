@@ -15,7 +15,9 @@ class Executor;
 
 class CellContext final : public CompressionContext {
  public:
-  CellContext(Executor& executor, models::TrainableModel& model, std::string arm, std::int64_t seed);
+  /// `stream`: the arm whose random streams train() draws from (a training control replays its arm's); default `arm`.
+  CellContext(Executor& executor, models::TrainableModel& model, std::string arm, std::int64_t seed,
+              std::string stream = "");
 
   std::int64_t seed() const override { return seed_; }
   int num_classes() const override;
@@ -29,13 +31,17 @@ class CellContext final : public CompressionContext {
 
   /// The lines logged so far (stored with the cell's compression record).
   const nlohmann::json& lines() const { return lines_; }
+  /// Epochs and optimizer steps train() ran so far (stored with the record: a training control must match its arm).
+  nlohmann::json trained() const { return {{"epochs", epochs_}, {"steps", steps_}}; }
 
  private:
   Executor& executor_;
   models::TrainableModel& model_;
   std::string arm_;
   std::int64_t seed_;
+  std::string stream_;
   int train_calls_ = 0;
+  std::int64_t epochs_ = 0, steps_ = 0;
   nlohmann::json lines_ = nlohmann::json::array();
 };
 

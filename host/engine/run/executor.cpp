@@ -18,7 +18,6 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <cstdlib>
 #include <exception>
 #include <filesystem>
 #include <thread>
@@ -29,8 +28,6 @@ namespace {
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
-
-bool is_control(const host::ArmSpec& arm) { return arm.name != "dense" && arm.steps.empty(); }
 
 // Seeds per group: an arm's models of a group are trained as one stack, and a group's dense models stay in memory
 // until its last arm is done. 64 MLPs of Fashion-MNIST's 784-256-128-10 are 60 MB of parameters.
@@ -79,12 +76,7 @@ std::string pipeline_dir(const host::Pipeline& pipeline) {
 }
 
 std::string reference_arm(const host::Pipeline& pipeline, const host::ArmSpec& arm) {
-  if (arm.name == "dense") return "dense";
-  if (is_control(arm)) return "dense";
-  if (arm.finetune_epochs > 0)
-    for (const auto& a : pipeline.arms)
-      if (is_control(a) && a.finetune_epochs > 0) return a.name;
-  return "dense";
+  return host::reference_of(pipeline, arm);
 }
 
 Executor::Executor(const host::Pipeline& pipeline, const host::Registry& registry, const DataSplits& data,
@@ -159,8 +151,15 @@ TrainPlan Executor::finetune_plan(std::int64_t seed, int epochs, const std::stri
 }
 
 std::vector<std::pair<std::string, at::Tensor>> Executor::rewind_point(std::int64_t seed, std::int64_t step) {
+  // The caller owns what it gets (compressor.h, SDK 1.1): copies, so a plugin that edits a rewind point in place
+  // cannot change what later cells and arms rewind to.
+  auto copies = [](const std::vector<std::pair<std::string, at::Tensor>>& point) {
+    std::vector<std::pair<std::string, at::Tensor>> out;
+    for (const auto& [name, t] : point) out.emplace_back(name, t.clone());
+    return out;
+  };
   const auto key = std::make_pair(seed, step);
-  if (auto it = rewinds_.find(key); it != rewinds_.end()) return it->second;
+  if (auto it = rewinds_.find(key); it != rewinds_.end()) return copies(it->second);
   // Re-run the dense training's first `step` steps: the run is deterministic, so these are the values the dense
   // model had then. Cheaper than recording snapshots at every step for a request we cannot foresee.
   auto model = new_model(seed);
@@ -172,7 +171,7 @@ std::vector<std::pair<std::string, at::Tensor>> Executor::rewind_point(std::int6
   std::vector<std::pair<std::string, at::Tensor>> params;
   for (const auto& [name, t] : model->named_parameters()) params.emplace_back(name, t.detach().clone());
   rewinds_[key] = params;
-  return params;
+  return copies(params);
 }
 
 at::Tensor Executor::calibration_batch(std::int64_t seed, std::int64_t n) const {
@@ -203,10 +202,11 @@ std::vector<std::shared_ptr<Compressor>>& Executor::compressors(const host::ArmS
 }
 
 std::vector<store::Predictions> Executor::evaluate(models::TrainableModel& model, const std::string& arm,
-                                                   std::int64_t seed) {
+                                                   std::int64_t seed, at::Tensor* test_probabilities) {
   std::vector<store::Predictions> out;
-  out.push_back(to_predictions(arm, seed, "test", predict_probabilities(model, data_.test.inputs),
-                               data_.test.targets, /*all_probabilities=*/true));
+  const at::Tensor test = predict_probabilities(model, data_.test.inputs);
+  out.push_back(to_predictions(arm, seed, "test", test, data_.test.targets, /*all_probabilities=*/true));
+  if (test_probabilities) *test_probabilities = test;
   if (pipeline_.memorization.enabled)
     out.push_back(to_predictions(arm, seed, "train", predict_probabilities(model, data_.train.inputs),
                                  data_.train.targets, /*all_probabilities=*/false));
@@ -236,8 +236,8 @@ int Executor::chain_count() const {
   // cannot stack still trains alone under the host lock, on its chain's one thread: the bits of a 1-thread run.)
   const std::string& arch = pipeline_.model.arch;
   if (options_.isolate_cell || augmentation_ || (arch != "mlp" && arch != "cnn")) return 1;
-  // For benchmarks (docs/performance.md): COMPAUDIT_CHAINS=1 keeps one chain with every thread intra-op.
-  if (const char* env = std::getenv("COMPAUDIT_CHAINS"); env && *env) return std::max(1, std::atoi(env));
+  // `run --chains N` (docs/performance.md): --chains 1 keeps one chain with every thread intra-op.
+  if (options_.chains > 0) return options_.chains;
   return std::max(1, at::get_num_threads());
 }
 

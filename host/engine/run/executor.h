@@ -15,6 +15,7 @@
 
 #include "data/dataset.h"
 
+#include <compaudit/host/engine_api.h>
 #include <compaudit/host/pipeline.h>
 
 #include <cstdint>
@@ -34,16 +35,14 @@ namespace compaudit::engine {
 
 struct ExecuteOptions {
   bool quiet = false;
-  /// Stop (as if killed) after this many cells computed in this process; -1: never. For resume tests, from the
-  /// environment variable COMPAUDIT_STOP_AFTER_CELLS.
-  int stop_after_cells = -1;
-  /// For durability tests, from COMPAUDIT_METRIC_DELAY_MS: a pause before each metric result is stored, so that a
-  /// kill can land inside the metrics phase (which otherwise takes milliseconds). Changes no result.
-  int metric_delay_ms = 0;
+  /// Chains of cells in parallel where cells batch (`run --chains`); 0: one per LibTorch thread. Changes no result.
+  int chains = 0;
+  /// Injected by tests (RunRequest::test_hooks): stop after N cells as if killed, a pause before each metric result.
+  host::TestHooks hooks;
   /// `run --resume --retry-failed`: every failed cell is computed again, not only those that failed for a reason
   /// outside the cell (I/O, disk full, memory, timeout, signal), which are always (run/failures.h).
   bool retry_failed = false;
-  // --- scale-out (issue 6 item 5, docs/scaling.md): set by api/shard.cpp for `run --shard I/N` and `--mpi` ---
+  // --- scale-out (docs/scaling.md): set by api/shard.cpp for `run --shard I/N` and `--mpi` ---
   /// When set, only the cells of the seeds it accepts are added to the store and computed (a shard's seeds);
   /// every cell of an accepted seed is computed, so a shard never needs another shard's dense model.
   std::function<bool(std::int64_t seed)> seed_filter;
@@ -51,7 +50,7 @@ struct ExecuteOptions {
   bool metrics = true;       ///< false: stop after the cells; metrics need every cell (`compaudit merge`)
   /// Merged into the run settings when the run is described (a shard stores {"shard": {...}} so resume knows).
   nlohmann::json extra_settings = nlohmann::json::object();
-  // --- isolation (issue 6 item 1, docs/isolation.md): set by run/worker.h enable_isolation() ---
+  // --- isolation (docs/isolation.md): set by run/worker.h enable_isolation() ---
   /// When set, a pending cell is computed and committed by a `compaudit worker` process instead of in this one.
   /// Returns nullopt when the worker committed the cell done, else the error the cell is now failed with (its
   /// plugin's error, or "killed by signal 11 (SIGSEGV)", "timed out after 30 s", "out of memory (limit N MiB)").
@@ -62,7 +61,7 @@ struct ExecuteResult {
   int cells_total = 0;
   int cells_done = 0;     ///< done cells in the store at the end
   int cells_failed = 0;
-  bool stopped = false;   ///< stopped early by stop_after_cells: no metrics were computed
+  bool stopped = false;   ///< stopped early by hooks.stop_after_cells: no metrics were computed
 };
 
 /// Writes the run's description (settings, arms, data) into `store` when it is new, then executes the pipeline.
@@ -75,8 +74,8 @@ ExecuteResult execute(const host::Pipeline& pipeline, const host::Registry& regi
 /// Called once per run, before its store is created or opened (api/engine_api.cpp).
 void check_run_inputs(const host::Pipeline& pipeline, const DataSplits& data);
 
-/// The reference arm a given arm is compared against: itself for "dense", "dense+ft" (the matched control) for arms
-/// that fine-tune when the pipeline has that control, else "dense".
+/// The reference arm a given arm is compared against (host::reference_of): itself for "dense"; for a compressed arm its
+/// matched control — its training control, or the dense control of its fine-tuning budget — else "dense".
 std::string reference_arm(const host::Pipeline& pipeline, const host::ArmSpec& arm);
 
 /// Directory of the pipeline file (relative data and model paths are resolved against it).

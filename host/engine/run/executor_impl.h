@@ -78,13 +78,16 @@ class Executor {
   /// The seeds among `seeds` whose `arm` cell still has to be computed; fails those whose dense model failed, and
   /// sets stopped_ when a pending cell finds no budget left.
   std::vector<std::int64_t> pending(const host::ArmSpec& arm, const std::vector<std::int64_t>& seeds);
-  bool out_of_budget() const { return options_.stop_after_cells >= 0 && computed_ >= options_.stop_after_cells; }
+  bool out_of_budget() const {
+    return options_.hooks.stop_after_cells >= 0 && computed_ >= options_.hooks.stop_after_cells;
+  }
   /// How many chains run in parallel: one per thread for batchable MLP pipelines, else 1 (batched/threads.h).
   int chain_count() const;
   models::TrainableModel& dense_model(std::int64_t seed);
   std::vector<std::shared_ptr<Compressor>>& compressors(const host::ArmSpec& arm);
+  /// test_probabilities, when given, receives the float32 [N, C] test probabilities (stored beside the fp16 ones).
   std::vector<store::Predictions> evaluate(models::TrainableModel& model, const std::string& arm,
-                                           std::int64_t seed);
+                                           std::int64_t seed, at::Tensor* test_probabilities = nullptr);
   void memorization();
   void metrics();
 

@@ -264,8 +264,8 @@ void Executor::metrics() {
     const auto& spec = pipeline_.metrics[i];
     const int index = static_cast<int>(i);
     auto put = [&](const std::string& arm, const std::string& ref, nlohmann::json result, std::string error) {
-      if (options_.metric_delay_ms > 0)  // durability tests only (ExecuteOptions::metric_delay_ms)
-        std::this_thread::sleep_for(std::chrono::milliseconds(options_.metric_delay_ms));
+      if (options_.hooks.metric_delay_ms > 0)  // durability tests only (host::TestHooks)
+        std::this_thread::sleep_for(std::chrono::milliseconds(options_.hooks.metric_delay_ms));
       store_.put_metric({index, spec.plugin, arm, ref, std::move(result), std::move(error)});
     };
     std::shared_ptr<Metric> metric;
@@ -274,7 +274,8 @@ void Executor::metrics() {
       const host::Manifest* manifest = registry_.find(spec.plugin);
       if (!manifest) throw Error(ErrorCode::pipeline, "metric plugin '" + spec.plugin + "' is not installed", spec.where);
       metric = loader_.instantiate_as<Metric>(*manifest, spec.params);
-      needs = host::guarded(spec.plugin, "needs", [&] { return metric->needs(); });
+      // The manifest's `needs` alone (SDK 1.1, metric.h): what `validate` checked before any work is what the metric
+      // gets; Metric::needs() is not called.
       for (const auto& n : manifest->needs) {
         if (n == "probabilities") needs.probabilities = true;
         if (n == "memorization") needs.memorization = true;

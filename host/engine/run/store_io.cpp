@@ -31,6 +31,13 @@ store::Predictions to_predictions(const std::string& arm, std::int64_t seed, con
   return p;
 }
 
+std::vector<std::uint8_t> probabilities_blob(const at::Tensor& probabilities) {
+  static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the blob is little-endian float32");
+  const at::Tensor p = probabilities.to(at::kFloat).contiguous();
+  const auto* bytes = static_cast<const std::uint8_t*>(p.data_ptr());
+  return std::vector<std::uint8_t>(bytes, bytes + p.numel() * 4);
+}
+
 nlohmann::json size_json(Model& model) {
   const ModelSize total = measure(model);
   nlohmann::json per = nlohmann::json::array();
@@ -60,7 +67,10 @@ std::vector<store::ArmInfo> arm_infos(const host::Pipeline& pipeline) {
     a.base_name = arm.base_name.empty() ? arm.name : arm.base_name;
     a.level = arm.level;
     a.sweep = arm.sweep;
-    for (const auto& step : arm.steps) a.steps.push_back({{"plugin", step.plugin}, {"params", to_json(step.params)}});
+    for (const auto& step : arm.steps) {
+      a.steps.push_back({{"plugin", step.plugin}, {"params", to_json(step.params)}});
+      if (!arm.control_of.empty()) a.steps.back()["inert"] = true;  // a training control: trains, compresses nothing
+    }
     a.finetune_epochs = arm.finetune_epochs;
     a.reference = arm.name == "dense" ? "" : reference_arm(pipeline, arm);
     out.push_back(std::move(a));
@@ -122,8 +132,13 @@ Population load_population(const store::Store& store, const std::string& arm, co
       if (p->probs.empty())
         throw Error(ErrorCode::io, "no stored probabilities for " + arm + " seed " + std::to_string(seed));
       const auto n = static_cast<std::int64_t>(p->labels.size());
-      probs.push_back(at::from_blob(const_cast<std::uint16_t*>(p->probs.data()), {n, p->num_classes}, at::kHalf)
-                          .to(at::kFloat));
+      const auto exact = split == "test" ? store.blob(arm, seed, kTestProbabilitiesBlob) : std::nullopt;
+      if (exact && exact->size() == static_cast<std::size_t>(n * p->num_classes) * 4) {
+        probs.push_back(at::from_blob(const_cast<std::uint8_t*>(exact->data()), {n, p->num_classes}, at::kFloat).clone());
+      } else {
+        probs.push_back(at::from_blob(const_cast<std::uint16_t*>(p->probs.data()), {n, p->num_classes}, at::kHalf)
+                            .to(at::kFloat));
+      }
     }
     const auto cell = store.cell(arm, seed);
     pop.records.push_back(cell ? nlohmann::json{{"records", cell->records}, {"size", cell->size}}

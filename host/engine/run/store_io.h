@@ -21,6 +21,12 @@ namespace compaudit::engine {
 store::Predictions to_predictions(const std::string& arm, std::int64_t seed, const std::string& split,
                                   const at::Tensor& probabilities, const at::Tensor& targets, bool all_probabilities);
 
+/// The blob (store::Store::put_blob, per arm and seed) that keeps a cell's test probabilities at float32: the
+/// predictions table keeps fp16, where 0.99990 and 0.99995 tie and an AUC differs from the float32 one.
+inline constexpr const char* kTestProbabilitiesBlob = "probabilities/test";
+/// Float32 [N, C] probabilities as the blob's bytes: N * C little-endian float32, row-major.
+std::vector<std::uint8_t> probabilities_blob(const at::Tensor& probabilities);
+
 /// Parameters, non-zeros and bytes of the model, in total and per parameter.
 nlohmann::json size_json(Model& model);
 
@@ -35,7 +41,9 @@ store::DataInfo data_info(const DataSplits& data);
 /// Gallery thumbnails of the test split (image data only; empty otherwise).
 std::vector<store::Thumbnail> test_thumbnails(const DataSplits& data);
 
-/// The population of `arm` on `split`, restricted to `seeds` (all must be done). probabilities: load [K, N, C].
+/// The population of `arm` on `split`, restricted to `seeds` (all must be done). probabilities: load [K, N, C] —
+/// float32 as computed for the test split (kTestProbabilitiesBlob), else decoded from the stored fp16 (a store
+/// written before the blob existed, the train split).
 Population load_population(const store::Store& store, const std::string& arm, const std::string& split,
                            const std::vector<std::int64_t>& seeds, bool probabilities);
 

@@ -3,9 +3,11 @@
 #include "run/worker.h"
 
 #include "run/executor_impl.h"
+#include "run/plugin_check.h"
 
 #include <compaudit/error.h>
 #include <compaudit/host/exit_codes.h>
+#include <compaudit/host/plugin_check.h>
 #include <compaudit/host/registry.h>
 #include <compaudit/store/store.h>
 
@@ -164,6 +166,54 @@ Ending wait_for(pid_t pid, double timeout_seconds) {
   return end;
 }
 
+struct Finished {
+  Ending end;
+  std::string output;  ///< the last bytes it printed (stdout and stderr)
+};
+
+// Starts `compaudit worker WHAT... --threads --memory-mb --parent-pid --plugin-path...` and waits for it with the
+// timeout. Its output goes to a new file made from `log_path` (ends in "XXXXXX.log"), read back (the last `keep`
+// bytes) and removed: a pipe would need a reader thread, and a worker that fills it would block and look hung.
+Finished run_worker_process(const IsolationSettings& settings, const std::vector<std::string>& what,
+                            std::string log_path, std::size_t keep) {
+  std::vector<std::string> args{settings.executable, "worker"};
+  args.insert(args.end(), what.begin(), what.end());
+  for (const std::string& a : {std::string("--threads"), std::to_string(settings.threads), std::string("--memory-mb"),
+                               std::to_string(settings.memory_mb), std::string("--parent-pid"),
+                               std::to_string(::getpid())})
+    args.push_back(a);
+  for (const auto& p : settings.plugin_paths) {
+    args.push_back("--plugin-path");
+    args.push_back(p);
+  }
+  const int log_fd = ::mkostemps(log_path.data(), 4, O_CLOEXEC);
+  if (log_fd < 0)
+    throw Error(ErrorCode::io, fmt::format("cannot create a worker log: {}", std::strerror(errno)), {log_path});
+  Finished done;
+  try {
+    const pid_t pid = spawn_worker(args, log_fd);
+    ::close(log_fd);
+    done.end = wait_for(pid, settings.timeout_seconds);
+  } catch (...) {
+    ::close(log_fd);
+    ::unlink(log_path.c_str());
+    throw;
+  }
+  done.output = tail_of(log_path, keep);
+  ::unlink(log_path.c_str());
+  return done;
+}
+
+// How a worker that did not finish its job ended: "timed out after 30 s", "killed by signal 11 (SIGSEGV)", "out of
+// memory (limit N MiB)", else `otherwise` (given its exit code).
+std::string how_it_ended(const Ending& end, const IsolationSettings& settings, const char* otherwise) {
+  if (end.timed_out) return "timed out after " + seconds_text(settings.timeout_seconds);
+  if (WIFSIGNALED(end.status)) return describe_signal(WTERMSIG(end.status));
+  if (WIFEXITED(end.status) && WEXITSTATUS(end.status) == host::COMPAUDIT_WORKER_EXIT_OUT_OF_MEMORY)
+    return fmt::format("out of memory (limit {} MiB)", settings.memory_mb);
+  return fmt::format(fmt::runtime(otherwise), WIFEXITED(end.status) ? WEXITSTATUS(end.status) : -1);
+}
+
 }  // namespace
 
 std::string describe_signal(int signal) {
@@ -223,37 +273,46 @@ void enable_isolation(ExecuteOptions& options, const IsolationSettings& settings
   };
 }
 
+void check_plugins_in_worker(const IsolationSettings& settings, const host::Pipeline& pipeline) {
+  // The log is not in the run directory: nothing of the run may exist before its plugins are known to work.
+  const auto [end, output] =
+      run_worker_process(settings, {"--check-plugins", pipeline.path},
+                         (fs::temp_directory_path() / "compaudit-plugin-check-XXXXXX.log").string(), 1 << 16);
+  if (!end.timed_out && WIFEXITED(end.status) && WEXITSTATUS(end.status) == host::exit_ok) return;
+  // The worker announced each plugin before creating it (run/plugin_check.h); the rest is what it printed.
+  std::string creating, printed;
+  for (std::size_t at = 0; at < output.size();) {
+    const std::size_t nl = std::min(output.find('\n', at), output.size());
+    const std::string line = output.substr(at, nl - at);
+    if (line.rfind(kCreatingPrefix, 0) == 0) creating = line.substr(std::strlen(kCreatingPrefix));
+    else if (!line.empty()) printed += (printed.empty() ? "" : "\n") + line;
+    at = nl + 1;
+  }
+  if (!end.timed_out && WIFEXITED(end.status) && WEXITSTATUS(end.status) == host::exit_plugin)
+    throw host::PluginCreationError(printed);  // the worker's own creation_failures_text
+  const std::string how = how_it_ended(end, settings, "exited with code {}");
+  std::vector<std::string> fields;  // plugin, manifest, use, line, column
+  for (std::size_t at = 0; at <= creating.size() && !creating.empty();) {
+    const std::size_t tab = std::min(creating.find('\t', at), creating.size());
+    fields.push_back(creating.substr(at, tab - at));
+    at = tab + 1;
+  }
+  if (fields.size() != 5)  // it never got to a plugin: not a plugin's failure
+    throw Error(ErrorCode::runtime,
+                fmt::format("the plugin check in a worker process {}: {}", how, last_line(printed)));
+  host::PluginCreationFailure failure{fields[0], fields[1],
+                                      how + " in its worker process while being created" +
+                                          (printed.empty() ? "" : "; last output: " + last_line(printed)),
+                                      {fields[2]},
+                                      {pipeline.path, std::atoi(fields[3].c_str()), std::atoi(fields[4].c_str())}};
+  throw host::PluginCreationError(host::creation_failures_text({failure}));
+}
+
 std::optional<std::string> run_cell_in_worker(const IsolationSettings& settings, store::Store& store,
                                               const std::string& arm, std::int64_t seed) {
-  std::vector<std::string> args{settings.executable,        "worker",
-                                "--run-dir",                settings.run_dir,
-                                "--arm",                    arm,
-                                "--seed",                   std::to_string(seed),
-                                "--threads",                std::to_string(settings.threads),
-                                "--memory-mb",              std::to_string(settings.memory_mb),
-                                "--parent-pid",             std::to_string(::getpid())};
-  for (const auto& p : settings.plugin_paths) {
-    args.push_back("--plugin-path");
-    args.push_back(p);
-  }
-  // The worker's output goes to a file in the run directory (read back for the error, then removed): a pipe would
-  // need a reader thread, and a worker that fills it would block and look hung.
-  std::string log_path = settings.run_dir + "/.worker-XXXXXX.log";
-  const int log_fd = ::mkostemps(log_path.data(), 4, O_CLOEXEC);
-  if (log_fd < 0)
-    throw Error(ErrorCode::io, fmt::format("cannot create a worker log: {}", std::strerror(errno)), {log_path});
-  Ending end;
-  try {
-    const pid_t pid = spawn_worker(args, log_fd);
-    ::close(log_fd);
-    end = wait_for(pid, settings.timeout_seconds);
-  } catch (...) {
-    ::close(log_fd);
-    ::unlink(log_path.c_str());
-    throw;
-  }
-  const std::string output = tail_of(log_path, 4000);
-  ::unlink(log_path.c_str());
+  const auto [end, output] = run_worker_process(
+      settings, {"--run-dir", settings.run_dir, "--arm", arm, "--seed", std::to_string(seed)},
+      settings.run_dir + "/.worker-XXXXXX.log", 4000);
 
   // The store says what the worker committed; the wait status only explains a cell it did not commit.
   const auto cell = store.cell(arm, seed);
@@ -278,16 +337,7 @@ std::optional<std::string> run_cell_in_worker(const IsolationSettings& settings,
   if (!end.timed_out && WIFEXITED(end.status) && WEXITSTATUS(end.status) == host::exit_plugin)
     throw Error(ErrorCode::library, fmt::format("{}: a plugin could not be loaded in the worker process: {}", what,
                                                 last_line(output)));
-  std::string error;
-  if (end.timed_out)
-    error = "timed out after " + seconds_text(settings.timeout_seconds);
-  else if (WIFSIGNALED(end.status))
-    error = describe_signal(WTERMSIG(end.status));
-  else if (WIFEXITED(end.status) && WEXITSTATUS(end.status) == host::COMPAUDIT_WORKER_EXIT_OUT_OF_MEMORY)
-    error = fmt::format("out of memory (limit {} MiB)", settings.memory_mb);
-  else
-    error = fmt::format("the worker exited with code {} without committing the cell",
-                        WIFEXITED(end.status) ? WEXITSTATUS(end.status) : -1);
+  std::string error = how_it_ended(end, settings, "the worker exited with code {} without committing the cell");
   error += " in its worker process";
   if (const std::string line = last_line(output); !line.empty() && !end.timed_out) error += "; last output: " + line;
   // Killed, timed out, out of memory or gone without committing: nothing the cell's code reported; retried on resume.

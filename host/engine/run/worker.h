@@ -56,6 +56,12 @@ void enable_isolation(ExecuteOptions& options, const IsolationSettings& settings
 std::optional<std::string> run_cell_in_worker(const IsolationSettings& settings, store::Store& store,
                                               const std::string& arm, std::int64_t seed);
 
+/// Fail before work, isolated (run/plugin_check.h): `compaudit worker --check-plugins` creates every plugin of
+/// `pipeline` with the cells' limits, its log outside the run directory (which must not exist yet). Throws
+/// host::PluginCreationError with the worker's failures, or — when it died, hung or ran out of memory inside a
+/// plugin's create() — naming the plugin it was creating and how it ended.
+void check_plugins_in_worker(const IsolationSettings& settings, const host::Pipeline& pipeline);
+
 /// "killed by signal 11 (SIGSEGV)"-style name of a signal.
 std::string describe_signal(int signal);
 

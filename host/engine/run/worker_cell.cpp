@@ -7,6 +7,7 @@
 #include "batched/threads.h"
 #include "data/load.h"
 #include "run/executor_impl.h"
+#include "run/plugin_check.h"
 
 #include <compaudit/error.h>
 #include <compaudit/host/exit_codes.h>
@@ -39,6 +40,7 @@ bool Executor::run_in_worker(const std::string& arm_name, std::int64_t seed) {
 
 int run_worker(const host::WorkerRequest& request) {
   try {
+    if (!request.check_plugins.empty()) return check_plugins_here(request);  // fail before work (run/plugin_check.h)
     const host::Registry registry = host::Registry::discover(host::SearchPaths::standard(request.plugin_paths));
     host::RunRequest as_resume;  // the run as `--resume` sees it: stored pipeline (text checked), stored threads
     as_resume.resume = true;

@@ -120,6 +120,7 @@ double train_model(models::TrainableModel& model, const Dataset& data, const Tra
       {
         at::NoGradGuard no_grad;
         model.apply_masks();
+        model.apply_projections(ProjectionTime::every_step);  // compression that must survive (a rank)
       }
       progress.step++;
       progress.last_loss = loss.item<double>();
@@ -136,6 +137,10 @@ double train_model(models::TrainableModel& model, const Dataset& data, const Tra
       state.sparsity = weight_sparsity(model);
       state.parameter_count = measure(model).nonzeros;
     }
+  }
+  {
+    at::NoGradGuard no_grad;
+    model.apply_projections(ProjectionTime::end_of_training);  // e.g. values back onto a quantization grid
   }
   model.train(false);
   return epoch_loss;

@@ -45,7 +45,8 @@ struct TrainPlan {
   bool is_image = false;
 };
 
-/// Trains `model` on `data` (masks re-applied after every optimizer step). Returns the mean loss of the last epoch.
+/// Trains `model` on `data` (masks, then every_step projections, re-applied after every optimizer step;
+/// end_of_training projections applied when the run ends). Returns the mean loss of the last epoch.
 /// The learning rate follows settings.schedule: "constant"; "cosine" (per step, from lr down to 0 over the run);
 /// "step" (x0.1 at half and again at three quarters of the epochs).
 double train_model(models::TrainableModel& model, const Dataset& data, const TrainPlan& plan);

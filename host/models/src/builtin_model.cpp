@@ -62,7 +62,8 @@ void BuiltinModel::replace_parameter(const std::string& name, const at::Tensor& 
   const bool reshaped = !p.sizes().equals(value.sizes());
   p = fresh_leaf(value);
   if (reshaped) {
-    masks_.erase(name);  // a mask of the old shape means nothing now
+    masks_.erase(name);  // a mask (or projection) of the old shape means nothing now
+    masks_.erase_projections(name);
   } else {
     masks_.reapply(name, p);  // same shape: the mask still holds
   }
@@ -81,6 +82,12 @@ void BuiltinModel::set_storage_bits(const std::string& name, int bits) {
   masks_.set_bits(name, bits);
 }
 
+bool BuiltinModel::set_projection(const std::string& name, ParameterProjection projection, ProjectionTime when) {
+  parameter(name);  // throws for an unknown name
+  masks_.set_projection(name, std::move(projection), when);
+  return true;
+}
+
 bool BuiltinModel::set_activation_hook(ActivationHook hook) {
   hook_ = std::move(hook);
   return true;
@@ -97,6 +104,10 @@ std::vector<at::Tensor> BuiltinModel::parameters_for_optimizer() {
 
 void BuiltinModel::apply_masks() {
   masks_.apply_all([this](const std::string& name) { return parameter(name); });
+}
+
+void BuiltinModel::apply_projections(ProjectionTime when) {
+  masks_.project_all(when, [this](const std::string& name) { return parameter(name); });
 }
 
 std::unique_ptr<TrainableModel> BuiltinModel::clone() const {

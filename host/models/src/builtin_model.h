@@ -42,11 +42,17 @@ class BuiltinModel final : public TrainableModel {
   int storage_bits(const std::string& name) const override;
   void set_storage_bits(const std::string& name, int bits) override;
   bool set_activation_hook(ActivationHook hook) override;
+  bool set_projection(const std::string& name, ParameterProjection projection, ProjectionTime when) override;
 
   // TrainableModel
   void train(bool on) override { training_ = on; }
   std::vector<at::Tensor> parameters_for_optimizer() override;
   void apply_masks() override;
+  void apply_projections(ProjectionTime when) override;
+  bool has_projections(ProjectionTime when) const override { return masks_.has_projections(when); }
+  ParameterProjection projection(const std::string& name, ProjectionTime when) const override {
+    return masks_.projection(name, when);
+  }
   std::unique_ptr<TrainableModel> clone() const override;
   std::map<std::string, at::Tensor> state() const override;
   void load_state(const std::map<std::string, at::Tensor>& state) override;
@@ -63,7 +69,7 @@ class BuiltinModel final : public TrainableModel {
   std::vector<std::int64_t> input_shape_;
   std::vector<BuiltinLayer> layers_;
   std::vector<ResidualBlock> blocks_;
-  ParameterMasks masks_;  // masks and storage bits
+  ParameterMasks masks_;  // masks, projections and storage bits
   ActivationHook hook_;
   bool training_ = true;
 };

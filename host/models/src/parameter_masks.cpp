@@ -30,18 +30,23 @@ void ParameterMasks::set(const std::string& name, at::Tensor& param, const at::T
   if (!mask.sizes().equals(param.sizes()))
     throw Error(ErrorCode::runtime, fmt::format("mask for '{}' has shape [{}], the parameter has [{}]", name,
                                                 fmt::join(mask.sizes(), ", "), fmt::join(param.sizes(), ", ")));
-  // Shared, not copied (the caller hands the mask over); converted — a copy — only when it is neither bool nor of
-  // the parameter's dtype, or not contiguous.
-  at::Tensor m = mask.detach();
-  if (m.scalar_type() != at::kBool && m.scalar_type() != param.scalar_type()) m = m.to(param.scalar_type());
-  m = m.contiguous();
-  apply_mask(param, m);
-  masks_[name] = std::move(m);
+  // Copied (SDK 1.1, model.h: inputs are copied), so the caller's tensor stays the caller's. A bool mask stays bool
+  // (a quarter of a float mask's memory); any other takes the parameter's dtype. Re-masking a parameter (gradual
+  // schedules) copies into the installed mask's memory: no fresh pages to fault in. Safe because no one else holds
+  // that memory — get() hands out copies.
+  const at::ScalarType kept = mask.scalar_type() == at::kBool ? at::kBool : param.scalar_type();
+  at::Tensor& slot = masks_[name];
+  at::NoGradGuard no_grad;
+  if (slot.defined() && slot.scalar_type() == kept && slot.sizes().equals(mask.sizes()))
+    slot.copy_(mask.detach());
+  else
+    slot = mask.detach().to(kept, /*non_blocking=*/false, /*copy=*/true).contiguous();
+  apply_mask(param, slot);
 }
 
 at::Tensor ParameterMasks::get(const std::string& name) const {
   auto it = masks_.find(name);
-  return it == masks_.end() ? at::Tensor() : it->second;
+  return it == masks_.end() ? at::Tensor() : it->second.clone();  // the caller's copy (SDK 1.1, model.h)
 }
 
 void ParameterMasks::reapply(const std::string& name, at::Tensor& param) const {
@@ -53,6 +58,39 @@ void ParameterMasks::apply_all(const Lookup& param) const {
     at::Tensor p = param(name);
     apply_mask(p, m);
   }
+}
+
+void ParameterMasks::set_projection(const std::string& name, ParameterProjection projection, ProjectionTime when) {
+  if (projection) {
+    projections_[{name, when}] = std::move(projection);
+  } else {
+    projections_.erase({name, when});
+  }
+}
+
+ParameterProjection ParameterMasks::projection(const std::string& name, ProjectionTime when) const {
+  auto it = projections_.find({name, when});
+  return it == projections_.end() ? ParameterProjection() : it->second;
+}
+
+bool ParameterMasks::has_projections(ProjectionTime when) const {
+  for (const auto& [key, fn] : projections_)
+    if (key.second == when) return true;
+  return false;
+}
+
+void ParameterMasks::project_all(ProjectionTime when, const Lookup& param) const {
+  at::NoGradGuard no_grad;
+  for (const auto& [key, fn] : projections_) {
+    if (key.second != when) continue;
+    at::Tensor p = param(key.first);
+    fn(p);
+  }
+}
+
+void ParameterMasks::erase_projections(const std::string& name) {
+  for (ProjectionTime when : {ProjectionTime::every_step, ProjectionTime::end_of_training})
+    projections_.erase({name, when});
 }
 
 int ParameterMasks::bits(const std::string& name) const {
@@ -69,6 +107,7 @@ void ParameterMasks::set_bits(const std::string& name, int bits) {
 ParameterMasks ParameterMasks::deep_copy() const {
   ParameterMasks copy;
   for (const auto& [name, m] : masks_) copy.masks_[name] = m.clone();
+  copy.projections_ = projections_;
   copy.bits_ = bits_;
   return copy;
 }

@@ -83,6 +83,22 @@ class TorchScriptModel final : public TrainableModel {
 
   bool set_activation_hook(ActivationHook hook) override { return !hook; }
 
+  bool set_projection(const std::string& name, ParameterProjection projection, ProjectionTime when) override {
+    parameter(name);  // shapes are fixed, so a projection stays valid for the module's life
+    masks_.set_projection(name, std::move(projection), when);
+    return true;
+  }
+
+  void apply_projections(ProjectionTime when) override {
+    masks_.project_all(when, [this](const std::string& name) { return parameter(name); });
+  }
+
+  bool has_projections(ProjectionTime when) const override { return masks_.has_projections(when); }
+
+  ParameterProjection projection(const std::string& name, ProjectionTime when) const override {
+    return masks_.projection(name, when);
+  }
+
   void train(bool on) override { module_.train(on); }
 
   std::vector<at::Tensor> parameters_for_optimizer() override {
@@ -137,7 +153,7 @@ class TorchScriptModel final : public TrainableModel {
   }
 
   mutable torch::jit::Module module_;  // save() is logically const but not declared so
-  ParameterMasks masks_;  // masks and storage bits
+  ParameterMasks masks_;  // masks, projections and storage bits
 };
 
 }  // namespace

@@ -1,5 +1,5 @@
 // Findings: plain sentences about what the numbers do and do not show, so that a small, noisy audit says so
-// instead of hiding it (science.md §6). Each finding is {"kind", "arm" (or family), "text"}; report.json carries
+// instead of hiding it (docs/science.md). Each finding is {"kind", "arm" (or family), "text"}; report.json carries
 // them and report.html lists them at the top.
 #include "findings.h"
 
@@ -103,7 +103,7 @@ std::optional<std::string> pie_noise(const json& pie) {
 }
 
 /// What Welch's test can say at this K: "underpowered" below its minimum K, and the K that would detect the
-/// observed effects (science.md §8).
+/// observed effects (docs/science.md §3).
 std::optional<std::string> welch_power(const json& welch) {
   auto need_min = number_at(welch, {"summary", "k_needed_min"}), need_max = number_at(welch, {"summary", "k_needed_max"});
   const std::string need =

@@ -82,7 +82,9 @@ json evaluate_gates(const store::Store& store) {
     const std::optional<double> lo = g.contains("min") && g["min"].is_number() ? std::optional(g["min"].get<double>()) : std::nullopt;
     const std::optional<double> hi = g.contains("max") && g["max"].is_number() ? std::optional(g["max"].get<double>()) : std::nullopt;
     for (const auto& arm : arms) {
-      if (arm.reference.empty() || arm.name == "dense+ft") continue;  // reference arms are not candidates
+      // Reference arms are not candidates: dense, the dense+ft controls, the training controls (steps run inert).
+      const bool training_control = !arm.steps.empty() && arm.steps.front().value("inert", false);
+      if (arm.reference.empty() || arm.name.rfind("dense+ft", 0) == 0 || training_control) continue;
       if (fnmatch(pattern.c_str(), arm.name.c_str(), 0) != 0) continue;
       // The first [[metric]] with this id (a metric used twice is gated on its first use).
       const store::MetricResult* found = nullptr;

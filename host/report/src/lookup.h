@@ -87,8 +87,13 @@ inline std::string class_name(const nlohmann::json& report, std::int64_t c) {
   return std::to_string(c);
 }
 
-/// True for arms without compression steps (dense, dense+ft): drawn as reference lines.
-inline bool is_uncompressed(const nlohmann::json& arm) { return arm.value("steps", nlohmann::json::array()).empty(); }
+/// True for arms that compress nothing: dense, the dense+ft controls (no steps) and the training controls (every step
+/// marked "inert": run with compression made inert, docs/pipelines.md "Controls"). Drawn as reference lines.
+inline bool is_uncompressed(const nlohmann::json& arm) {
+  for (const auto& step : arm.value("steps", nlohmann::json::array()))
+    if (!step.is_object() || !step.value("inert", false)) return false;
+  return true;
+}
 
 /// True for arms compared against another population (compressed arms, and the dense+ft control against dense):
 /// the arms whose per-class differences and mismatches mean something.

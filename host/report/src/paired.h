@@ -1,6 +1,6 @@
-// paired.h — the report's view of the paired tests (science.md §7): one reference model against its compressed twin
-// on the same examples (flips, exact McNemar, paired bootstrap, KL). Rendered from report.json; "" when the run
-// computed none of these metrics.
+// paired.h — the report's view of the paired tests (docs/science.md §8): one reference model against its
+// compressed twin on the same examples (flips, exact McNemar, paired bootstrap, KL). Rendered from report.json; ""
+// when the run computed none of these metrics.
 #pragma once
 
 #include <nlohmann/json.hpp>

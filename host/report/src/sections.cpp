@@ -52,8 +52,9 @@ std::string steps_text(const json& arm) {
         all += (all.empty() ? "" : ", ") + k + "=" + num(v);
         if (!v.is_array() && !v.is_object()) params += (params.empty() ? "" : ", ") + k + "=" + num(v);
       }
-    out += (out.empty() ? "" : " → ") + esc(id) + (params.empty() ? "" : "(" + params + ")");
-    full += (full.empty() ? "" : " → ") + esc(id) + "(" + all + ")";
+    const std::string inert = s.value("inert", false) ? " inert" : "";  // a training control's step
+    out += (out.empty() ? "" : " → ") + esc(id) + (params.empty() ? "" : "(" + params + ")") + inert;
+    full += (full.empty() ? "" : " → ") + esc(id) + "(" + all + ")" + inert;
   }
   if (arm.value("finetune_epochs", 0) > 0) out += fmt::format(" + {} ft epochs", arm["finetune_epochs"].get<int>());
   if (out.empty()) return "uncompressed";

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <iterator>
 
 #include "lookup.h"
 #include "paired.h"
@@ -22,8 +23,9 @@ std::string shorten(const std::string& s, std::size_t n) {
 }
 
 /// `text` broken at spaces into lines of at most `width` bytes (so at most `width` columns: the findings carry a few
-/// multi-byte symbols such as →), continuation lines indented by two spaces. A word longer than a line is shortened.
-std::string wrap(const std::string& text, std::size_t width) {
+/// multi-byte symbols such as →), continuation lines indented by two spaces. A word longer than a line is shortened,
+/// unless `whole_words` (then it overflows its line: a path or id cut in the middle is worse than a long line).
+std::string wrap(const std::string& text, std::size_t width, bool whole_words = false) {
   std::string out, line;
   std::size_t start = 0;
   while (start <= text.size()) {
@@ -35,7 +37,7 @@ std::string wrap(const std::string& text, std::size_t width) {
       line = "  ";
     }
     line += (line.empty() || line == "  " ? "" : " ") + word;
-    line = shorten(line, width);
+    if (!whole_words) line = shorten(line, width);
     start = end + 1;
   }
   return out + line + "\n";
@@ -87,6 +89,24 @@ std::string terminal_summary(const json& report, int width) {
         pie_cell, imp ? fmt::format("{:.0f}", *imp) : underpowered ? "underpowered" : "-",
         fmt::format("{}/{}", arm["cells"].value("done", 0), arm["cells"].value("failed", 0)));
   }
+  // Which reference each arm's PIEs, impacted classes and paired tests are against: its matched control.
+  std::vector<std::pair<std::string, std::vector<std::string>>> against;
+  for (const auto& arm : report["arms"]) {
+    const std::string ref = arm.value("reference", ""), name = arm.value("name", "");
+    if (ref.empty() || ref == name) continue;
+    auto it = std::find_if(against.begin(), against.end(), [&](const auto& g) { return g.first == ref; });
+    if (it == against.end()) {
+      against.emplace_back(ref, std::vector<std::string>{});
+      it = std::prev(against.end());
+    }
+    it->second.push_back(name);
+  }
+  if (!against.empty()) {
+    std::string line = "compared with:";
+    for (const auto& [ref, arms] : against) line += fmt::format(" {} <- {};", ref, fmt::join(arms, ", "));
+    line.pop_back();
+    out += wrap(line, static_cast<std::size_t>(std::max(width, 40)));
+  }
   // The verdicts behind the table: PIEs against their noise floor, trends, power (findings.cpp).
   for (const auto& f : report.value("findings", json::array())) {
     const std::string kind = f.value("kind", "");
@@ -96,10 +116,16 @@ std::string terminal_summary(const json& report, int width) {
                 static_cast<std::size_t>(std::max(width, 40)));
   }
   out += paired_terminal(report, width);  // one model against its compressed twin (paired.h)
+  bool first_failure = true;
   for (const auto& f : report["failed_cells"]) {
     std::string err = f.value("error", "");
     std::replace(err.begin(), err.end(), '\n', ' ');
     std::string head = fmt::format("failed: {} seed {}: ", f.value("arm", ""), f.value("seed", 0));
+    if (first_failure) {  // the first failure in full, wrapped: its cause is what the user reads first
+      out += wrap(head + err, static_cast<std::size_t>(std::max(width, 40)), /*whole_words=*/true);
+      first_failure = false;
+      continue;
+    }
     const std::size_t room = static_cast<std::size_t>(std::max(width, 40)) > head.size()
                                  ? static_cast<std::size_t>(std::max(width, 40)) - head.size()
                                  : 10;

@@ -1,5 +1,5 @@
 // paired.h — helpers shared by the paired metrics (flips, mcnemar, paired_bootstrap, kl_shift), which compare one
-// reference and one candidate model example by example (shared/reference/science.md §7).
+// reference and one candidate model example by example (docs/science.md §8).
 //
 // K > 1: row k of both populations comes from the same seed, so there are K seed pairs. Each pair is computed on its
 // own; the top-level `summary` / `per_class` are means over pairs (mean_over_pairs) and `per_seed` keeps each pair's

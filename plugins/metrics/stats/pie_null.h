@@ -1,4 +1,4 @@
-// pie_null.h — the seed-noise null and the bootstrap interval of the PIE count (science.md §8), free of LibTorch.
+// pie_null.h — the seed-noise null and the bootstrap interval of the PIE count (docs/science.md §4); no LibTorch.
 //
 // Reference model k and candidate model k form pair k. Under "compression changed nothing" the two members of a pair
 // are exchangeable, so swapping them (each pair with probability 1/2) and recomputing the PIE count gives its null

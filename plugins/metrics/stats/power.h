@@ -1,5 +1,5 @@
 // power.h — power of the two-sample t-test and the number of models per group that would detect an effect
-// (science.md §8), from Boost.Math's non-central t. Checked against statsmodels' TTestIndPower by
+// (docs/science.md §3), from Boost.Math's non-central t. Checked against statsmodels' TTestIndPower by
 // tests/metrics/test_verdicts.cpp (fixtures from scripts/fixtures/metrics/make_verdict_fixtures.py).
 #pragma once
 

@@ -1,5 +1,5 @@
-// trend.h — a permutation test of a monotone trend across levels (science.md §8: "rises with sparsity" is printed
-// only when a test rejects). Free of LibTorch; used by the report (host/report/src/findings.cpp).
+// trend.h — a permutation test of a monotone trend across levels (docs/science.md §5): "rises with sparsity" is
+// printed only when a test rejects. Free of LibTorch; used by the report (host/report/src/findings.cpp).
 #pragma once
 
 #include <cstdint>

@@ -34,6 +34,7 @@ struct AugmentationState {
   bool is_image = false;             ///< True when inputs are [B, C, H, W].
 };
 
+/// Owner: the host; valid during apply() only (do not keep it, its generator or its teacher function).
 struct AugmentationContext {
   at::Generator generator;  ///< Seeded per cell; use it for every random draw so runs are reproducible.
   /// Class probabilities of the teacher (the dense model of this seed) for a batch of inputs, or empty when no
@@ -44,7 +45,11 @@ struct AugmentationContext {
 class COMPAUDIT_SDK_API Augmentation : public Plugin {
  public:
   ~Augmentation() noexcept(false) override;
-  /// Edits `batch` in place. Called from one thread at a time.
+  /// Edits `batch` in place (the batch is the host's, lent for this call: replace its tensors or edit them; keep
+  /// no reference after apply() returns). `state` and `context` are read-only inputs valid during the call.
+  /// Called on the thread that trains the model, one call at a time, never concurrently (a pipeline with a policy
+  /// trains one model at a time); not always the same thread, and the same instance serves every cell, so keep no
+  /// thread-local or per-cell state. Throw on failure: the cell being trained fails.
   virtual void apply(Batch& batch, const AugmentationState& state, AugmentationContext& context) = 0;
 };
 

@@ -46,7 +46,7 @@ struct MetricExtras {
   const Population* reference_train = nullptr;
   const Population* candidate_train = nullptr;
   at::Tensor train_targets;
-  // Appended for issue 13 (docs/sdk-changelog.md); new members only ever go at the end. How `memorization` was
+  // Appended in SDK 1.0.x (docs/sdk-changelog.md); new members only ever go at the end. How `memorization` was
   // estimated, when `needs().memorization`: T subset models, each training example in exactly m of them, for the
   // requested fraction f (m = round(f T) clamped to 1..T-1, so the realized fraction m / T can differ from f).
   // Plain values, filled by the host; 0 when the host does not know them (a plugin must then not report them).
@@ -55,7 +55,7 @@ struct MetricExtras {
   int memorization_subsets_per_example = 0;  ///< m
   double memorization_fraction = 0.0;        ///< f as requested by the pipeline's [memorization] fraction
   /// [T, N_train] uint8 0/1: subset model t trained on training example i (each column sums to m). Undefined when
-  /// the store predates it (scores estimated before issue 13 are not recomputed). Shared with the host, which keeps
+  /// the store predates it (scores estimated by older hosts are not recomputed). Shared with the host, which keeps
   /// it alive for the whole compute() call: read it, do not modify it or keep it after compute() returns.
   at::Tensor memorization_membership;
   /// [T, N] uint8 0/1: subset model t classifies example j of EvalData (the test split) correctly; with the
@@ -64,6 +64,9 @@ struct MetricExtras {
   at::Tensor memorization_test_correct;
 };
 
+/// Everything a metric reads. Owner: the host; valid during compute() only. Read it, do not modify it (the host
+/// shares the populations between metrics and arms) and do not keep references past compute(); copy (clone()) what
+/// you need to keep.
 struct MetricInput {
   const EvalData& data;
   const Population& reference;
@@ -71,7 +74,8 @@ struct MetricInput {
   const MetricExtras& extras;
 };
 
-/// What a metric needs beyond the evaluation split's top-1 predictions.
+/// What a metric needs beyond the evaluation split's top-1 predictions. Declared in the manifest (`needs =
+/// ["probabilities", "memorization", "population"]`), which is what the host reads (SDK 1.1).
 struct MetricNeeds {
   bool probabilities = false;  ///< Population::probabilities must be defined.
   bool memorization = false;   ///< MetricExtras must be filled (the pipeline must configure [memorization]).
@@ -80,9 +84,15 @@ struct MetricNeeds {
 class COMPAUDIT_SDK_API Metric : public Plugin {
  public:
   ~Metric() noexcept(false) override;
-  /// Declared needs; checked against the pipeline before any work. Must not depend on the data.
+  /// Not read by the host (SDK 1.1): a metric's needs are its manifest's `needs`, which `validate` checks against
+  /// the pipeline before any work and the run then provides — the code cannot widen them after the cells have run.
+  /// Kept so that plugins built before 1.1 load unchanged (same vtable). If you override it, return exactly the
+  /// manifest's needs (the generated <target>_manifest.h has them as `needs`); tests may compare the two.
   virtual MetricNeeds needs() const { return {}; }
-  /// Computes the metric. Pure: same input, same output. Called from one thread at a time.
+  /// Computes the metric and returns its result (a JSON value the caller owns; see the members above). Pure: same
+  /// input, same output — draw nothing at random without a fixed seed. Called once per (arm, reference) pair, on
+  /// the host's main thread (or a worker process's), one call at a time; the same instance serves every arm.
+  /// Throw compaudit::Error (or any std::exception) on failure: the host records it for this arm only.
   virtual nlohmann::json compute(const MetricInput& input) = 0;
 };
 

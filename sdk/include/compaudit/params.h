@@ -2,16 +2,14 @@
 //
 // A plugin's parameters are declared once, in its manifest ([[param]] tables). The host reads that schema without
 // loading the plugin, checks a pipeline's values against it, fills in defaults, and hands the plugin a complete
-// Params object. A plugin therefore never sees a missing or ill-typed parameter; it reads them into its own options
-// struct:
+// Params object. A plugin therefore never sees a missing or ill-typed parameter. It reads them through the options
+// struct that compaudit_add_plugin generates from the manifest (<target>_manifest.h, docs/plugin-authoring.md):
 //
-//     struct Options {
-//       double sparsity = 0.5;      ///< Fraction of prunable weights set to zero. Default: 0.5
-//       std::string scope = "global";
-//     };
-//     Options read(const compaudit::Params& p) {
-//       return {p.get<double>("sparsity"), p.get<std::string>("scope")};
-//     }
+//     explicit MyPruner(const compaudit::Params& p) : options_(p) {}   // my_pruner_manifest::Options options_;
+//
+// which calls get<T>(name) once per [[param]] with the manifest's name and type. Code that calls get<T> itself is
+// checked by `compaudit plugins inspect ID --load`: while a plugin is created the host records every name and type
+// it asks for (ParamReadLog) and refuses a name the manifest does not declare or a type other than the declared one.
 #pragma once
 
 #include <compaudit/error.h>
@@ -22,6 +20,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <variant>
 #include <vector>
 
@@ -47,6 +46,24 @@ using ParamValue = std::variant<bool, std::int64_t, double, std::string, std::ve
                                 std::vector<double>, std::vector<std::string>>;
 
 COMPAUDIT_SDK_API ParamType type_of(const ParamValue& value) noexcept;
+
+/// The C++ type a parameter of `type` is read as: "bool", "std::int64_t", "double", "std::string",
+/// "std::vector<std::int64_t>", "std::vector<double>", "std::vector<std::string>".
+COMPAUDIT_SDK_API const char* cpp_type_name(ParamType type) noexcept;
+
+/// The ParamType read by Params::get<T>: param_type_of<double>() is ParamType::real. Any other T does not compile.
+template <class T>
+constexpr ParamType param_type_of() noexcept {
+  if constexpr (std::is_same_v<T, bool>) return ParamType::boolean;
+  else if constexpr (std::is_same_v<T, std::int64_t>) return ParamType::integer;
+  else if constexpr (std::is_same_v<T, double>) return ParamType::real;
+  else if constexpr (std::is_same_v<T, std::string>) return ParamType::string;
+  else if constexpr (std::is_same_v<T, std::vector<std::int64_t>>) return ParamType::integer_list;
+  else if constexpr (std::is_same_v<T, std::vector<double>>) return ParamType::real_list;
+  else if constexpr (std::is_same_v<T, std::vector<std::string>>) return ParamType::string_list;
+  else static_assert(sizeof(T) == 0, "a parameter is read as bool, std::int64_t, double, std::string or a "
+                                     "std::vector of std::int64_t, double or std::string");
+}
 /// Human-readable rendering, TOML-like: 0.5, "global", [1, 2].
 COMPAUDIT_SDK_API std::string to_string(const ParamValue& value);
 
@@ -79,17 +96,19 @@ class COMPAUDIT_SDK_API Params {
 
   /// The value of `name` as T (one of ParamValue's alternatives). Throws Error(parameters) when the parameter is
   /// absent or has another type — which cannot happen for parameters declared in the manifest.
+  /// Every call is recorded by the ParamReadLog active on this thread, if any.
   template <class T>
   const T& get(const std::string& name) const {
-    const ParamValue& v = at(name);
-    if (const T* p = std::get_if<T>(&v)) return *p;
-    throw_wrong_type(name, v);
+    note_read(name, param_type_of<T>());
+    return value_as<T>(name);
   }
 
-  /// Like get(), but returns `fallback` when the parameter is absent.
+  /// Like get(), but returns `fallback` when the parameter is absent. Recorded like get(): a name the manifest
+  /// does not declare is refused by `inspect --load` even though a fallback exists (it could never be set).
   template <class T>
   T get_or(const std::string& name, T fallback) const {
-    return has(name) ? get<T>(name) : fallback;
+    note_read(name, param_type_of<T>());
+    return has(name) ? value_as<T>(name) : fallback;
   }
 
   /// Builds the complete parameter set from a schema and user-given values: unknown names, wrong types, values
@@ -99,9 +118,43 @@ class COMPAUDIT_SDK_API Params {
                         const std::string& context = {});
 
  private:
-  const ParamValue& at(const std::string& name) const;
-  [[noreturn]] static void throw_wrong_type(const std::string& name, const ParamValue& v);
+  template <class T>
+  const T& value_as(const std::string& name) const {
+    const ParamValue& v = at(name, param_type_of<T>());
+    if (const T* p = std::get_if<T>(&v)) return *p;
+    throw_wrong_type(name, v, param_type_of<T>());
+  }
+  const ParamValue& at(const std::string& name) const;  // SDK ABI 1.0; kept for plugins built against it
+  const ParamValue& at(const std::string& name, ParamType asked) const;
+  void note_read(const std::string& name, ParamType asked) const;
+  [[noreturn]] static void throw_wrong_type(const std::string& name, const ParamValue& v);  // SDK ABI 1.0
+  [[noreturn]] static void throw_wrong_type(const std::string& name, const ParamValue& v, ParamType asked);
   std::map<std::string, ParamValue> values_;
+};
+
+/// One parameter a plugin asked for: its name and the type it asked for it as.
+struct ParamRead {
+  std::string name;
+  ParamType type = ParamType::real;
+};
+
+/// Records every Params::get / get_or call made on the calling thread while it lives, of any Params object, in
+/// order (a name asked twice with the same type is kept once). The host wraps a plugin's creation in one and
+/// compares the reads with the manifest (host::instantiate_checked); plugins never need it. Nested logs all
+/// record. Destroy logs in the reverse order of their creation (as scopes do).
+class COMPAUDIT_SDK_API ParamReadLog {
+ public:
+  ParamReadLog() noexcept;
+  ~ParamReadLog();
+  ParamReadLog(const ParamReadLog&) = delete;
+  ParamReadLog& operator=(const ParamReadLog&) = delete;
+
+  const std::vector<ParamRead>& reads() const noexcept { return reads_; }
+
+ private:
+  friend class Params;
+  ParamReadLog* outer_;
+  std::vector<ParamRead> reads_;
 };
 
 COMPAUDIT_NAMESPACE_END

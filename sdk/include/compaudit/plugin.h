@@ -32,6 +32,10 @@ COMPAUDIT_SDK_API std::optional<PluginKind> plugin_kind_from_string(const std::s
 /// Base of every plugin object. Its type_info and vtable live in the SDK library, which host and plugins share, so
 /// dynamic_cast between host and plugin works. The destructor may throw (noexcept(false)) so that a plugin that
 /// throws while being destroyed is reported by the host instead of terminating the process.
+/// Lifetime and threads (SDK 1.1): the host creates instances through the descriptor's create() — possibly more
+/// than one per pipeline use (a check before any work, then the instance that works) — uses each for many calls
+/// (one per cell, arm or batch, as each interface says) and destroys it with destroy() after its last call. The Params given to the constructor are the host's and valid during the constructor only: copy what you need
+/// (a generated Options struct does).
 class COMPAUDIT_SDK_API Plugin {
  public:
   virtual ~Plugin() noexcept(false);
@@ -66,6 +70,13 @@ COMPAUDIT_NAMESPACE_END
 #define COMPAUDIT_PLUGIN_ENTRY_NAME "compaudit_plugin_entry"
 using compaudit_plugin_entry_fn = const compaudit::PluginDescriptor*();
 
+// TORCH_VERSION, whatever the plugin included first (a generated <target>_manifest.h, a precompiled header of ATen
+// alone): <torch/version.h> is on the include path of everything that links LibTorch, and of nothing else.
+#if !defined(TORCH_VERSION) && defined(__has_include)
+#if __has_include(<torch/version.h>)
+#include <torch/version.h>
+#endif
+#endif
 #if defined(TORCH_VERSION)
 #define COMPAUDIT_DETAIL_TORCH_VERSION TORCH_VERSION
 #else
@@ -83,6 +94,7 @@ using compaudit_plugin_entry_fn = const compaudit::PluginDescriptor*();
 ///   KIND     a compaudit::PluginKind
 ///   VERSION  the plugin's version string, e.g. "1.0.0"
 /// Include the header of your plugin kind (compressor.h, ...) before this macro; it brings in TORCH_VERSION.
+/// Prefer COMPAUDIT_PLUGIN_MANIFEST, which takes ID, KIND and VERSION from the manifest.
 #define COMPAUDIT_PLUGIN(CLASS, ID, KIND, VERSION)                                                          \
   extern "C" COMPAUDIT_EXPORT const ::compaudit::PluginDescriptor* compaudit_plugin_entry() {              \
     static const ::compaudit::PluginDescriptor descriptor = {                                              \
@@ -100,3 +112,10 @@ using compaudit_plugin_entry_fn = const compaudit::PluginDescriptor*();
         {}};                                                                                               \
     return &descriptor;                                                                                    \
   }
+
+/// COMPAUDIT_PLUGIN with the id, kind and version of the manifest, from the header compaudit_add_plugin generates
+/// (<target>_manifest.h, namespace <target>_manifest), so the code cannot disagree with the manifest:
+///     #include "my_pruner_manifest.h"
+///     COMPAUDIT_PLUGIN_MANIFEST(MyPruner, my_pruner_manifest)
+#define COMPAUDIT_PLUGIN_MANIFEST(CLASS, MANIFEST) \
+  COMPAUDIT_PLUGIN(CLASS, MANIFEST::id, MANIFEST::kind, MANIFEST::version)

@@ -5,11 +5,25 @@
 // and call through this table. Both sides are built in one tree, so C++ types may cross it.
 #pragma once
 
+#include <compaudit/host/plugin_check.h>
+
 #include <cstdint>
 #include <string>
 #include <vector>
 
 namespace compaudit::host {
+
+/// Hooks for the project's tests, injected by them — never read from the environment, never set by the `compaudit`
+/// executable. The engine tests set them on the RunRequest; tests that drive the CLI as a process use the test
+/// build's `compaudit-testhooks` executable, whose hidden options --test-stop-after-cells and --test-metric-delay-ms
+/// set them (host/cli/CMakeLists.txt; tests/README.md, "Test hooks"). Neither changes a result.
+struct TestHooks {
+  /// Stop (as if killed, exit 0) after this many cells computed in this process; -1: never. For resume tests.
+  int stop_after_cells = -1;
+  /// A pause in milliseconds before each metric result is stored, so that a kill can land inside the metrics phase
+  /// (which otherwise takes milliseconds). For durability tests.
+  int metric_delay_ms = 0;
+};
 
 struct RunRequest {
   std::string pipeline_path;               ///< Pipeline to run (empty with resume).
@@ -17,12 +31,16 @@ struct RunRequest {
   bool resume = false;
   std::vector<std::string> plugin_paths;   ///< --plugin-path values, searched first.
   int threads = 0;                         ///< 0: the pipeline's setting, else all cores.
+  /// --chains: chains of cells computed in parallel where cells batch (built-in MLP / CNN, in process); 0: one per
+  /// thread. Changes no result, only the speed (docs/performance.md).
+  int chains = 0;
   bool quiet = false;
-  // --- scale-out (issue 6 item 5; docs/scaling.md; engine side in host/engine/api/shard.cpp, mpi_run.cpp) ---
+  TestHooks test_hooks;                    ///< tests only (see TestHooks)
+  // --- scale-out (docs/scaling.md; engine side in host/engine/api/shard.cpp, mpi_run.cpp) ---
   int shard_index = 0;                     ///< --shard I/N: I (0 <= I < N)
   int shard_count = 0;                     ///< --shard I/N: N; 0 = not sharded (every cell)
   bool mpi = false;                        ///< --mpi: shard across MPI ranks, gather the stores at rank 0, merge
-  // --- isolation (issue 6 item 1; docs/isolation.md; engine side in host/engine/run/worker*.cpp) ---
+  // --- isolation (docs/isolation.md; engine side in host/engine/run/worker*.cpp) ---
   std::string isolation;                   ///< --isolate: "process" | "none" | "auto"; empty: the pipeline's [run]
   double cell_timeout = -1;                ///< --cell-timeout seconds; < 0: the pipeline's; 0: no limit
   std::int64_t cell_memory_mb = -1;        ///< --cell-memory MiB; < 0: the pipeline's; 0: the machine's memory
@@ -40,6 +58,9 @@ struct WorkerRequest {
   std::int64_t seed = 0;
   std::vector<std::string> plugin_paths;
   int threads = 0;                         ///< the host's LibTorch thread count (same bits as in-process)
+  /// Instead of a cell: create every plugin of this pipeline file and exit 3 when one cannot be created — `run`'s
+  /// check before any work, isolated (docs/isolation.md). run_dir, arm and seed are unused then.
+  std::string check_plugins;
 };
 
 /// Exit code of a worker that ran out of memory (operator new failed under its limit): the host records
@@ -73,9 +94,12 @@ struct EngineApi {
   int (*export_model)(const ExportRequest& request);
   int (*merge)(const MergeRequest& request);  ///< scale-out: join shard stores, compute metrics, report
   int (*worker)(const WorkerRequest& request);  ///< isolation: compute and commit one cell (docs/isolation.md)
+  /// `validate --load`: creates every plugin `pipeline` uses in this process (compaudit/host/plugin_check.h);
+  /// the failures, empty when all were created.
+  std::vector<PluginCreationFailure> (*create_plugins)(const Pipeline& pipeline, const Registry& registry);
 };
 
-constexpr int COMPAUDIT_ENGINE_API_VERSION = 1;
+constexpr int COMPAUDIT_ENGINE_API_VERSION = 2;  // 2: create_plugins
 
 }  // namespace compaudit::host
 

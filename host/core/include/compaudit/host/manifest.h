@@ -29,6 +29,9 @@ struct Manifest {
   int abi = 0;              ///< SDK ABI major the plugin was built against.
   std::vector<ParamSpec> params;
   std::vector<std::string> needs;  ///< Metrics only: "probabilities", "memorization".
+  /// Compressors only (`trains = true`): compress() trains the model itself (CompressionContext::train), so a pipeline
+  /// adds a control arm that gets the same training with the compression made inert (docs/pipelines.md, "Controls").
+  bool trains = false;
   /// Parameters whose values name parts of the pipeline's model ([[param]] `refers_to`), by parameter name:
   /// "layer_pattern" (globs on layer names, each must match a layer), "layer_exclude" (globs that drop layers),
   /// "layer_type" ("linear" / "conv2d" filter) or "cut" (tensor cut names such as "o|ihw"). `validate` checks them
@@ -43,6 +46,11 @@ inline constexpr const char* kParamReferences[] = {"layer_pattern", "layer_exclu
 /// line and column of the offending key or value. Does not open the library; checks that it exists and is a
 /// regular file inside the manifest's directory tree.
 Manifest parse_manifest(const std::string& path);
+
+/// parse_manifest() without checking that the library exists (Manifest::library is still resolved and must stay
+/// in the manifest's directory): the build reads the manifest before the library is built, to generate the
+/// plugin's <target>_manifest.h (compaudit_add_plugin, tool compaudit-manifest-header).
+Manifest parse_manifest_before_build(const std::string& path);
 
 /// True for an id a manifest may declare: reverse-DNS, at least two dot-separated labels of [a-z0-9_-]
 /// ("org.example.compressor.halve"). `compaudit new-plugin --id` checks its argument with this.

@@ -113,6 +113,12 @@ struct ArmSpec {
   /// Saved outputs of this arm's models (.npy [N, C] or [K, N, C], absolute) instead of a compression chain: a
   /// model compressed elsewhere (TensorFlow Lite, ONNX Runtime, llama.cpp) audited with compaudit's statistics.
   std::string predictions;
+  /// A training control (docs/pipelines.md, "Controls"): the name of the compressed arm whose training steps this arm
+  /// repeats — same plugins, parameters and random streams — with compression made inert, so it stays dense.
+  /// Empty for every other arm.
+  std::string control_of;
+  /// The arm this one is compared with, as reference_of() returns it (set by load_pipeline).
+  std::string reference;
   SourceLocation where;
 };
 
@@ -162,7 +168,10 @@ struct Pipeline {
   DataSpec data;
   ModelSpec model;
   TrainingSpec training;
-  std::vector<ArmSpec> arms;               ///< First arm is "dense"; a "dense+ft" control exists if any arm fine-tunes.
+  /// First arm is "dense", then the controls: one dense arm fine-tuned per distinct finetune_epochs budget ("dense+ft",
+  /// or "dense+ft<N>" when there are several budgets) and one training control per arm whose compressors train
+  /// ("<arm> control"); then the compressed arms. reference_of() says which arm each one is compared with.
+  std::vector<ArmSpec> arms;
   std::optional<StepSpec> augmentation;    ///< A plugin of kind augmentation, or none.
   std::vector<MetricSpec> metrics;
   std::vector<GateSpec> gates;             ///< [[gate]] tables, file order
@@ -172,6 +181,14 @@ struct Pipeline {
   std::string output;                      ///< Run directory (relative to the pipeline file), default runs/<name>.
   std::string toml;                        ///< The file's text, stored with the run.
 };
+
+/// True for the arms that compress nothing and serve as references: the fine-tuned dense controls and the training
+/// controls (not "dense" itself).
+bool is_control(const ArmSpec& arm);
+
+/// The arm `arm` is compared with: "dense" for dense and the controls; for a compressed arm its training control
+/// when it has one, else the dense control fine-tuned for the same budget when it fine-tunes, else "dense".
+std::string reference_of(const Pipeline& pipeline, const ArmSpec& arm);
 
 /// Parses and validates `path` against `registry`. Throws compaudit::Error (pipeline or parameters) with file, line
 /// and column. Never opens a plugin library.

@@ -58,10 +58,21 @@ class COMPAUDIT_MODELS_API TrainableModel : public compaudit::Model {
   virtual std::vector<at::Tensor> parameters_for_optimizer() = 0;
   /// Multiplies every installed mask into its parameter. The engine calls it after each optimizer step.
   virtual void apply_masks() = 0;
-  /// A deep copy: parameters, masks and storage bits (not the activation hook). The copy shares no storage.
+  /// Applies every projection installed for `when` (Model::set_projection): the engine calls it with every_step
+  /// after apply_masks() after each optimizer step, and with end_of_training when a training run ends.
+  virtual void apply_projections(ProjectionTime when) = 0;
+  /// True when some parameter has a projection for `when` (population batching cannot apply them: such models
+  /// train one at a time).
+  virtual bool has_projections(ProjectionTime when) const = 0;
+  /// The projection of parameter `name` for `when`, or an empty function (size reports measure how far the
+  /// final values are from the compressed set).
+  virtual ParameterProjection projection(const std::string& name, ProjectionTime when) const = 0;
+  /// A deep copy: parameters, masks, projections and storage bits (not the activation hook). The copy shares no
+  /// storage (projections, being code, share what they captured, which they only read).
   virtual std::unique_ptr<TrainableModel> clone() const = 0;
   /// A snapshot (deep copies) of the parameters by name, plus "mask/<param>" for each mask and "bits/<param>"
   /// (an int64 scalar) for each parameter stored below 32 bits — enough to restore a compressed model exactly.
+  /// Projections are code, not state: a snapshot does not carry them and load_state() keeps the model's own.
   virtual std::map<std::string, at::Tensor> state() const = 0;
   /// Restores a state() snapshot. Every parameter must be present; shapes may differ only if can_reshape().
   /// Throws compaudit::Error(runtime) naming the offending key.

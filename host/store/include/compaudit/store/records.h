@@ -40,9 +40,10 @@ struct ArmInfo {
   std::string base_name;  ///< The [[arm]]'s name before sweep expansion.
   double level = 0.0;     ///< Numeric value of the first swept parameter (x axis of plots); 0 for dense.
   std::map<std::string, std::string> sweep;        ///< Swept parameter -> value text.
-  nlohmann::json steps = nlohmann::json::array();  ///< [{"plugin": id, "params": {...}}, ...]
+  nlohmann::json steps = nlohmann::json::array();  ///< [{"plugin": id, "params": {...}}, ...]; a training control's
+                                                   ///< steps also have "inert": true (docs/pipelines.md, "Controls")
   int finetune_epochs = 0;
-  std::string reference;  ///< Arm this one is compared against ("dense" or "dense+ft"); "" for dense.
+  std::string reference;  ///< Arm this one is compared against ("dense" or a control); "" for dense.
 };
 
 /// One data split's labels. Targets are int16 (num_classes <= 32767).
