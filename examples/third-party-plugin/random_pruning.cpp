@@ -12,6 +12,11 @@
 //     [[arm.step]]
 //     plugin = "org.example.prune.random"
 //     sparsity = [0.5, 0.9]
+//
+// Its id, version and parameters are declared once, in random_pruning.toml: the build generates
+// random_pruning_manifest.h from it (Options: one member per [[param]], read by name from the host's checked Params).
+#include "random_pruning_manifest.h"  // generated from random_pruning.toml
+
 #include <compaudit/compressor.h>
 
 #include <ATen/ATen.h>  // not <torch/torch.h>: half the compile time and memory (bench/plugin_build/README.md)
@@ -20,15 +25,6 @@
 #include <string>
 
 namespace {
-
-// Mirrors the manifest's [[param]] tables. The host has already checked types and ranges and filled defaults.
-struct Options {
-  double sparsity = 0.5;         ///< Fraction of each weight tensor set to zero. Default: 0.5
-  std::int64_t seed_offset = 0;  ///< Salt of the mask draw (context.generator). Default: 0
-
-  explicit Options(const compaudit::Params& p)
-      : sparsity(p.get<double>("sparsity")), seed_offset(p.get<std::int64_t>("seed_offset")) {}
-};
 
 class RandomPruning final : public compaudit::Compressor {
  public:
@@ -62,9 +58,9 @@ class RandomPruning final : public compaudit::Compressor {
   }
 
  private:
-  Options options_;
+  const random_pruning_manifest::Options options_;
 };
 
 }  // namespace
 
-COMPAUDIT_PLUGIN(RandomPruning, "org.example.prune.random", compaudit::PluginKind::compressor, "1.0.0")
+COMPAUDIT_PLUGIN_MANIFEST(RandomPruning, random_pruning_manifest)

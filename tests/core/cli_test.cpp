@@ -147,7 +147,10 @@ TEST_CASE("new-plugin writes a project with a manifest the registry accepts", "[
       REQUIRE(r.exit_code == 0);
       for (const std::string f : {"CMakeLists.txt", "README.md"}) CHECK(fs::exists(fs::path(dir) / f));
       const std::string source = test::read_file(fs::path(dir) / fmt::format("my_{}.cpp", kind));
-      CHECK(contains(source, fmt::format("COMPAUDIT_PLUGIN(My{}{}", char(std::toupper(kind[0])), kind + 1)));
+      // Registered with the id, kind and version of the manifest, through the header the build generates from it.
+      CHECK(contains(source, fmt::format("#include \"my_{}_manifest.h\"", kind)));
+      CHECK(contains(source, fmt::format("COMPAUDIT_PLUGIN_MANIFEST(My{}{}, my_{}_manifest)",
+                                         char(std::toupper(kind[0])), kind + 1, kind)));
       CHECK(contains(test::read_file(fs::path(dir) / "CMakeLists.txt"), "find_package(compaudit CONFIG REQUIRED)"));
       // The manifest parses once a library sits beside it (as after a build).
       test::write_file(fs::path(dir) / fmt::format("libmy_{}.so", kind), "");

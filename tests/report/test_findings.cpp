@@ -64,6 +64,20 @@ TEST_CASE("A clear trend across levels is printed with its test and noise says t
     CHECK((*f)["shown"] == true);
     CHECK((*f)["p_value"].get<double>() < 0.001);  // (3!)^5 = 7776 block permutations; few reach |rho| of 0.95
   }
+  SECTION("the seeds' disagreement falls while the PIE fractions rise: the verb follows the tested statistic") {
+    const json report = sweep_report(levels, {{0.080, 0.079, 0.082, 0.081, 0.078},
+                                              {0.061, 0.060, 0.063, 0.059, 0.062},
+                                              {0.050, 0.052, 0.049, 0.051, 0.050}},
+                                     {0.0037, 0.0045, 0.0056});
+    const json all = compaudit::report::findings(report);
+    const json* f = finding(all, "pie_trend", "prune");
+    REQUIRE(f);
+    INFO((*f)["text"]);
+    CHECK_THAT((*f)["text"].get<std::string>(),
+               Catch::StartsWith("per-seed disagreement with the reference falls with level: 8.00% → 6.10% → 5.04%"));
+    CHECK_THAT((*f)["text"].get<std::string>(), Catch::Contains("the PIE fraction (0.37% → 0.45% → 0.56%) does not"));
+    CHECK((*f)["shown"] == false);
+  }
   SECTION("the level-wise fractions rise, but the seeds do not: not shown") {
     std::mt19937 rng(5);
     std::normal_distribution<double> noise(0.06, 0.01);

@@ -61,7 +61,7 @@ int new_plugin(const std::string& kind_text, const std::string& name, std::strin
       name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") != std::string::npos)
     throw Error(ErrorCode::parameters,
                 fmt::format("plugin name '{}' must be lower_case_with_underscores (it names the CMake target, the "
-                            "library and the files)", name));
+                            "library, the files and the namespace of the generated NAME_manifest.h)", name));
   if (id.empty()) id = fmt::format("org.example.{}.{}", kind_text, name);
   // The id goes into the manifest and the source as is: one the manifest parser would refuse makes a broken project.
   if (!host::is_plugin_id(id))

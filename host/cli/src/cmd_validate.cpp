@@ -98,7 +98,8 @@ json pipeline_json(const host::Pipeline& p) {
     for (const auto& s : a.steps) steps.push_back({{"plugin", s.plugin}, {"params", params_json(s.params)}});
     arms.push_back({{"name", a.name}, {"base_name", a.base_name}, {"finetune_epochs", a.finetune_epochs},
                     {"sweep", a.sweep}, {"level", a.level}, {"steps", steps}, {"predictions", a.predictions},
-                    {"reference", a.name == "dense" ? "" : host::reference_of(p, a)}, {"control_of", a.control_of}});
+                    {"reference", a.name == "dense" ? "" : host::reference_of(p, a)}, {"control_of", a.control_of},
+                    {"search", a.search}, {"search_uniform", a.search_uniform}});
   }
   json metrics = json::array();
   for (const auto& m : p.metrics) metrics.push_back({{"plugin", m.plugin}, {"params", params_json(m.params)}});
@@ -118,6 +119,17 @@ json pipeline_json(const host::Pipeline& p) {
                      {"class", g.class_name}, {"min", g.min ? json(*g.min) : json(nullptr)},
                      {"max", g.max ? json(*g.max) : json(nullptr)}});
   j["gates"] = gates;
+  const auto& at = p.attribution;
+  j["attribution"] = at.enabled ? json{{"arms", at.arms}, {"critical_class", at.critical_class}, {"split", at.split},
+                                       {"examples", at.examples}}
+                                : json(nullptr);
+  const auto& s = p.search;
+  j["search"] = s.enabled ? json{{"name", s.name}, {"plugin", s.plugin}, {"parameter", s.parameter},
+                                 {"values", s.values}, {"params", params_json(s.params)}, {"gates", s.gates},
+                                 {"critical_class", s.critical_class}, {"strategy", s.strategy},
+                                 {"max_trials", s.max_trials}, {"finetune_epochs", s.finetune_epochs},
+                                 {"uniform", s.uniform}}
+                          : json(nullptr);
   return j;
 }
 
@@ -138,6 +150,11 @@ std::string pipeline_text(const host::Pipeline& p) {
     out += fmt::format("    {}", a.name);
     if (a.finetune_epochs > 0) out += fmt::format("  [fine-tune {} epoch{}]", a.finetune_epochs, a.finetune_epochs == 1 ? "" : "s");
     if (!a.predictions.empty()) out += "  [saved predictions " + a.predictions + "]";
+    if (a.search)
+      out += fmt::format("  [searched: {} {} per layer in {}]", p.search.plugin, p.search.parameter,
+                         fmt::join(p.search.values, ", "));
+    if (a.search_uniform)
+      out += fmt::format("  [{} {} uniform, at the size of {}]", p.search.plugin, p.search.parameter, p.search.name);
     if (a.name != "dense") out += "  vs " + host::reference_of(p, a);
     out += "\n";
     for (const auto& s : a.steps)
@@ -150,6 +167,9 @@ std::string pipeline_text(const host::Pipeline& p) {
     out += fmt::format("  gate:     {} on arm {}: {}{}{}{}\n", g.name, g.arm, g.statistic,
                        g.class_name.empty() ? "" : "[" + g.class_name + "]",
                        g.min ? fmt::format(" >= {}", *g.min) : "", g.max ? fmt::format(" <= {}", *g.max) : "");
+  if (p.attribution.enabled)
+    out += fmt::format("  attribution: arms {} on the {} split\n", fmt::join(p.attribution.arms, ", "),
+                       p.attribution.split);
   out += fmt::format("  output:   {}\nvalid: {} arms x {} seeds = {} cells\n", p.output, p.arms.size(), p.seeds.size(),
                      p.arms.size() * p.seeds.size());
   return out;

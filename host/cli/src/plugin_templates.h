@@ -1,6 +1,8 @@
 // plugin_templates.h — the files `compaudit new-plugin` writes. Placeholders: @NAME@ (target and file name),
 // @CLASS@ (C++ class), @ID@ (reverse-DNS id), @KIND@. Each source is a complete plugin that builds against the
-// installed SDK and loads as is; the comments tell a new author what each part is for.
+// installed SDK and loads as is; the comments tell a new author what each part is for. Like the built-in plugins,
+// each takes its id, kind, version and Options from @NAME@_manifest.h, which compaudit_add_plugin generates from the
+// manifest, so code and manifest cannot disagree.
 #pragma once
 
 namespace compaudit::cli::templates {
@@ -25,9 +27,11 @@ Build against an installed compaudit (its prefix in `CMAKE_PREFIX_PATH`), then p
     export COMPAUDIT_PLUGIN_PATH=$PWD/build
     compaudit plugins inspect @ID@ --load
 
-`@NAME@.toml` is the manifest: compaudit lists and validates the plugin from it without opening the library, so
-keep its `id`, `kind` and `[[param]]` tables in step with `@NAME@.cpp`. Use the plugin in a pipeline as shown at the
-top of `@NAME@.cpp`; `compaudit validate PIPELINE.toml` checks every parameter against the manifest.
+`@NAME@.toml` is the manifest: compaudit lists and validates the plugin from it without opening the library. It is
+the plugin's one declaration of its id, version and parameters: the build generates `@NAME@_manifest.h` from it (an
+`Options` struct with one member per `[[param]]`, and the constants `COMPAUDIT_PLUGIN_MANIFEST` registers with), so
+add or rename a parameter in the manifest and use the member in `@NAME@.cpp`. Use the plugin in a pipeline as shown
+at the top of `@NAME@.cpp`; `compaudit validate PIPELINE.toml` checks every parameter against the manifest.
 )";
 
 inline constexpr const char* kCompressorManifest = R"(# Manifest of @ID@ (format: docs/manifests.md). Unknown keys are errors.
@@ -58,9 +62,11 @@ inline constexpr const char* kCompressorSource = R"(// @NAME@ — a compressor t
 //       plugin = "@ID@"
 //       threshold = [0.01, 0.05]
 //
-// Start here: replace the body of compress() with your scheme, keep the manifest's [[param]] tables in step with
-// Options, and rebuild. The host checks parameters against the manifest before it creates the plugin, so read()
-// never sees a missing or ill-typed value.
+// Start here: replace the body of compress() with your scheme, declare its parameters as [[param]] tables in
+// @NAME@.toml, and rebuild: the generated Options gets one member per parameter. The host checks parameters against
+// the manifest before it creates the plugin, so Options never holds a missing or ill-typed value.
+#include "@NAME@_manifest.h"  // generated from @NAME@.toml by compaudit_add_plugin
+
 #include <compaudit/compressor.h>
 
 #include <ATen/ATen.h>
@@ -69,16 +75,9 @@ inline constexpr const char* kCompressorSource = R"(// @NAME@ — a compressor t
 
 namespace {
 
-/// The parameters, mirroring the manifest's [[param]] tables.
-struct Options {
-  double threshold = 0.01;  ///< Weights with |w| below this are pruned. Default: 0.01
-};
-
-Options read(const compaudit::Params& params) { return {params.get<double>("threshold")}; }
-
 class @CLASS@ final : public compaudit::Compressor {
  public:
-  explicit @CLASS@(const compaudit::Params& params) : options_(read(params)) {}
+  explicit @CLASS@(const compaudit::Params& params) : options_(params) {}
 
   /// Called once per seed, on that seed's trained model; may throw (the host then fails this cell only).
   compaudit::CompressionRecord compress(compaudit::Model& model, compaudit::CompressionContext& context) override {
@@ -102,13 +101,13 @@ class @CLASS@ final : public compaudit::Compressor {
   }
 
  private:
-  Options options_;
+  const @NAME@_manifest::Options options_;  // the [[param]] tables of @NAME@.toml, checked by the host
 };
 
 }  // namespace
 
-// The one exported symbol: id and kind must equal the manifest's (the host checks them before any other call).
-COMPAUDIT_PLUGIN(@CLASS@, "@ID@", compaudit::PluginKind::compressor, "0.1.0")
+// The one exported symbol, with the manifest's id, kind and version (the host checks them before any other call).
+COMPAUDIT_PLUGIN_MANIFEST(@CLASS@, @NAME@_manifest)
 )";
 
 inline constexpr const char* kMetricManifest = R"(# Manifest of @ID@ (format: docs/manifests.md). Unknown keys are errors.
@@ -139,22 +138,17 @@ inline constexpr const char* kMetricSource = R"(// @NAME@ — a metric: how ofte
 // The host hands compute() the reference population (dense) and a candidate population (one arm), paired by seed:
 // row k of both comes from seed k. Return JSON with the conventional members of compaudit/metric.h ("summary",
 // "intervals", "per_class", "examples") so the report can show them.
+#include "@NAME@_manifest.h"  // generated from @NAME@.toml by compaudit_add_plugin
+
 #include <compaudit/metric.h>
 
 #include <ATen/ATen.h>
 
 namespace {
 
-/// The parameters, mirroring the manifest's [[param]] tables.
-struct Options {
-  bool per_class = false;  ///< Also report agreement within each true class. Default: false
-};
-
-Options read(const compaudit::Params& params) { return {params.get<bool>("per_class")}; }
-
 class @CLASS@ final : public compaudit::Metric {
  public:
-  explicit @CLASS@(const compaudit::Params& params) : options_(read(params)) {}
+  explicit @CLASS@(const compaudit::Params& params) : options_(params) {}
 
   /// Pure: the same input gives the same output. Called from one thread at a time.
   nlohmann::json compute(const compaudit::MetricInput& input) override {
@@ -176,13 +170,13 @@ class @CLASS@ final : public compaudit::Metric {
   }
 
  private:
-  Options options_;
+  const @NAME@_manifest::Options options_;  // the [[param]] tables of @NAME@.toml, checked by the host
 };
 
 }  // namespace
 
-// The one exported symbol: id and kind must equal the manifest's (the host checks them before any other call).
-COMPAUDIT_PLUGIN(@CLASS@, "@ID@", compaudit::PluginKind::metric, "0.1.0")
+// The one exported symbol, with the manifest's id, kind and version (the host checks them before any other call).
+COMPAUDIT_PLUGIN_MANIFEST(@CLASS@, @NAME@_manifest)
 )";
 
 inline constexpr const char* kAugmentationManifest = R"(# Manifest of @ID@ (format: docs/manifests.md). Unknown keys are errors.
@@ -213,22 +207,17 @@ inline constexpr const char* kAugmentationSource = R"(// @NAME@ — an augmentat
 //
 // apply() edits the batch in place. Draw every random number from context.generator: it is seeded per cell, which
 // keeps runs reproducible and resumable.
+#include "@NAME@_manifest.h"  // generated from @NAME@.toml by compaudit_add_plugin
+
 #include <compaudit/augmentation.h>
 
 #include <ATen/ATen.h>
 
 namespace {
 
-/// The parameters, mirroring the manifest's [[param]] tables.
-struct Options {
-  double std = 0.1;  ///< Standard deviation of the noise. Default: 0.1
-};
-
-Options read(const compaudit::Params& params) { return {params.get<double>("std")}; }
-
 class @CLASS@ final : public compaudit::Augmentation {
  public:
-  explicit @CLASS@(const compaudit::Params& params) : options_(read(params)) {}
+  explicit @CLASS@(const compaudit::Params& params) : options_(params) {}
 
   /// Called on every training batch, from one thread at a time. `state` tells how compressed the model is, should
   /// the noise follow its size.
@@ -240,13 +229,13 @@ class @CLASS@ final : public compaudit::Augmentation {
   }
 
  private:
-  Options options_;
+  const @NAME@_manifest::Options options_;  // the [[param]] tables of @NAME@.toml, checked by the host
 };
 
 }  // namespace
 
-// The one exported symbol: id and kind must equal the manifest's (the host checks them before any other call).
-COMPAUDIT_PLUGIN(@CLASS@, "@ID@", compaudit::PluginKind::augmentation, "0.1.0")
+// The one exported symbol, with the manifest's id, kind and version (the host checks them before any other call).
+COMPAUDIT_PLUGIN_MANIFEST(@CLASS@, @NAME@_manifest)
 )";
 
 }  // namespace compaudit::cli::templates

@@ -3,6 +3,7 @@
 //   pipeline_plugins.cpp   everything that names a plugin ([[arm]] / [[arm.step]], [augmentation], [[metric]]):
 //                          checked against the registry's manifests, sweeps expanded, control arm added.
 //   pipeline_model_checks.cpp  compressor parameters that name layers or cuts, checked against the model.
+//   pipeline_search.cpp    [search] (adds the searched arm) and [attribution].
 #pragma once
 
 #include <compaudit/host/error_list.h>
@@ -14,6 +15,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <initializer_list>
 
 namespace compaudit::host::detail {
 
@@ -21,12 +23,42 @@ namespace compaudit::host::detail {
 /// gate's error recorded in `errors`.
 void read_gates(const toml::table& root, const std::string& file, Pipeline& out, ErrorCollector& errors);
 
+/// pipeline_search.cpp, [search] and [attribution] (docs/attribution.md). add_search_arm() is called with the
+/// compressed arms (before the controls are added): it reads [search] name, uniform and finetune_epochs into `search`
+/// and appends the searched arm (ArmSpec::search), and the uniform one (ArmSpec::search_uniform) when asked, to
+/// `compressed`, so they get their reference, dense control and gate matches like any compressed arm. read_search() checks the rest of [search] once the gates are read (`gates_ok`:
+/// every [[gate]] was read without error, so a gate name it misses is really missing); read_attribution() checks
+/// [attribution], its arm patterns against the arms when `arms_ok` (every [[arm]] was read). Each table's errors are
+/// recorded in `errors`.
+void add_search_arm(const toml::table& root, const std::string& file, std::vector<ArmSpec>& compressed,
+                    SearchSpec& search);
+void read_search(const toml::table& root, const std::string& file, const Registry& registry,
+                 const ModelSignature* model, bool gates_ok, Pipeline& out, ErrorCollector& errors);
+void read_attribution(const toml::table& root, const std::string& file, bool arms_ok, Pipeline& out,
+                      ErrorCollector& errors);
+
+/// pipeline_plugins.cpp, shared with [search]: why `name` cannot name an arm ("" when it can: not empty, not
+/// "dense", "dense+ft..." or "... control", no '@', '=' or ',').
+std::string arm_name_problem(const std::string& name);
+/// The installed plugin `id` of kind `kind`; otherwise fails at `key` naming near misses and the installed plugins.
+const Manifest& find_plugin(TableReader& r, const std::string& key, const std::string& id, PluginKind kind,
+                            const Registry& registry, const std::string& what);
+/// The manifest's parameter `name`; otherwise throws Error(parameters) at `where` listing its parameters.
+const ParamSpec& find_param(const Manifest& manifest, const std::string& name, const std::string& what,
+                            const SourceLocation& where);
+/// A single value written for `spec` (no sweep), checked against it (Error(parameters) at the value) and coerced.
+ParamValue checked_param(const ParamSpec& spec, const toml::node& node, const std::string& file,
+                         const std::string& what);
+
 /// pipeline_user_data.cpp: [data] formats "npy", "npz" and "images" — their file / folder / array keys, and
 /// `test_only` when no training source is given; check_test_only() (called after the common keys) refuses options
 /// that need training data and makes normalize "none".
 bool is_user_data_format(const std::string& format);
 void read_user_data(TableReader& r, const std::filesystem::path& dir, DataSpec& d);
 void check_test_only(TableReader& r, DataSpec& d);
+
+/// Fails at `key` unless `value` is one of `ok`: `key = "value" is not one of "a", "b"`.
+void one_of(TableReader& r, const std::string& key, const std::string& value, std::initializer_list<const char*> ok);
 
 /// A data, model or predictions file named by `key` = `value`: relative to `dir` (the pipeline's directory), must
 /// be a regular file. Returns the absolute path; throws Error(data) at the key otherwise.

@@ -103,27 +103,12 @@ ParsedUse read_use(const toml::table& table, const std::string& file, const std:
   use.what = what;
   use.where = r.where();
   const std::string id = r.required_string("plugin");
-  use.manifest = registry.find(id);
-  if (!use.manifest)
-    r.fail("plugin", fmt::format("{}: unknown plugin '{}'{} (installed {} plugins: {}; see `compaudit plugins list`)",
-                                 what, id, suggestion(registry, id), to_string(kind), known_ids(registry, kind)));
-  if (use.manifest->kind != kind)
-    r.fail("plugin", fmt::format("{}: plugin '{}' is a {}, but a {} is needed here", what, id,
-                                 to_string(use.manifest->kind), to_string(kind)));
+  use.manifest = &find_plugin(r, "plugin", id, kind, registry, what);
   for (const auto& [key, node] : table) {
     const std::string name(key.str());
     if (name == "plugin" || own_keys.count(name)) continue;
     const SourceLocation where = location(key.source(), file);
-    const auto& specs = use.manifest->params;
-    auto spec = std::find_if(specs.begin(), specs.end(), [&](const ParamSpec& s) { return s.name == name; });
-    if (spec == specs.end()) {
-      std::string names;
-      for (const auto& s : specs) names += (names.empty() ? "" : ", ") + s.name;
-      throw Error(ErrorCode::parameters,
-                  fmt::format("{}: plugin '{}' has no parameter '{}' (its parameters: {})", what, id, name,
-                              names.empty() ? "none" : names),
-                  where);
-    }
+    const ParamSpec* spec = &find_param(*use.manifest, name, what, where);
     GivenParam given{name, {}, false, where};
     const toml::array* array = node.as_array();
     // A list where the schema wants a scalar — or a list of lists where it wants a list — is a sweep.
@@ -150,9 +135,7 @@ ParsedUse read_use(const toml::table& table, const std::string& file, const std:
         given.value_where.push_back(location(element.source(), file));
       }
     } else {
-      ParamValue v = value_of(node, file, what, name);
-      check(*spec, v, what, location(node.source(), file));
-      given.values.push_back(coerce(*spec, v));
+      given.values.push_back(checked_param(*spec, node, file, what));
       given.value_where.push_back(location(node.source(), file));
     }
     use.params.push_back(std::move(given));
@@ -255,12 +238,7 @@ void expand_arm(const toml::table& table, const std::string& file, const Registr
   base.where = r.where();
   base.base_name = r.required_string("name");
   const std::string& name = base.base_name;
-  const bool control_like = name.rfind("dense+ft", 0) == 0 ||
-                            (name.size() >= kControlSuffix.size() &&
-                             name.compare(name.size() - kControlSuffix.size(), kControlSuffix.size(), kControlSuffix) == 0);
-  if (name.empty() || name == "dense" || control_like || name.find_first_of("@=,") != std::string::npos)
-    r.fail("name", fmt::format("arm name \"{}\" is reserved (\"dense\", \"dense+ft...\" and \"... control\" name the "
-                               "controls) or uses '@', '=' or ','", name));
+  if (const std::string problem = arm_name_problem(name); !problem.empty()) r.fail("name", problem);
   const std::int64_t finetune = r.integer("finetune_epochs").value_or(0);
   if (finetune < 0 || finetune > 100000) r.fail("finetune_epochs", "finetune_epochs must be >= 0");
   base.finetune_epochs = static_cast<int>(finetune);
@@ -356,6 +334,47 @@ void expand_arm(const toml::table& table, const std::string& file, const Registr
 
 }  // namespace
 
+std::string arm_name_problem(const std::string& name) {
+  const bool control_like = name.rfind("dense+ft", 0) == 0 ||
+                            (name.size() >= kControlSuffix.size() &&
+                             name.compare(name.size() - kControlSuffix.size(), kControlSuffix.size(), kControlSuffix) == 0);
+  if (name.empty() || name == "dense" || control_like || name.find_first_of("@=,") != std::string::npos)
+    return fmt::format("arm name \"{}\" is reserved (\"dense\", \"dense+ft...\" and \"... control\" name the "
+                       "controls) or uses '@', '=' or ','", name);
+  return {};
+}
+
+const Manifest& find_plugin(TableReader& r, const std::string& key, const std::string& id, PluginKind kind,
+                            const Registry& registry, const std::string& what) {
+  const Manifest* manifest = registry.find(id);
+  if (!manifest)
+    r.fail(key, fmt::format("{}: unknown plugin '{}'{} (installed {} plugins: {}; see `compaudit plugins list`)",
+                            what, id, suggestion(registry, id), to_string(kind), known_ids(registry, kind)));
+  if (manifest->kind != kind)
+    r.fail(key, fmt::format("{}: plugin '{}' is a {}, but a {} is needed here", what, id,
+                            to_string(manifest->kind), to_string(kind)));
+  return *manifest;
+}
+
+const ParamSpec& find_param(const Manifest& manifest, const std::string& name, const std::string& what,
+                            const SourceLocation& where) {
+  for (const auto& s : manifest.params)
+    if (s.name == name) return s;
+  std::string names;
+  for (const auto& s : manifest.params) names += (names.empty() ? "" : ", ") + s.name;
+  throw Error(ErrorCode::parameters,
+              fmt::format("{}: plugin '{}' has no parameter '{}' (its parameters: {})", what, manifest.id, name,
+                          names.empty() ? "none" : names),
+              where);
+}
+
+ParamValue checked_param(const ParamSpec& spec, const toml::node& node, const std::string& file,
+                         const std::string& what) {
+  ParamValue v = value_of(node, file, what, spec.name);
+  check(spec, v, what, location(node.source(), file));
+  return coerce(spec, v);
+}
+
 void read_plugin_uses(const toml::table& root, const std::string& file, const Registry& registry, Pipeline& out,
                       const ModelSignature* model, ErrorCollector& errors) {
   TableReader r(root, file, "pipeline", ErrorCode::pipeline);
@@ -375,12 +394,14 @@ void read_plugin_uses(const toml::table& root, const std::string& file, const Re
         throw Error(ErrorCode::pipeline, fmt::format("the pipeline's arms expand to more than {} arms", kMaxArms),
                     location(table_at(*arms, i).source(), file));
     }
-  if (compressed.empty() && arms_ok)
+  // [search] adds its arm after the compressed arms: controls, references and gate patterns treat it like one.
+  errors.check([&] { add_search_arm(root, file, compressed, out.search); });
+  if (compressed.empty() && arms_ok && !out.search.enabled)
     throw Error(ErrorCode::pipeline, "the pipeline has no [[arm]]: with only the dense arm there is nothing to "
                                      "compare, so it would do nothing", {file, 1, 1});
   if (out.model.arch == "predictions")
     for (const auto& a : compressed)
-      if (a.predictions.empty())
+      if (a.predictions.empty() && !a.search && !a.search_uniform)  // [search] says itself that it needs a model
         throw Error(ErrorCode::pipeline,
                     fmt::format("arm '{}' compresses a model, but [model] gives only saved predictions: there is no "
                                 "model to compress (give the arm 'predictions' too, or [model] a TorchScript file)",
@@ -433,7 +454,12 @@ void read_plugin_uses(const toml::table& root, const std::string& file, const Re
     out.metrics.push_back(
         MetricSpec{use.manifest->id, resolve(use, std::vector<std::size_t>(use.params.size(), 0)), use.where});
   }) && metrics_ok;
-  if (arms_ok && metrics_ok) read_gates(root, file, out, errors);  // a gate names arms and metrics
+  // A gate names arms and metrics; [search] names gates, [attribution] arms (pipeline_search.cpp).
+  const std::size_t errors_before = errors.size();
+  const bool gates_ok = arms_ok && metrics_ok && errors.check([&] { read_gates(root, file, out, errors); }) &&
+                        errors.size() == errors_before;
+  read_search(root, file, registry, model, gates_ok, out, errors);
+  read_attribution(root, file, arms_ok, out, errors);
 }
 
 }  // namespace compaudit::host::detail
@@ -441,7 +467,8 @@ void read_plugin_uses(const toml::table& root, const std::string& file, const Re
 namespace compaudit::host {
 
 bool is_control(const ArmSpec& arm) {
-  return arm.name != "dense" && arm.predictions.empty() && (arm.steps.empty() || !arm.control_of.empty());
+  return arm.name != "dense" && !arm.search && !arm.search_uniform && arm.predictions.empty() &&
+         (arm.steps.empty() || !arm.control_of.empty());
 }
 
 std::string reference_of(const Pipeline& pipeline, const ArmSpec& arm) {
@@ -452,10 +479,9 @@ std::string reference_of(const Pipeline& pipeline, const ArmSpec& arm) {
     if (a.control_of == arm.name) return a.name;
   if (arm.finetune_epochs > 0) {
     for (const auto& a : pipeline.arms)
-      if (a.name != "dense" && a.steps.empty() && a.predictions.empty() && a.finetune_epochs == arm.finetune_epochs)
-        return a.name;
+      if (is_control(a) && a.control_of.empty() && a.finetune_epochs == arm.finetune_epochs) return a.name;
     for (const auto& a : pipeline.arms)  // hand-made pipelines of old: one control for every budget
-      if (a.name != "dense" && a.steps.empty() && a.predictions.empty() && a.finetune_epochs > 0) return a.name;
+      if (is_control(a) && a.control_of.empty() && a.finetune_epochs > 0) return a.name;
   }
   return "dense";
 }

@@ -24,15 +24,6 @@ const toml::table* subtable(TableReader& root, const std::string& key) {
   root.fail_value(*n, fmt::format("'{}' must be a table ([{}])", key, key));
 }
 
-void one_of(TableReader& r, const std::string& key, const std::string& value, std::initializer_list<const char*> ok) {
-  std::string list;
-  for (const char* o : ok) {
-    if (value == o) return;
-    list += fmt::format("{}\"{}\"", list.empty() ? "" : ", ", o);
-  }
-  r.fail(key, fmt::format("{} = \"{}\" is not one of {}", key, value, list));
-}
-
 void in_range(TableReader& r, const std::string& key, double v, double lo, double hi, bool lo_open, bool hi_open) {
   const bool ok = (lo_open ? v > lo : v >= lo) && (hi_open ? v < hi : v <= hi);
   if (!ok)
@@ -326,6 +317,15 @@ void read_report(TableReader& root, const std::string& file, Pipeline& out) {
 
 }  // namespace
 
+void one_of(TableReader& r, const std::string& key, const std::string& value, std::initializer_list<const char*> ok) {
+  std::string list;
+  for (const char* o : ok) {
+    if (value == o) return;
+    list += fmt::format("{}\"{}\"", list.empty() ? "" : ", ", o);
+  }
+  r.fail(key, fmt::format("{} = \"{}\" is not one of {}", key, value, list));
+}
+
 std::string existing_file(TableReader& r, const std::string& key, const std::string& value, const fs::path& dir) {
   const fs::path p = fs::path(value).is_absolute() ? fs::path(value) : (dir / value).lexically_normal();
   std::error_code ec;
@@ -355,7 +355,8 @@ bool read_sections(const toml::table& root, const std::string& file, const fs::p
   r.allow("memorization");
   errors.check([&] { read_report(r, file, out); });
   errors.check([&] { read_run(r, file, out); });  // [run]: isolation settings (pipeline_run.cpp)
-  for (const char* plugin_table : {"arm", "augmentation", "metric", "gate"}) r.allow(plugin_table);
+  for (const char* plugin_table : {"arm", "augmentation", "metric", "gate", "search", "attribution"})
+    r.allow(plugin_table);
   errors.check([&] { r.finish(); });
   return settled;
 }

@@ -52,6 +52,7 @@ nlohmann::json input_digests(const host::Pipeline& pipeline, const host::Registr
   std::vector<std::string> ids;
   for (const auto& arm : pipeline.arms)
     for (const auto& step : arm.steps) ids.push_back(step.plugin);
+  if (pipeline.search.enabled) ids.push_back(pipeline.search.plugin);  // the [search] arm's compressor
   if (pipeline.augmentation) ids.push_back(pipeline.augmentation->plugin);
   for (const auto& m : pipeline.metrics) ids.push_back(m.plugin);
   std::set<std::string> seen;

@@ -85,6 +85,10 @@ int Executor::run_group(const host::ArmSpec& arm, const std::vector<std::int64_t
         s.test_probabilities = probs;
       } else if (is_dense) {
         s.model = new_model(s.seed);
+      } else if (arm.search || arm.search_uniform) {  // [search]: the chain is found per seed (run/analysis_phase.cpp)
+        nlohmann::json records = nlohmann::json::array();
+        s.model = arm.search ? searched_model(arm, s.seed, records) : uniform_model(arm, s.seed, records);
+        for (auto& r : records) s.cell.records.push_back(std::move(r));
       } else {
         s.model = dense_model(s.seed).clone();
         auto& chain = compressors(arm);

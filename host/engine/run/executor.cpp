@@ -315,6 +315,8 @@ void Executor::run_tasks(const std::vector<CellTask>& tasks, int chains) {
 void Executor::open_compressor_libraries(const host::ArmSpec& arm) {
   for (const auto& step : arm.steps)
     if (const host::Manifest* m = registry_.find(step.plugin)) loader_.open(*m);  // throws Error(library, ...)
+  if (arm.search || arm.search_uniform)
+    if (const host::Manifest* m = registry_.find(pipeline_.search.plugin)) loader_.open(*m);
 }
 
 ExecuteResult Executor::run() {  // the caller ran check_run_inputs before creating the store (api/engine_api.cpp)
@@ -341,7 +343,8 @@ ExecuteResult Executor::run() {  // the caller ran check_run_inputs before creat
     if (c.status == store::CellStatus::done || c.status == store::CellStatus::failed) ++already;
   const int mem_units =
       options_.memorization && pipeline_.memorization.enabled && !store_.memorization("train") ? 1 : 0;
-  progress_ = std::make_unique<Progress>(result.cells_total + mem_units, already, options_.quiet);
+  const int attribution_units = static_cast<int>(attribution_work(true).size());  // resume: only what is left
+  progress_ = std::make_unique<Progress>(result.cells_total + mem_units + attribution_units, already, options_.quiet);
 
   // In groups of seeds (kMaxGroup), two phases per group, each spread over the chains that run in parallel
   // (batched/threads.h): 1. the dense cells, split by seeds; 2. once every dense model of the group is there (or
@@ -365,6 +368,7 @@ ExecuteResult Executor::run() {  // the caller ran check_run_inputs before creat
   }
   if (!result.stopped) {
     if (options_.memorization) memorization();  // scale-out: one shard computes it (docs/scaling.md)
+    attribution();                              // the seeds of this process (a shard attributes its own)
     progress_->close();
     if (options_.metrics) metrics();             // scale-out: shards leave metrics to `compaudit merge`
   }

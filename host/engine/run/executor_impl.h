@@ -1,6 +1,7 @@
 // host/engine/run/executor_impl.h — internals of execute(), shared by the run/*.cpp files. Not an interface.
 #pragma once
 
+#include "analysis/attribution.h"
 #include "data/dataset.h"
 #include "run/executor.h"
 #include "run/progress.h"
@@ -89,6 +90,32 @@ class Executor {
   std::vector<store::Predictions> evaluate(models::TrainableModel& model, const std::string& arm,
                                            std::int64_t seed, at::Tensor* test_probabilities = nullptr);
   void memorization();
+  /// [attribution] (run/analysis_phase.cpp): each matching arm and seed whose cell is done and whose record is not
+  /// stored yet, into the blob "attribution"; a failure is recorded there and the run goes on.
+  void attribution();
+  /// The (arm, seed) pairs attribution() has left to do: those whose cells are done, or, `planned`, not failed
+  /// (what the progress total counts before the cells run).
+  std::vector<std::pair<std::string, std::int64_t>> attribution_work(bool planned) const;
+  /// A [search] arm's model for `seed` (run/analysis_phase.cpp): the search on the validation split (its record in
+  /// the blob "search"), then the chosen per-layer steps applied to a copy of the dense model, their compression
+  /// records appended to `records`. Throws when no configuration passes the gates (the cell fails) or a plugin throws.
+  std::unique_ptr<models::TrainableModel> searched_model(const host::ArmSpec& arm, std::int64_t seed,
+                                                         nlohmann::json& records);
+  /// The `[search] uniform` arm's model for `seed`: the search's plugin on every searched layer with the one value
+  /// whose stored bytes come closest to the searched arm's (run/analysis_phase.cpp).
+  std::unique_ptr<models::TrainableModel> uniform_model(const host::ArmSpec& arm, std::int64_t seed,
+                                                        nlohmann::json& records);
+  /// The search's record for `seed`, computed once (also for the uniform arm) and stored in the blob "search" of
+  /// the searched arm: read back from there on resume.
+  const nlohmann::json& search_record(std::int64_t seed);
+  /// One step of the search's plugin on `layers` of `model` at `value`; its compression record appended to
+  /// `records` when given.
+  void compress_layers(models::TrainableModel& model, const std::string& arm, std::int64_t seed,
+                       const std::vector<std::string>& layers, double value, nlohmann::json* records);
+  /// [attribution] / [search] critical_class: a class name of the data or a 0-based index; nullopt when empty.
+  std::optional<analysis::CriticalClass> critical_class(const std::string& text) const;
+  /// The model of a done cell, restored from the store.
+  std::unique_ptr<models::TrainableModel> stored_model(const std::string& arm, std::int64_t seed) const;
   void metrics();
 
   const host::Pipeline& pipeline_;
@@ -116,6 +143,7 @@ class Executor {
   mutable std::mutex checkpoint_mutex_;
   mutable std::vector<std::pair<std::string, std::vector<std::int64_t>>> first_checkpoint_;
   std::unique_ptr<Progress> progress_;
+  std::map<std::int64_t, nlohmann::json> search_records_;  // [search] records by seed (host lock)
   std::atomic<int> computed_{0};
 };
 

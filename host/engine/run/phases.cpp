@@ -68,6 +68,8 @@ void Executor::describe_run() {
     if (!arm.predictions.empty()) saved[arm.name] = arm.predictions;
   settings["saved_predictions"] = saved;
   settings["gates"] = gates_json(pipeline_.gates);
+  if (pipeline_.attribution.enabled) settings["attribution"] = attribution_json(pipeline_.attribution);
+  if (pipeline_.search.enabled) settings["search"] = search_json(pipeline_);
   const auto& t = pipeline_.training;
   settings["training"] = {{"epochs", t.epochs}, {"batch_size", t.batch_size}, {"optimizer", t.optimizer},
                           {"lr", t.lr}, {"momentum", t.momentum}, {"weight_decay", t.weight_decay},

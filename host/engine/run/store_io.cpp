@@ -71,6 +71,10 @@ std::vector<store::ArmInfo> arm_infos(const host::Pipeline& pipeline) {
       a.steps.push_back({{"plugin", step.plugin}, {"params", to_json(step.params)}});
       if (!arm.control_of.empty()) a.steps.back()["inert"] = true;  // a training control: trains, compresses nothing
     }
+    if (arm.search || arm.search_uniform)  // the chain is found per seed (blob "search"): the plugin per layer
+      a.steps.push_back({{"plugin", pipeline.search.plugin}, {"params", to_json(pipeline.search.params)},
+                         {arm.search ? "search" : "search_uniform", true}, {"parameter", pipeline.search.parameter},
+                         {"values", pipeline.search.values}});
     a.finetune_epochs = arm.finetune_epochs;
     a.reference = arm.name == "dense" ? "" : reference_arm(pipeline, arm);
     out.push_back(std::move(a));
@@ -147,6 +151,31 @@ Population load_population(const store::Store& store, const std::string& arm, co
   pop.predicted = labels.empty() ? at::empty({0, 0}, at::kLong) : at::stack(labels);
   if (probabilities && !probs.empty()) pop.probabilities = at::stack(probs);
   return pop;
+}
+
+nlohmann::json attribution_json(const host::AttributionSpec& a) {
+  return {{"arms", a.arms},
+          {"critical_class", a.critical_class.empty() ? nlohmann::json(nullptr) : nlohmann::json(a.critical_class)},
+          {"split", a.split},
+          {"examples", a.examples}};
+}
+
+nlohmann::json search_json(const host::Pipeline& pipeline) {
+  const host::SearchSpec& s = pipeline.search;
+  std::vector<std::string> gates = s.gates;  // empty: every gate
+  if (gates.empty())
+    for (const auto& g : pipeline.gates) gates.push_back(g.name);
+  return {{"name", s.name},
+          {"plugin", s.plugin},
+          {"parameter", s.parameter},
+          {"values", s.values},
+          {"params", to_json(s.params)},
+          {"gates", gates},
+          {"critical_class", s.critical_class.empty() ? nlohmann::json(nullptr) : nlohmann::json(s.critical_class)},
+          {"strategy", s.strategy},
+          {"max_trials", s.max_trials},
+          {"finetune_epochs", s.finetune_epochs},
+          {"uniform", s.uniform}};
 }
 
 nlohmann::json gates_json(const std::vector<host::GateSpec>& gates) {

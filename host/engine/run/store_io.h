@@ -35,6 +35,11 @@ nlohmann::json to_json(const Params& params);
 /// The pipeline's [[gate]] tables as the run settings store them (read by compaudit/report/gates.h).
 nlohmann::json gates_json(const std::vector<host::GateSpec>& gates);
 
+/// [attribution] and [search] as the run settings store them ("attribution", "search"; read by the report). The
+/// search's gates are listed by name, every gate's when [search] names none.
+nlohmann::json attribution_json(const host::AttributionSpec& attribution);
+nlohmann::json search_json(const host::Pipeline& pipeline);
+
 /// The store's view of the pipeline's arms (with their reference arm) and of the data.
 std::vector<store::ArmInfo> arm_infos(const host::Pipeline& pipeline);
 store::DataInfo data_info(const DataSplits& data);

@@ -74,6 +74,7 @@ std::string first_foreign_plugin(const host::Pipeline& pipeline, const host::Reg
   std::vector<std::string> ids;
   for (const auto& arm : pipeline.arms)
     for (const auto& step : arm.steps) ids.push_back(step.plugin);
+  if (pipeline.search.enabled) ids.push_back(pipeline.search.plugin);  // the [search] arm's compressor
   if (pipeline.augmentation) ids.push_back(pipeline.augmentation->plugin);
   for (const auto& id : ids) {
     const host::Manifest* m = registry.find(id);

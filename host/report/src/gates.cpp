@@ -68,6 +68,25 @@ Lookup class_value(const json& result, const std::string& statistic, const std::
 
 }  // namespace
 
+json judge_gate(const json& g, const json& result, const std::string& error) {
+  const std::string statistic = g.value("statistic", "");
+  const std::string cls = g.value("class", "");
+  const std::optional<double> lo = g.contains("min") && g["min"].is_number() ? std::optional(g["min"].get<double>()) : std::nullopt;
+  const std::optional<double> hi = g.contains("max") && g["max"].is_number() ? std::optional(g["max"].get<double>()) : std::nullopt;
+  Lookup look;
+  if (!error.empty()) look.reason = "the metric failed: " + error;
+  else look = cls.empty() ? summary_value(result, statistic) : class_value(result, statistic, cls);
+  bool passed = false;
+  if (look.value) {
+    const double v = *look.value;
+    passed = std::isfinite(v) && (!lo || v >= *lo) && (!hi || v <= *hi);
+    if (!std::isfinite(v)) look.reason = "the value is not a finite number";
+    else if (!passed)
+      look.reason = hi && v > *hi ? fmt::format("{:.6g} > max {:.6g}", v, *hi) : fmt::format("{:.6g} < min {:.6g}", v, *lo);
+  }
+  return {{"value", look.value ? json(*look.value) : json(nullptr)}, {"passed", passed}, {"reason", look.reason}};
+}
+
 json evaluate_gates(const store::Store& store) {
   const json gates = store.run().settings.value("gates", json::array());
   const auto arms = store.arms();
@@ -90,24 +109,17 @@ json evaluate_gates(const store::Store& store) {
       const store::MetricResult* found = nullptr;
       for (const auto& m : metrics)
         if (m.metric_id == metric && m.arm == arm.name && (!found || m.metric_index < found->metric_index)) found = &m;
-      Lookup look;
-      if (!found) look.reason = "no result of this metric for the arm (its cells failed or the run is incomplete)";
-      else if (!found->error.empty()) look.reason = "the metric failed: " + found->error;
-      else look = cls.empty() ? summary_value(found->result, statistic) : class_value(found->result, statistic, cls);
-      bool passed = false;
-      if (look.value) {
-        const double v = *look.value;
-        passed = std::isfinite(v) && (!lo || v >= *lo) && (!hi || v <= *hi);
-        if (!std::isfinite(v)) look.reason = "the value is not a finite number";
-        else if (!passed)
-          look.reason = hi && v > *hi ? fmt::format("{:.6g} > max {:.6g}", v, *hi) : fmt::format("{:.6g} < min {:.6g}", v, *lo);
-      }
+      const json judged = !found ? json{{"value", nullptr}, {"passed", false},
+                                        {"reason", "no result of this metric for the arm (its cells failed or the run "
+                                                   "is incomplete)"}}
+                                 : judge_gate(g, found->result, found->error);
+      const bool passed = judged["passed"].get<bool>();
       if (!passed) ++failed;
       results.push_back({{"gate", g.value("name", statistic)}, {"arm", arm.name}, {"metric", metric},
                          {"statistic", statistic}, {"class", cls},
-                         {"value", look.value ? json(*look.value) : json(nullptr)},
+                         {"value", judged["value"]},
                          {"min", lo ? json(*lo) : json(nullptr)}, {"max", hi ? json(*hi) : json(nullptr)},
-                         {"passed", passed}, {"reason", look.reason}});
+                         {"passed", passed}, {"reason", judged["reason"]}});
     }
   }
   return {{"passed", failed == 0}, {"count", results.size()}, {"failed", failed}, {"results", results}};

@@ -5,6 +5,7 @@
 #include <compaudit/store/store.h>
 #include <fmt/format.h>
 
+#include "attribution_section.h"
 #include "charts.h"
 #include "lookup.h"
 #include "paired.h"
@@ -103,6 +104,8 @@ std::string report_html(const json& report, const store::Store& store) {
   }
 
   h += guarded("paired tests", [&] { return paired_section(report, store); });
+  h += guarded("attribution", [&] { return attribution_section(report, store); });
+  h += guarded("search", [&] { return search_section(report); });
   h += "<h2 id=accuracy>Accuracy and forgetting against compression level</h2><div class=charts>";
   h += guarded("top-1 chart", [&] {
     return level_chart(

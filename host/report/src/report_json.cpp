@@ -9,6 +9,7 @@
 #include <map>
 #include <set>
 
+#include "attribution_section.h"
 #include "findings.h"
 
 namespace compaudit::report {
@@ -197,6 +198,7 @@ json report_json(const store::Store& s) {
     doc["findings"] = json::array({{{"kind", "error"}, {"subject", ""}, {"text", e.what()}}});
   }
   doc["gates"] = evaluate_gates(s);  // docs/gates.md: the verdict the report opens with
+  add_attribution_json(doc, s);       // [attribution] and [search] records; the search verdict reads the gates
   return doc;
 }
 

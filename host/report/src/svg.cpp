@@ -188,7 +188,7 @@ std::string render(const XYChart& c) {
     std::sort(pts.begin(), pts.end(), [](const Point& a, const Point& b) { return a.x < b.x; });
     std::string path;
     for (const auto& p : pts) path += fmt::format("{}{:.1f},{:.1f}", path.empty() ? "M" : " L", X(p.x), Y(p.y));
-    if (pts.size() > 1)
+    if (pts.size() > 1 && s.joined)
       out += fmt::format("<path d=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2.2\"{}/>", path, s.color,
                          s.dashed ? " stroke-dasharray=\"5 3\"" : "");
     for (const auto& p : pts) {
@@ -197,8 +197,11 @@ std::string render(const XYChart& c) {
             "<path d=\"M{0:.1f},{1:.1f} V{2:.1f} M{3:.1f},{1:.1f} H{4:.1f} M{3:.1f},{2:.1f} "
             "H{4:.1f}\" stroke=\"{5}\" stroke-width=\"1.4\" fill=\"none\"/>",
             X(p.x), Y(*p.lo), Y(*p.hi), X(p.x) - 4, X(p.x) + 4, s.color);
-      out += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"4\" fill=\"{}\"><title>{}</title></circle>", X(p.x),
-                         Y(p.y), s.color, esc(p.tip.empty() ? s.label : p.tip));
+      out += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"{:g}\" {}><title>{}</title></circle>", X(p.x),
+                         Y(p.y), s.radius,
+                         s.ring ? fmt::format("fill=\"none\" stroke=\"{}\" stroke-width=\"2.5\"", s.color)
+                                : fmt::format("fill=\"{}\"", s.color),
+                         esc(p.tip.empty() ? s.label : p.tip));
     }
     entries.emplace_back(s.label, s.color);
     dashed.push_back(s.dashed);
@@ -244,6 +247,39 @@ std::string render(const BarChart& c) {
   std::vector<std::pair<std::string, std::string>> entries;
   for (const auto& s : c.series) entries.emplace_back(s.label, s.color);
   out += legend(right + 16, top + 8, entries);
+  return out + "</svg>";
+}
+
+std::string render(const HBarChart& c) {
+  const double left = 150, top = 34, row = 22, right = c.width - 24.0;
+  const double bottom = top + row * static_cast<double>(std::max<std::size_t>(c.categories.size(), 1));
+  Range xr;
+  xr.add(0);
+  for (const auto& v : c.values)
+    if (v) xr.add(*v);
+  const double step = fit(xr, 5);
+  auto X = [&](double v) { return left + (v - xr.lo) / (xr.hi - xr.lo) * (right - left); };
+  std::string out = open_svg(c.width, static_cast<int>(bottom + 46), c.title);
+  for (double v = xr.lo; v <= xr.hi + step * 1e-6; v += step)
+    out += fmt::format(
+        "<line x1=\"{0:.1f}\" y1=\"{1:.1f}\" x2=\"{0:.1f}\" y2=\"{2:.1f}\" class=\"grid\"/>"
+        "<text x=\"{0:.1f}\" y=\"{3:.1f}\" text-anchor=\"middle\" class=\"tick\">{4}</text>",
+        X(v), top, bottom, bottom + 15, label_number(v, c.x_percent, step));
+  out += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\" class=\"alabel\">{}</text>",
+                     (left + right) / 2, bottom + 34, esc(c.x_label));
+  for (std::size_t k = 0; k < c.categories.size(); ++k) {
+    const double y = top + row * static_cast<double>(k);
+    out += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"end\" class=\"tick\"><title>{}</title>{}</text>",
+                       left - 6, y + row / 2 + 4, esc(c.categories[k]), esc(truncate(c.categories[k], 22)));
+    if (k >= c.values.size() || !c.values[k]) continue;
+    const double x0 = X(0), x1 = X(*c.values[k]);
+    out += fmt::format(
+        "<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"{}\"><title>{}: {}</title></rect>",
+        std::min(x0, x1), y + 3, std::max(std::abs(x1 - x0), 0.5), row - 6, c.color, esc(c.categories[k]),
+        label_number(*c.values[k], c.x_percent));
+  }
+  out += fmt::format("<line x1=\"{0:.1f}\" y1=\"{1:.1f}\" x2=\"{0:.1f}\" y2=\"{2:.1f}\" class=\"axis\"/>", X(0), top,
+                     bottom);
   return out + "</svg>";
 }
 

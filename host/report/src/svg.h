@@ -19,6 +19,9 @@ struct Series {
   std::string label, color;
   std::vector<Point> points;  ///< Drawn in x order, joined by a line.
   bool dashed = false;
+  bool joined = true;   ///< false: points only (a scatter).
+  double radius = 4;    ///< Marker radius.
+  bool ring = false;    ///< Markers as unfilled rings (to highlight points drawn by another series).
 };
 
 /// A horizontal reference line across the whole x range (e.g. the dense arm), with an optional shaded band.
@@ -53,6 +56,16 @@ struct BarChart {
   int width = 640, height = 320;
 };
 std::string render(const BarChart& chart);
+
+/// Horizontal bars, one per category from the top (e.g. a value per layer); negative values extend left of 0.
+struct HBarChart {
+  std::string title, x_label, color = "#1f6fb4";
+  std::vector<std::string> categories;
+  std::vector<std::optional<double>> values;  ///< One per category; nullopt draws nothing.
+  bool x_percent = false;
+  int width = 560;
+};
+std::string render(const HBarChart& chart);
 
 /// A rows × columns grid coloured by a signed value on a diverging scale (red negative, blue positive); marked cells
 /// get a heavy outline and an asterisk (e.g. classes impacted at the chosen alpha).

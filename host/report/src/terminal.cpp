@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <iterator>
 
+#include "attribution_section.h"
 #include "lookup.h"
 #include "paired.h"
 
@@ -20,6 +21,16 @@ std::string shorten(const std::string& s, std::size_t n) {
   std::size_t keep = n <= 1 ? n : n - 1;
   while (keep > 0 && (static_cast<unsigned char>(s[keep]) & 0xC0) == 0x80) --keep;
   return s.substr(0, keep) + (n <= 1 ? "" : "~");
+}
+
+/// Cuts an arm name to at most n bytes in the middle ("lottery@s~0.8 control"): sweep levels and the " control"
+/// suffix sit at the end, and two rows that differ only there must still be told apart.
+std::string shorten_middle(const std::string& s, std::size_t n) {
+  if (s.size() <= n || n < 5) return shorten(s, n);
+  std::size_t head = (n - 1) / 2, tail = s.size() - (n - 1 - head);
+  while (head > 0 && (static_cast<unsigned char>(s[head]) & 0xC0) == 0x80) --head;
+  while (tail < s.size() && (static_cast<unsigned char>(s[tail]) & 0xC0) == 0x80) ++tail;
+  return s.substr(0, head) + "~" + s.substr(tail);
 }
 
 /// `text` broken at spaces into lines of at most `width` bytes (so at most `width` columns: the findings carry a few
@@ -62,7 +73,7 @@ std::string terminal_summary(const json& report, int width) {
   if (report.contains("gates") && report["gates"].value("count", 0) > 0) out += gates_text(report["gates"]);
   auto row = [&](const std::string& a, const std::string& b, const std::string& c, const std::string& d,
                  const std::string& e, const std::string& f) {
-    out += fmt::format("{:<{}}  {:>7}  {:>21}  {:>14}  {:>12}  {:>11}\n", shorten(a, name_w), name_w, b, c, d, e, f);
+    out += fmt::format("{:<{}}  {:>7}  {:>21}  {:>14}  {:>12}  {:>11}\n", shorten_middle(a, name_w), name_w, b, c, d, e, f);
   };
   row("arm", "level", "top-1 mean ± 95% CI", "PIE % (floor)", "impacted", "done/failed");
   out += std::string(name_w + kFixed, '-') + "\n";
@@ -116,6 +127,8 @@ std::string terminal_summary(const json& report, int width) {
                 static_cast<std::size_t>(std::max(width, 40)));
   }
   out += paired_terminal(report, width);  // one model against its compressed twin (paired.h)
+  for (const auto& line : attribution_terminal_lines(report))  // [attribution] and [search] (attribution_section.h)
+    out += wrap(line, static_cast<std::size_t>(std::max(width, 40)));
   bool first_failure = true;
   for (const auto& f : report["failed_cells"]) {
     std::string err = f.value("error", "");

@@ -1,18 +1,24 @@
 // compaudit/plugin.h — the plugin base class, the descriptor and the one exported entry point.
 //
-// A plugin library exports exactly one symbol, `compaudit_plugin_entry`, produced by COMPAUDIT_PLUGIN. It returns a
+// A plugin library exports exactly one symbol, `compaudit_plugin_entry`, produced by COMPAUDIT_PLUGIN_MANIFEST (or
+// the older COMPAUDIT_PLUGIN, which takes id, kind and version by hand). It returns a
 // static PluginDescriptor that begins with the SDK ABI version. The host reads the descriptor *before* any other call
 // and refuses the library when the ABI major differs, the minor is newer than the host's, the LibTorch version or the
 // C++ ABI flag differ, or the id / kind differ from the manifest's.
 //
-// Example (a complete plugin; see examples/third-party-plugin for the whole project):
+// Example (a complete plugin; see examples/third-party-plugin for the whole project). compaudit_add_plugin(halve
+// MANIFEST halve.toml ...) generates halve_manifest.h from the manifest: id, kind, version and a typed Options with
+// one member per [[param]], so the code cannot disagree with the manifest (docs/manifests.md):
 //
+//     #include "halve_manifest.h"
 //     class Halve final : public compaudit::Compressor {
 //      public:
-//       explicit Halve(const compaudit::Params&) {}
+//       explicit Halve(const compaudit::Params& p) : options_(p) {}
 //       compaudit::CompressionRecord compress(compaudit::Model& m, compaudit::CompressionContext&) override {...}
+//      private:
+//       const halve_manifest::Options options_;
 //     };
-//     COMPAUDIT_PLUGIN(Halve, "org.example.halve", compaudit::PluginKind::compressor, "1.0.0")
+//     COMPAUDIT_PLUGIN_MANIFEST(Halve, halve_manifest)
 #pragma once
 
 #include <compaudit/export.h>
@@ -34,8 +40,9 @@ COMPAUDIT_SDK_API std::optional<PluginKind> plugin_kind_from_string(const std::s
 /// throws while being destroyed is reported by the host instead of terminating the process.
 /// Lifetime and threads (SDK 1.1): the host creates instances through the descriptor's create() — possibly more
 /// than one per pipeline use (a check before any work, then the instance that works) — uses each for many calls
-/// (one per cell, arm or batch, as each interface says) and destroys it with destroy() after its last call. The Params given to the constructor are the host's and valid during the constructor only: copy what you need
-/// (a generated Options struct does).
+/// (one per cell, arm or batch, as each interface says) and destroys it with destroy() after its last call. The
+/// Params given to the constructor are the host's and valid during the constructor only: copy what you need (a
+/// generated Options struct does).
 class COMPAUDIT_SDK_API Plugin {
  public:
   virtual ~Plugin() noexcept(false);

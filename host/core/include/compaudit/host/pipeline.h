@@ -17,6 +17,7 @@
 namespace compaudit::host {
 
 class Registry;
+struct Manifest;
 
 /// A plugin use in a pipeline: its id, the user-given parameters (unchecked until validation) and where in the file
 /// it was written (for error messages).
@@ -117,6 +118,14 @@ struct ArmSpec {
   /// repeats — same plugins, parameters and random streams — with compression made inert, so it stays dense.
   /// Empty for every other arm.
   std::string control_of;
+  /// True for the arm a [search] adds (SearchSpec::name): its chain is not in the file but found per seed by the
+  /// search (one step of SearchSpec::plugin per compressed layer); `steps` is empty. Its test-split results are the
+  /// search's verdict (docs/attribution.md).
+  bool search = false;
+  /// True for the arm `[search] uniform = true` adds ("<name>-uniform"): the search's plugin on every searchable layer
+  /// with one value, chosen so the model's stored bytes match the searched arm's — the uniform allocation at equal
+  /// size. `steps` is empty.
+  bool search_uniform = false;
   /// The arm this one is compared with, as reference_of() returns it (set by load_pipeline).
   std::string reference;
   SourceLocation where;
@@ -153,6 +162,37 @@ struct GateSpec {
   SourceLocation where;
 };
 
+/// [attribution] (docs/attribution.md): which layers of a compressed arm caused its damage. For each compressed
+/// layer of each matching arm and seed: the damage when that layer alone is compressed and when it alone is left
+/// uncompressed (negative flips, the critical class's recall change, KL), and its output error on the reference
+/// model's activations. About 2L + 3 evaluations per model of L compressed layers; nothing is retrained.
+struct AttributionSpec {
+  bool enabled = false;
+  std::vector<std::string> arms{"*"};      ///< Arm names or globs (compressed arms that have models); default all
+  std::string critical_class;              ///< Class name or 0-based index as text; empty: no critical columns
+  std::string split = "test";              ///< "test" | "validation"
+  int examples = 5;                        ///< Flipped examples listed per layer (0..100)
+  SourceLocation where;
+};
+
+/// [search] (docs/attribution.md): per-layer settings of one compressor that compress most while gates hold on the
+/// validation split. Adds the arm `name` (ArmSpec::search), whose test-split results are the verdict.
+struct SearchSpec {
+  bool enabled = false;
+  std::string name = "searched";           ///< The arm it adds
+  std::string plugin;                      ///< A compressor whose manifest declares `layers` (applied per layer)
+  std::string parameter;                   ///< The plugin's numeric parameter set per layer (e.g. "sparsity", "bits")
+  std::vector<double> values;              ///< Most compression first; past the last a layer stays uncompressed
+  Params params;                           ///< [search.params]: the plugin's other parameters, for every layer
+  std::vector<std::string> gates;          ///< Names of [[gate]]s judged on the validation split; empty: all gates
+  std::string critical_class;              ///< Class name or index as text; orders layers by this class's damage
+  std::string strategy = "greedy";         ///< "greedy" (attribution-guided relaxation) | "exhaustive" (tiny models)
+  int max_trials = 500;                    ///< Configurations evaluated at most
+  int finetune_epochs = 0;                 ///< Fine-tuning of the searched arm after its chain (not during search)
+  bool uniform = false;                    ///< Also add "<name>-uniform" (ArmSpec::search_uniform)
+  SourceLocation where;
+};
+
 /// [run]: how cells are executed (docs/isolation.md). None of it changes results, only what survives a bad plugin.
 struct RunSpec {
   std::string isolation = "auto";          ///< "process" | "none" | "auto" (process when a plugin is not built in)
@@ -175,6 +215,8 @@ struct Pipeline {
   std::optional<StepSpec> augmentation;    ///< A plugin of kind augmentation, or none.
   std::vector<MetricSpec> metrics;
   std::vector<GateSpec> gates;             ///< [[gate]] tables, file order
+  AttributionSpec attribution;             ///< [attribution], or enabled = false
+  SearchSpec search;                       ///< [search], or enabled = false
   MemorizationSpec memorization;
   ReportSpec report;
   RunSpec run;                             ///< [run] (isolation; docs/isolation.md)
@@ -189,6 +231,12 @@ bool is_control(const ArmSpec& arm);
 /// The arm `arm` is compared with: "dense" for dense and the controls; for a compressed arm its training control
 /// when it has one, else the dense control fine-tuned for the same budget when it fine-tunes, else "dense".
 std::string reference_of(const Pipeline& pipeline, const ArmSpec& arm);
+
+/// The parameters of one step of a searched chain: SearchSpec::params with `layers` set to `layers` and the searched
+/// parameter to `value` (an integer when `manifest`, the search plugin's, declares it int): a searched chain applies
+/// one such step per compressed layer.
+Params search_step_params(const SearchSpec& search, const Manifest& manifest, double value,
+                          const std::vector<std::string>& layers);
 
 /// Parses and validates `path` against `registry`. Throws compaudit::Error (pipeline or parameters) with file, line
 /// and column. Never opens a plugin library.

@@ -27,6 +27,13 @@ namespace compaudit::report {
 /// Throws compaudit::Error for store errors. Thread: any; reads the store only.
 COMPAUDIT_REPORT_API nlohmann::json evaluate_gates(const store::Store& store);
 
+/// One gate (a settings["gates"] entry: metric, statistic, class, min, max) judged on one metric result, as
+/// evaluate_gates judges each arm: {"value" (number or null), "passed", "reason"}. `error` non-empty: the metric
+/// failed with it (the gate fails closed). Used by the class-aware search to judge configurations on the validation
+/// split with the same rules as the test verdict. Thread: any.
+COMPAUDIT_REPORT_API nlohmann::json judge_gate(const nlohmann::json& gate, const nlohmann::json& result,
+                                               const std::string& error = "");
+
 /// One line per gate result ("PASS"/"FAIL", gate, arm, statistic, value, bound, reason) and a closing verdict.
 COMPAUDIT_REPORT_API std::string gates_text(const nlohmann::json& gates);
 

@@ -41,7 +41,10 @@ struct ArmInfo {
   double level = 0.0;     ///< Numeric value of the first swept parameter (x axis of plots); 0 for dense.
   std::map<std::string, std::string> sweep;        ///< Swept parameter -> value text.
   nlohmann::json steps = nlohmann::json::array();  ///< [{"plugin": id, "params": {...}}, ...]; a training control's
-                                                   ///< steps also have "inert": true (docs/pipelines.md, "Controls")
+                                                   ///< steps also have "inert": true (docs/pipelines.md, "Controls");
+                                                   ///< the [search] arm's one step has "search": true (the uniform
+                                                   ///< arm's "search_uniform": true), "parameter" and "values" (its
+                                                   ///< chain per seed: blob "search")
   int finetune_epochs = 0;
   std::string reference;  ///< Arm this one is compared against ("dense" or a control); "" for dense.
 };

@@ -1,0 +1,389 @@
+// Attribution and search (docs/attribution.md): the executor's side of host/engine/analysis/ — which models, which
+// split, which plugins — and where the results go (store blobs "attribution" and "search").
+//   * Executor::attribution(): after the cells, for each [attribution] arm and seed whose cell is done and whose
+//     record is not in the store yet (resume); a failure is recorded for that arm and seed, the run goes on.
+//   * Executor::searched_model(): the model of a [search] arm's cell: the search on the validation split, then the
+//     chosen configuration applied as the chain of per-layer steps it writes out as [[arm]] TOML, so the cell's
+//     model is exactly what that TOML gives when pasted into a pipeline.
+#include "run/executor_impl.h"
+
+#include "analysis/attribution.h"
+#include "analysis/search.h"
+#include "run/context.h"
+#include "run/state_io.h"
+#include "run/store_io.h"
+
+#include <compaudit/error.h>
+#include <compaudit/layers.h>
+#include <compaudit/metric.h>
+#include <compaudit/report/gates.h>
+
+#include <ATen/ATen.h>
+#include <fmt/format.h>
+#include <fnmatch.h>
+#include <toml++/toml.h>
+
+#include <cmath>
+#include <sstream>
+
+namespace compaudit::engine {
+namespace {
+
+std::vector<std::uint8_t> bytes_of(const nlohmann::json& j) {
+  const std::string text = j.dump();
+  return {text.begin(), text.end()};
+}
+
+bool matches_any(const std::vector<std::string>& patterns, const std::string& name) {
+  for (const auto& p : patterns)
+    if (fnmatch(p.c_str(), name.c_str(), 0) == 0) return true;
+  return false;
+}
+
+/// A gate as evaluate_gates reads it from the run settings.
+nlohmann::json gate_json(const host::GateSpec& g) {
+  return {{"gate", g.name}, {"metric", g.metric}, {"statistic", g.statistic}, {"class", g.class_name},
+          {"min", g.min ? nlohmann::json(*g.min) : nlohmann::json()},
+          {"max", g.max ? nlohmann::json(*g.max) : nlohmann::json()}};
+}
+
+/// `value` as the searched parameter's declared type (an integer parameter such as a rank gets an int64).
+ParamValue typed(const host::SearchSpec& spec, const host::Manifest& m, double value) {
+  return host::search_step_params(spec, m, value, {}).values().at(spec.parameter);
+}
+
+toml::array toml_array(const nlohmann::json& list) {
+  toml::array a;
+  for (const auto& v : list) {
+    if (v.is_string()) a.push_back(v.get<std::string>());
+    else if (v.is_number_integer()) a.push_back(v.get<std::int64_t>());
+    else if (v.is_number()) a.push_back(v.get<double>());
+    else if (v.is_boolean()) a.push_back(v.get<bool>());
+  }
+  return a;
+}
+
+void put_toml(toml::table& t, const std::string& key, const nlohmann::json& v) {
+  if (v.is_string()) t.insert_or_assign(key, v.get<std::string>());
+  else if (v.is_boolean()) t.insert_or_assign(key, v.get<bool>());
+  else if (v.is_number_integer()) t.insert_or_assign(key, v.get<std::int64_t>());
+  else if (v.is_number()) t.insert_or_assign(key, v.get<double>());
+  else if (v.is_array()) t.insert_or_assign(key, toml_array(v));
+}
+
+/// How far a judged gate's value lies outside its bounds, relative to the bound (at least 1e-3): 0 when it passed,
+/// 1 when there is no value (it fails closed). The greedy search relaxes toward the smallest sum.
+double excess(const nlohmann::json& gate, const nlohmann::json& judged) {
+  if (judged["passed"].get<bool>()) return 0.0;
+  if (!judged["value"].is_number()) return 1.0;
+  const double v = judged["value"].get<double>();
+  double out = 0;
+  for (const char* side : {"max", "min"}) {
+    if (!gate[side].is_number()) continue;
+    const double bound = gate[side].get<double>();
+    const double over = side[1] == 'a' ? v - bound : bound - v;
+    if (over > 0) out += over / std::max(std::abs(bound), 1e-3);
+  }
+  return std::isfinite(out) ? out : 1.0;
+}
+
+/// The parameter's value unless it is the manifest's default (the [[arm]] TOML then leaves it out).
+bool is_default(const host::Manifest& m, const std::string& name, const ParamValue& value) {
+  for (const auto& p : m.params)
+    if (p.name == name) return p.default_value && compaudit::to_string(*p.default_value) == compaudit::to_string(value);
+  return false;
+}
+
+}  // namespace
+
+std::optional<analysis::CriticalClass> Executor::critical_class(const std::string& text) const {
+  if (text.empty()) return std::nullopt;
+  for (std::size_t c = 0; c < data_.class_names.size(); ++c)
+    if (data_.class_names[c] == text) return analysis::CriticalClass{static_cast<int>(c), text};
+  try {
+    const int index = std::stoi(text);
+    if (index >= 0 && index < data_.num_classes && std::to_string(index) == text)
+      return analysis::CriticalClass{index, data_.class_names.at(static_cast<std::size_t>(index))};
+  } catch (const std::exception&) {
+  }
+  throw Error(ErrorCode::pipeline, fmt::format("critical_class '{}' is not a class of the data", text),
+              pipeline_.attribution.where);
+}
+
+std::unique_ptr<models::TrainableModel> Executor::stored_model(const std::string& arm, std::int64_t seed) const {
+  const auto blob = store_.blob(arm, seed, "state");
+  if (!blob) throw Error(ErrorCode::runtime, fmt::format("the model of {} is not in the store", cell_name(arm, seed)));
+  auto model = new_model(seed);
+  model->load_state(decode_state(*blob));
+  return model;
+}
+
+std::vector<std::pair<std::string, std::int64_t>> Executor::attribution_work(bool planned) const {
+  std::vector<std::pair<std::string, std::int64_t>> work;
+  const auto& spec = pipeline_.attribution;
+  if (!spec.enabled) return work;
+  for (const auto& arm : pipeline_.arms) {
+    if (arm.name == "dense" || host::is_control(arm) || !arm.predictions.empty()) continue;
+    if (!matches_any(spec.arms, arm.name)) continue;
+    for (std::int64_t seed : pipeline_.seeds) {
+      if (options_.seed_filter && !options_.seed_filter(seed)) continue;
+      const auto cell = store_.cell(arm.name, seed);
+      const auto dense = store_.cell("dense", seed);
+      // Planned (progress total, before the cells): every cell not failed; to do now: done cells only.
+      const auto usable = [&](const std::optional<store::Cell>& c) {
+        return planned ? (!c || c->status != store::CellStatus::failed) : (c && c->status == store::CellStatus::done);
+      };
+      if (!usable(cell) || !usable(dense)) continue;
+      if (!store_.blob(arm.name, seed, "attribution")) work.emplace_back(arm.name, seed);
+    }
+  }
+  return work;
+}
+
+void Executor::attribution() {
+  const auto& spec = pipeline_.attribution;
+  for (const auto& [arm, seed] : attribution_work(false)) {
+    const std::string what = "attribution " + cell_name(arm, seed);
+    progress_->start(what);
+    const auto t0 = std::chrono::steady_clock::now();
+    nlohmann::json record;
+    bool ok = true;
+    try {
+      const Dataset& split = spec.split == "validation" ? data_.validation : data_.test;
+      auto dense = stored_model("dense", seed);
+      auto compressed = stored_model(arm, seed);
+      record = analysis::attribute(*dense, *compressed, split, critical_class(spec.critical_class), spec.examples);
+    } catch (const std::exception& e) {  // this arm and seed cannot be attributed; the rest of the run goes on
+      record = {{"error", e.what()}};
+      ok = false;
+      progress_->note(fmt::format("  {}: {}", what, e.what()));
+    }
+    record["arm"] = arm;
+    record["seed"] = seed;
+    record["reference"] = "dense";
+    record["split"] = spec.split;
+    store_.put_blob(arm, seed, "attribution", bytes_of(record));
+    progress_->finish(what, ok, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+}
+
+void Executor::compress_layers(models::TrainableModel& model, const std::string& arm, std::int64_t seed,
+                               const std::vector<std::string>& layers, double value, nlohmann::json* records) {
+  const host::SearchSpec& spec = pipeline_.search;
+  const host::Manifest* manifest = registry_.find(spec.plugin);
+  if (!manifest) throw Error(ErrorCode::pipeline, "compressor plugin '" + spec.plugin + "' is not installed", spec.where);
+  auto compressor = loader_.instantiate_as<Compressor>(*manifest, host::search_step_params(spec, *manifest, value, layers));
+  CellContext context(*this, model, arm, seed);
+  CompressionRecord record = host::guarded(spec.plugin, "compress", [&] { return compressor->compress(model, context); });
+  if (records)
+    records->push_back({{"plugin", spec.plugin}, {"summary", record.summary}, {"details", record.details},
+                        {"log", context.lines()}});
+}
+
+const nlohmann::json& Executor::search_record(std::int64_t seed) {
+  if (auto it = search_records_.find(seed); it != search_records_.end()) return it->second;
+  const host::SearchSpec& spec = pipeline_.search;
+  const std::string arm = spec.name;
+  // Another arm's cell (the uniform one) may need it first, or again after a resume: it is deterministic, and the
+  // stored record is the one the searched arm's cell wrote.
+  if (const auto blob = store_.blob(arm, seed, "search")) {
+    auto record = nlohmann::json::parse(blob->begin(), blob->end());
+    if (record.contains("trials")) return search_records_[seed] = std::move(record);
+  }
+  const host::Manifest* manifest = registry_.find(spec.plugin);
+  if (!manifest) throw Error(ErrorCode::pipeline, "compressor plugin '" + spec.plugin + "' is not installed", spec.where);
+  models::TrainableModel& dense = dense_model(seed);
+  if (data_.validation.size() == 0)
+    throw Error(ErrorCode::pipeline, "[search] needs a validation split (data.validation_fraction > 0)", spec.where);
+  const auto critical = critical_class(spec.critical_class);
+  const std::optional<int> critical_index = critical ? std::optional<int>(critical->index) : std::nullopt;
+
+  // Searchable layers: those the plugin's own selection parameters (exclude, layer_types) select.
+  std::vector<std::string> layers;
+  {
+    auto probe = dense.clone();
+    for (const Layer& l : select_layers(*probe, read_selection(spec.params), spec.plugin)) layers.push_back(l.name);
+  }
+
+  // The judge: each gate's metric (its first [[metric]]) on the validation split, dense against the candidate.
+  std::map<std::string, std::shared_ptr<Metric>> metrics;
+  std::vector<nlohmann::json> gates;
+  for (const auto& g : pipeline_.gates)
+    if (spec.gates.empty() || std::count(spec.gates.begin(), spec.gates.end(), g.name)) {
+      gates.push_back(gate_json(g));
+      if (metrics.count(g.metric)) continue;
+      for (const auto& m : pipeline_.metrics)
+        if (m.plugin == g.metric) {
+          const host::Manifest* mm = registry_.find(m.plugin);
+          if (!mm) throw Error(ErrorCode::pipeline, "metric plugin '" + m.plugin + "' is not installed", m.where);
+          metrics[g.metric] = loader_.instantiate_as<Metric>(*mm, m.params);
+          break;
+        }
+    }
+  const EvalData eval{"validation", data_.validation.targets, data_.num_classes, data_.class_names};
+  const at::Tensor dense_probs = predict_probabilities(dense, data_.validation.inputs);
+  auto population = [&](const std::string& name, const at::Tensor& probs) {
+    return Population{name, {seed}, probs.argmax(1).unsqueeze(0), probs.unsqueeze(0), {nlohmann::json::object()}};
+  };
+  const Population reference = population("dense", dense_probs);
+
+  analysis::SearchProblem problem;
+  problem.reference = &dense;
+  problem.layers = layers;
+  problem.values = spec.values;
+  problem.inputs = &data_.validation.inputs;
+  problem.reference_outcome = analysis::make_reference(dense_probs, data_.validation.targets, critical_index);
+  problem.strategy = spec.strategy;
+  problem.max_trials = spec.max_trials;
+  problem.option = [&](std::size_t l, std::size_t v) {
+    auto model = dense.clone();
+    compress_layers(*model, arm, seed, {layers[l]}, spec.values[v], nullptr);
+    return analysis::changed_layers(dense, *model);
+  };
+  problem.judge = [&](const at::Tensor& probs) {
+    const Population candidate = population(arm, probs);
+    nlohmann::json results = nlohmann::json::array();
+    bool passed = true;
+    for (const auto& g : gates) {
+      nlohmann::json result;
+      std::string error;
+      try {
+        const MetricExtras extras;
+        result = host::guarded(g["metric"].get<std::string>(), "compute", [&] {
+          return metrics.at(g["metric"].get<std::string>())->compute(MetricInput{eval, reference, candidate, extras});
+        });
+      } catch (const std::exception& e) {
+        error = e.what();
+      }
+      nlohmann::json judged = report::judge_gate(g, result, error);
+      judged["gate"] = g["gate"];
+      judged["excess"] = excess(g, judged);
+      passed = passed && judged["passed"].get<bool>();
+      results.push_back(std::move(judged));
+    }
+    return nlohmann::json{{"results", results}, {"passed", passed}};
+  };
+  const std::string what = cell_name(arm, seed);
+  problem.progress = [&](int done, int budget) {
+    progress_->start(fmt::format("{}: search, {} of at most {} configurations", what, done, budget));
+  };
+
+  const auto t0 = std::chrono::steady_clock::now();
+  nlohmann::json found = analysis::search(problem);
+  nlohmann::json record = {{"seed", seed},
+                           {"split", "validation"},
+                           {"plugin", spec.plugin},
+                           {"parameter", spec.parameter},
+                           {"values", spec.values},
+                           {"layers", layers},
+                           {"strategy", spec.strategy},
+                           {"critical_class", critical ? nlohmann::json{{"index", critical->index}, {"name", critical->name}}
+                                                       : nlohmann::json()},
+                           {"gates", gates},
+                           {"evaluations", found["trials"].size()},
+                           {"trials", found["trials"]},
+                           {"chosen", found["chosen"]},
+                           {"config", found["config"]},
+                           {"passed", found["passed"]}};
+  // The chosen configuration as a ready [[arm]]: one step per compressed layer, in model order, with the parameters
+  // that differ from the plugin's defaults.
+  if (found["passed"].get<bool>()) {
+    toml::table arm_table{{"name", arm}};
+    const host::ArmSpec* spec_arm = nullptr;
+    for (const auto& a : pipeline_.arms)
+      if (a.search) spec_arm = &a;
+    if (spec_arm && spec_arm->finetune_epochs > 0) arm_table.insert("finetune_epochs", spec_arm->finetune_epochs);
+    toml::array steps;
+    for (const auto& layer : layers) {
+      const nlohmann::json& value = found["config"][layer];
+      if (value.is_null()) continue;
+      toml::table step{{"plugin", spec.plugin}};
+      step.insert("layers", toml::array{layer});
+      const ParamValue v = typed(spec, *manifest, value.get<double>());
+      if (std::holds_alternative<std::int64_t>(v)) step.insert(spec.parameter, std::get<std::int64_t>(v));
+      else step.insert(spec.parameter, std::get<double>(v));
+      for (const auto& [k, pv] : spec.params.values())
+        if (!is_default(*manifest, k, pv)) put_toml(step, k, to_json(pv));
+      steps.push_back(std::move(step));
+    }
+    arm_table.insert("step", std::move(steps));
+    toml::table doc{{"arm", toml::array{std::move(arm_table)}}};
+    std::ostringstream text;
+    text << toml::toml_formatter(doc, toml::format_flags::relaxed_float_precision |
+                                          toml::format_flags::indent_sub_tables);
+    record["arm_toml"] = text.str();
+    record["stored_bytes"] = found["trials"][found["chosen"].get<std::size_t>()]["stored_bytes"];
+  }
+  record["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  store_.put_blob(arm, seed, "search", bytes_of(record));
+  return search_records_[seed] = std::move(record);
+}
+
+std::unique_ptr<models::TrainableModel> Executor::searched_model(const host::ArmSpec& arm, std::int64_t seed,
+                                                                  nlohmann::json& records) {
+  const nlohmann::json& record = search_record(seed);
+  if (!record.value("passed", false))
+    throw Error(ErrorCode::runtime, fmt::format("no configuration of {} passed the validation gates ({} tried; the "
+                                                "search record lists them)",
+                                                pipeline_.search.plugin, record["trials"].size()));
+  // The chosen steps, in model order, on a copy of the dense model: what the record's arm_toml gives when pasted.
+  auto model = dense_model(seed).clone();
+  for (const auto& layer : record["layers"]) {
+    const nlohmann::json& value = record["config"][layer.get<std::string>()];
+    if (!value.is_null()) compress_layers(*model, arm.name, seed, {layer.get<std::string>()}, value.get<double>(), &records);
+  }
+  if (records.empty())
+    records.push_back({{"plugin", pipeline_.search.plugin}, {"summary", "search: every layer left uncompressed"}});
+  return model;
+}
+
+std::unique_ptr<models::TrainableModel> Executor::uniform_model(const host::ArmSpec& arm, std::int64_t seed,
+                                                                 nlohmann::json& records) {
+  const host::SearchSpec& spec = pipeline_.search;
+  const nlohmann::json& record = search_record(seed);
+  if (!record.value("passed", false))
+    throw Error(ErrorCode::runtime, "the search found no configuration, so there is no size to match");
+  const double target = record["stored_bytes"].get<double>();
+  const auto layers = record["layers"].get<std::vector<std::string>>();
+  models::TrainableModel& dense = dense_model(seed);
+  auto bytes_at = [&](double value) {
+    auto model = dense.clone();
+    compress_layers(*model, arm.name, seed, layers, value, nullptr);
+    double total = 0;
+    for (const Layer& l : model->layers()) {
+      std::vector<analysis::ParameterValue> params{{l.name + ".weight", l.weight, model->storage_bits(l.name + ".weight")}};
+      if (l.bias.defined()) params.push_back({l.name + ".bias", l.bias, model->storage_bits(l.name + ".bias")});
+      total += analysis::stored_bytes(params);
+    }
+    return total;
+  };
+  // One value for every layer whose stored bytes are closest to the searched arm's: bisection between the least and
+  // the most compression for a real parameter (bytes fall as compression rises), each value in between for an
+  // integer one (bit widths).
+  const host::Manifest* manifest = registry_.find(spec.plugin);
+  const bool integer = std::holds_alternative<std::int64_t>(typed(spec, *manifest, 0.0));
+  const double most = spec.values.front(), least = spec.values.back();
+  double best = least, best_gap = std::abs(bytes_at(least) - target);
+  if (integer) {
+    for (double v = std::min(most, least); v <= std::max(most, least); v += 1.0)
+      if (const double gap = std::abs(bytes_at(v) - target); gap < best_gap) best = v, best_gap = gap;
+  } else {
+    double lo = least, hi = most;  // bytes(lo) >= target >= bytes(hi) when the target is in range
+    for (int i = 0; i < 30; ++i) {
+      const double mid = 0.5 * (lo + hi);
+      const double bytes = bytes_at(mid);
+      if (const double gap = std::abs(bytes - target); gap < best_gap) best = mid, best_gap = gap;
+      (bytes > target ? lo : hi) = mid;
+    }
+    if (const double gap = std::abs(bytes_at(most) - target); gap < best_gap) best = most, best_gap = gap;
+  }
+  auto model = dense.clone();
+  compress_layers(*model, arm.name, seed, layers, best, &records);
+  records.back()["summary"] = fmt::format("uniform {} = {:.6g} on every searched layer, matching the searched arm's "
+                                          "{:.0f} stored bytes to {:.0f}: {}",
+                                          spec.parameter, best, target, best_gap,
+                                          records.back()["summary"].get<std::string>());
+  return model;
+}
+
+}  // namespace compaudit::engine
