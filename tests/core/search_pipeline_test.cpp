@@ -177,7 +177,7 @@ TEST_CASE("[search] adds its arm last, with its reference and dense control, and
   CHECK(s.name == "searched");
   CHECK(s.plugin == "org.compaudit.prune.magnitude");
   CHECK(s.parameter == "sparsity");
-  CHECK(s.values == std::vector<double>{0.95, 0.9, 0.8});
+  CHECK(s.values == std::vector<compaudit::ParamValue>{0.95, 0.9, 0.8});
   CHECK(s.gates == std::vector<std::string>{"flips", "searched-flips"});
   CHECK(s.critical_class == "Shirt");
   CHECK(s.strategy == "exhaustive");
@@ -241,7 +241,7 @@ gates = ["flips", "searched-flips"]
     const Pipeline p = r.load(text);
     CHECK(p.gates.back().arm == "low-rank");
     CHECK(p.arms.back().name == "low-rank");
-    CHECK(p.search.values == std::vector<double>{2, 8, 32});
+    CHECK(p.search.values == std::vector<compaudit::ParamValue>{std::int64_t{2}, std::int64_t{8}, std::int64_t{32}});
     const auto step = compaudit::host::search_step_params(p.search, *r.registry.find(p.search.plugin), 8, {"fc2"});
     CHECK(step.get<std::int64_t>("rank") == 8);
     CHECK(p.attribution.arms == std::vector<std::string>{"*"});
@@ -315,9 +315,10 @@ TEST_CASE("each [search] refusal names its key and line, and comes alone", "[pip
        ErrorCode::pipeline, "plugin 'org.test.compressor.nolayers' has no `layers` parameter"},
       {"unknown parameter", "parameter", R"(parameter = "sparsty")", "sparsty", ErrorCode::parameters,
        "plugin 'org.compaudit.prune.magnitude' has no parameter 'sparsty' (its parameters: sparsity, scope"},
-      {"non-numeric parameter", "parameter", R"(parameter = "scope")", "parameter = \"scope\"", ErrorCode::pipeline,
-       "parameter 'scope' of org.compaudit.prune.magnitude is a string; the search sets a number per layer (the "
-       "numeric parameters of org.compaudit.prune.magnitude: sparsity)"},
+      {"parameter neither a number nor a string with choices", "parameter", R"(parameter = "exclude")",
+       "parameter = \"exclude\"", ErrorCode::pipeline,
+       "; the search sets a number or one of a string's choices per layer (the parameters of "
+       "org.compaudit.prune.magnitude it can set: sparsity, scope)"},
       {"value out of range", "values", "values = [0.9, 1.5]", "values = [0.9, 1.5]", ErrorCode::parameters,
        "sparsity = 1.5 is above its maximum 1"},
       {"value of the wrong type", "values", R"(values = [0.9, "most"])", "values = [0.9, \"most\"]",

@@ -80,7 +80,7 @@ struct ToySearch {
     analysis::SearchProblem p;
     p.reference = dense.get();
     p.layers = layers;
-    p.values = values;
+    p.values.assign(values.begin(), values.end());
     p.inputs = &validation.inputs;
     p.reference_outcome =
         analysis::make_reference(analysis_toy::probabilities(*dense, validation.inputs), validation.targets, kCritical);

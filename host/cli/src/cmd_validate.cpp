@@ -25,6 +25,18 @@ json params_json(const Params& p) {
   return j;
 }
 
+json values_json(const std::vector<ParamValue>& values) {
+  json j = json::array();
+  for (const auto& v : values) j.push_back(std::visit([](const auto& x) { return json(x); }, v));
+  return j;
+}
+
+std::string values_text(const std::vector<ParamValue>& values) {
+  std::string s;
+  for (const auto& v : values) s += (s.empty() ? "" : ", ") + to_string(v);
+  return s;
+}
+
 std::string params_text(const Params& p) {
   std::string s;
   for (const auto& [name, value] : p.values()) s += fmt::format("{}{}={}", s.empty() ? "" : ", ", name, to_string(value));
@@ -125,7 +137,7 @@ json pipeline_json(const host::Pipeline& p) {
                                 : json(nullptr);
   const auto& s = p.search;
   j["search"] = s.enabled ? json{{"name", s.name}, {"plugin", s.plugin}, {"parameter", s.parameter},
-                                 {"values", s.values}, {"params", params_json(s.params)}, {"gates", s.gates},
+                                 {"values", values_json(s.values)}, {"params", params_json(s.params)}, {"gates", s.gates},
                                  {"critical_class", s.critical_class}, {"strategy", s.strategy},
                                  {"max_trials", s.max_trials}, {"finetune_epochs", s.finetune_epochs},
                                  {"uniform", s.uniform}}
@@ -152,7 +164,7 @@ std::string pipeline_text(const host::Pipeline& p) {
     if (!a.predictions.empty()) out += "  [saved predictions " + a.predictions + "]";
     if (a.search)
       out += fmt::format("  [searched: {} {} per layer in {}]", p.search.plugin, p.search.parameter,
-                         fmt::join(p.search.values, ", "));
+                         values_text(p.search.values));
     if (a.search_uniform)
       out += fmt::format("  [{} {} uniform, at the size of {}]", p.search.plugin, p.search.parameter, p.search.name);
     if (a.name != "dense") out += "  vs " + host::reference_of(p, a);

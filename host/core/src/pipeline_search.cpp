@@ -25,6 +25,8 @@ constexpr std::int64_t kMaxTrials = 100000;
 constexpr std::int64_t kMaxExamples = 100;
 
 bool is_number(ParamType t) { return t == ParamType::integer || t == ParamType::real; }
+// A parameter the search can set per layer: a number, or a string with a fixed set of choices (a precision).
+bool searchable(const ParamSpec& p) { return is_number(p.type) || (p.type == ParamType::string && !p.choices.empty()); }
 
 // Why the pipeline has no validation split ("" when it has one): it is carved from the training data.
 std::string no_validation_split(const DataSpec& d) {
@@ -61,7 +63,7 @@ std::optional<std::string> class_of(TableReader& r, const std::string& key, cons
 std::string numeric_params(const Manifest& m) {
   std::string names;
   for (const auto& p : m.params)
-    if (is_number(p.type)) names += (names.empty() ? "" : ", ") + p.name;
+    if (searchable(p) && p.name != "layers") names += (names.empty() ? "" : ", ") + p.name;
   return names.empty() ? "none" : names;
 }
 
@@ -79,9 +81,9 @@ void read_search_plugin(TableReader& r, const Registry& registry, const ModelSig
 
   s.parameter = r.required_string("parameter");
   const ParamSpec& spec = find_param(m, s.parameter, "[search] parameter", r.where("parameter"));
-  if (!is_number(spec.type) || spec.name == "layers")
-    r.fail("parameter", fmt::format("[search]: parameter '{}' of {} is a {}; the search sets a number per layer (the "
-                                    "numeric parameters of {}: {})",
+  if (!searchable(spec) || spec.name == "layers")
+    r.fail("parameter", fmt::format("[search]: parameter '{}' of {} is a {}; the search sets a number or one of a "
+                                    "string's choices per layer (the parameters of {} it can set: {})",
                                     spec.name, m.id, to_string(spec.type), m.id, numeric_params(m)));
 
   const toml::node* v = r.node("values");
@@ -89,17 +91,16 @@ void read_search_plugin(TableReader& r, const Registry& registry, const ModelSig
     throw Error(kPipeline, fmt::format("[search]: required key 'values' is missing (the settings of '{}' to try, most "
                                        "compression first)", s.parameter), r.where());
   const toml::array* list = v->as_array();
-  if (!list) r.fail_value(*v, fmt::format("[search]: 'values' must be an array of numbers, not {}", type_name(*v)));
+  if (!list) r.fail_value(*v, fmt::format("[search]: 'values' must be an array, not {}", type_name(*v)));
   if (list->empty())
     r.fail_value(*v, fmt::format("[search]: values = [] tries nothing: list the settings of '{}' to try, most "
                                  "compression first", s.parameter));
-  std::set<double> seen;
+  std::set<std::string> seen;
   for (const auto& element : *list) {
     const ParamValue value = checked_param(spec, element, file, "[search] values");
-    const double x = spec.type == ParamType::integer ? static_cast<double>(std::get<std::int64_t>(value))
-                                                     : std::get<double>(value);
-    if (!seen.insert(x).second) r.fail_value(element, fmt::format("[search]: values repeats {}", to_string(value)));
-    s.values.push_back(x);
+    if (!seen.insert(to_string(value)).second)
+      r.fail_value(element, fmt::format("[search]: values repeats {}", to_string(value)));
+    s.values.push_back(value);
   }
 
   // [search.params]: the plugin's other parameters, the same for every layer; checked like a step's.
@@ -123,8 +124,7 @@ void read_search_plugin(TableReader& r, const Registry& registry, const ModelSig
       given_where[name] = location(node.source(), file);
     }
   }
-  given[s.parameter] = spec.type == ParamType::integer ? ParamValue(static_cast<std::int64_t>(s.values.front()))
-                                                       : ParamValue(s.values.front());
+  given[s.parameter] = s.values.front();
   if (!layers->default_value) given["layers"] = std::vector<std::string>{"*"};
   Params resolved;
   try {
@@ -288,14 +288,18 @@ void read_attribution(const toml::table& root, const std::string& file, bool arm
 
 namespace compaudit::host {
 
-Params search_step_params(const SearchSpec& search, const Manifest& manifest, double value,
+Params search_step_params(const SearchSpec& search, const Manifest& manifest, const ParamValue& value,
                           const std::vector<std::string>& layers) {
   Params p = search.params;
   p.set("layers", layers);
   const auto spec = std::find_if(manifest.params.begin(), manifest.params.end(),
                                  [&](const ParamSpec& s) { return s.name == search.parameter; });
-  if (spec != manifest.params.end() && spec->type == ParamType::integer)
-    p.set(search.parameter, static_cast<std::int64_t>(std::llround(value)));
+  const bool integer = spec != manifest.params.end() && spec->type == ParamType::integer;
+  if (const auto* d = std::get_if<double>(&value); d && integer)
+    p.set(search.parameter, static_cast<std::int64_t>(std::llround(*d)));
+  else if (const auto* i = std::get_if<std::int64_t>(&value); i && !integer && spec != manifest.params.end() &&
+                                                              spec->type == ParamType::real)
+    p.set(search.parameter, static_cast<double>(*i));
   else
     p.set(search.parameter, value);
   return p;

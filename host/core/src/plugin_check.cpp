@@ -94,9 +94,10 @@ std::vector<PluginCreationFailure> create_pipeline_plugins(const Pipeline& pipel
           arm.steps[s].where);
   if (pipeline.search.enabled)  // [search]: the compressor as the search creates it, once per value
     if (const Manifest* m = registry.find(pipeline.search.plugin))
-      for (double value : pipeline.search.values)
+      for (const ParamValue& value : pipeline.search.values)
         use(pipeline.search.plugin, search_step_params(pipeline.search, *m, value, {"*"}),
-            fmt::format("[search] {} = {:g}", pipeline.search.parameter, value), pipeline.search.where);
+            fmt::format("[search] {} = {}", pipeline.search.parameter, compaudit::to_string(value)),
+            pipeline.search.where);
   for (std::size_t i = 0; i < pipeline.metrics.size(); ++i)
     use(pipeline.metrics[i].plugin, pipeline.metrics[i].params, fmt::format("[[metric]] #{}", i + 1),
         pipeline.metrics[i].where);

@@ -35,7 +35,7 @@ class Runner {
     const ModelSize size = measure(*model);
     json cfg = json::object();
     for (std::size_t l = 0; l < config.size(); ++l)
-      cfg[p_.layers[l]] = config[l] < uncompressed_ ? json(p_.values[config[l]]) : json();
+      cfg[p_.layers[l]] = config[l] < uncompressed_ ? p_.values[config[l]] : json();
     trials_.push_back({{"id", trials_.size()},
                        {"config", cfg},
                        {"parameters", size.parameters},
@@ -137,7 +137,10 @@ class Runner {
 };
 
 std::string describe(const SearchProblem& p, std::size_t l, std::size_t from, std::size_t to) {
-  auto v = [&](std::size_t i) { return i < p.values.size() ? fmt::format("{:g}", p.values[i]) : std::string("none"); };
+  auto v = [&](std::size_t i) {
+    if (i >= p.values.size()) return std::string("none");
+    return p.values[i].is_string() ? p.values[i].get<std::string>() : p.values[i].dump();
+  };
   return fmt::format("{}: {} -> {}", p.layers[l], v(from), v(to));
 }
 

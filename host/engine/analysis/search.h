@@ -21,7 +21,7 @@ using Config = std::vector<std::size_t>;
 struct SearchProblem {
   const models::TrainableModel* reference = nullptr;  ///< The dense model (not changed)
   std::vector<std::string> layers;                      ///< Searchable layers, model order
-  std::vector<double> values;                           ///< Most compression first
+  std::vector<nlohmann::json> values;                   ///< Most compression first: numbers or strings (a precision)
   /// The changes that compressing `layer` alone at `value` makes to the reference (usually that layer only; empty
   /// when the value changes nothing). Called at most once per (layer, value); may throw (a plugin's error).
   std::function<std::vector<LayerChange>(std::size_t layer, std::size_t value)> option;

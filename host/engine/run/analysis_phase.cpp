@@ -48,8 +48,15 @@ nlohmann::json gate_json(const host::GateSpec& g) {
 }
 
 /// `value` as the searched parameter's declared type (an integer parameter such as a rank gets an int64).
-ParamValue typed(const host::SearchSpec& spec, const host::Manifest& m, double value) {
+ParamValue typed(const host::SearchSpec& spec, const host::Manifest& m, const ParamValue& value) {
   return host::search_step_params(spec, m, value, {}).values().at(spec.parameter);
+}
+
+/// A search value as the record stores it (a JSON number or string) back as a parameter value.
+ParamValue param_value(const nlohmann::json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_number_integer()) return v.get<std::int64_t>();
+  return v.get<double>();
 }
 
 toml::array toml_array(const nlohmann::json& list) {
@@ -168,7 +175,8 @@ void Executor::attribution() {
 }
 
 void Executor::compress_layers(models::TrainableModel& model, const std::string& arm, std::int64_t seed,
-                               const std::vector<std::string>& layers, double value, nlohmann::json* records) {
+                               const std::vector<std::string>& layers, const ParamValue& value,
+                               nlohmann::json* records) {
   const host::SearchSpec& spec = pipeline_.search;
   const host::Manifest* manifest = registry_.find(spec.plugin);
   if (!manifest) throw Error(ErrorCode::pipeline, "compressor plugin '" + spec.plugin + "' is not installed", spec.where);
@@ -230,7 +238,7 @@ const nlohmann::json& Executor::search_record(std::int64_t seed) {
   analysis::SearchProblem problem;
   problem.reference = &dense;
   problem.layers = layers;
-  problem.values = spec.values;
+  for (const auto& v : spec.values) problem.values.push_back(to_json(v));
   problem.inputs = &data_.validation.inputs;
   problem.reference_outcome = analysis::make_reference(dense_probs, data_.validation.targets, critical_index);
   problem.strategy = spec.strategy;
@@ -274,7 +282,7 @@ const nlohmann::json& Executor::search_record(std::int64_t seed) {
                            {"split", "validation"},
                            {"plugin", spec.plugin},
                            {"parameter", spec.parameter},
-                           {"values", spec.values},
+                           {"values", values_json(spec.values)},
                            {"layers", layers},
                            {"strategy", spec.strategy},
                            {"critical_class", critical ? nlohmann::json{{"index", critical->index}, {"name", critical->name}}
@@ -299,9 +307,7 @@ const nlohmann::json& Executor::search_record(std::int64_t seed) {
       if (value.is_null()) continue;
       toml::table step{{"plugin", spec.plugin}};
       step.insert("layers", toml::array{layer});
-      const ParamValue v = typed(spec, *manifest, value.get<double>());
-      if (std::holds_alternative<std::int64_t>(v)) step.insert(spec.parameter, std::get<std::int64_t>(v));
-      else step.insert(spec.parameter, std::get<double>(v));
+      put_toml(step, spec.parameter, to_json(typed(spec, *manifest, param_value(value))));
       for (const auto& [k, pv] : spec.params.values())
         if (!is_default(*manifest, k, pv)) put_toml(step, k, to_json(pv));
       steps.push_back(std::move(step));
@@ -330,7 +336,8 @@ std::unique_ptr<models::TrainableModel> Executor::searched_model(const host::Arm
   auto model = dense_model(seed).clone();
   for (const auto& layer : record["layers"]) {
     const nlohmann::json& value = record["config"][layer.get<std::string>()];
-    if (!value.is_null()) compress_layers(*model, arm.name, seed, {layer.get<std::string>()}, value.get<double>(), &records);
+    if (!value.is_null())
+      compress_layers(*model, arm.name, seed, {layer.get<std::string>()}, param_value(value), &records);
   }
   if (records.empty())
     records.push_back({{"plugin", pipeline_.search.plugin}, {"summary", "search: every layer left uncompressed"}});
@@ -346,7 +353,7 @@ std::unique_ptr<models::TrainableModel> Executor::uniform_model(const host::ArmS
   const double target = record["stored_bytes"].get<double>();
   const auto layers = record["layers"].get<std::vector<std::string>>();
   models::TrainableModel& dense = dense_model(seed);
-  auto bytes_at = [&](double value) {
+  auto bytes_at = [&](const ParamValue& value) {
     auto model = dense.clone();
     compress_layers(*model, arm.name, seed, layers, value, nullptr);
     double total = 0;
@@ -357,31 +364,38 @@ std::unique_ptr<models::TrainableModel> Executor::uniform_model(const host::ArmS
     }
     return total;
   };
-  // One value for every layer whose stored bytes are closest to the searched arm's: bisection between the least and
-  // the most compression for a real parameter (bytes fall as compression rises), each value in between for an
-  // integer one (bit widths).
+  // One value for every layer whose stored bytes come closest to the searched arm's: bisection between the least and
+  // the most compression for a real parameter (bytes fall as compression rises), every integer in between for an
+  // integer one (a rank), every listed value for a string one (a precision).
   const host::Manifest* manifest = registry_.find(spec.plugin);
-  const bool integer = std::holds_alternative<std::int64_t>(typed(spec, *manifest, 0.0));
-  const double most = spec.values.front(), least = spec.values.back();
-  double best = least, best_gap = std::abs(bytes_at(least) - target);
-  if (integer) {
-    for (double v = std::min(most, least); v <= std::max(most, least); v += 1.0)
-      if (const double gap = std::abs(bytes_at(v) - target); gap < best_gap) best = v, best_gap = gap;
-  } else {
-    double lo = least, hi = most;  // bytes(lo) >= target >= bytes(hi) when the target is in range
+  const ParamValue first = typed(spec, *manifest, spec.values.front());
+  ParamValue best = spec.values.back();
+  double best_gap = std::abs(bytes_at(best) - target);
+  auto consider = [&](const ParamValue& v) {
+    if (const double gap = std::abs(bytes_at(v) - target); gap < best_gap) best = v, best_gap = gap;
+  };
+  if (std::holds_alternative<double>(first)) {
+    double lo = std::get<double>(typed(spec, *manifest, spec.values.back()));  // least compression
+    double hi = std::get<double>(first);                                        // most
     for (int i = 0; i < 30; ++i) {
       const double mid = 0.5 * (lo + hi);
       const double bytes = bytes_at(mid);
       if (const double gap = std::abs(bytes - target); gap < best_gap) best = mid, best_gap = gap;
       (bytes > target ? lo : hi) = mid;
     }
-    if (const double gap = std::abs(bytes_at(most) - target); gap < best_gap) best = most, best_gap = gap;
+    consider(first);
+  } else if (std::holds_alternative<std::int64_t>(first)) {
+    std::int64_t a = std::get<std::int64_t>(first), b = std::get<std::int64_t>(typed(spec, *manifest, spec.values.back()));
+    for (std::int64_t v = std::min(a, b); v <= std::max(a, b); ++v) consider(v);
+  } else {
+    for (const auto& v : spec.values) consider(v);
   }
   auto model = dense.clone();
   compress_layers(*model, arm.name, seed, layers, best, &records);
-  records.back()["summary"] = fmt::format("uniform {} = {:.6g} on every searched layer, matching the searched arm's "
+  records.back()["summary"] = fmt::format("uniform {} = {} on every searched layer, matching the searched arm's "
                                           "{:.0f} stored bytes to {:.0f}: {}",
-                                          spec.parameter, best, target, best_gap,
+                                          spec.parameter, compaudit::to_string(typed(spec, *manifest, best)), target,
+                                          best_gap,
                                           records.back()["summary"].get<std::string>());
   return model;
 }

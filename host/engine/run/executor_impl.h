@@ -111,7 +111,8 @@ class Executor {
   /// One step of the search's plugin on `layers` of `model` at `value`; its compression record appended to
   /// `records` when given.
   void compress_layers(models::TrainableModel& model, const std::string& arm, std::int64_t seed,
-                       const std::vector<std::string>& layers, double value, nlohmann::json* records);
+                       const std::vector<std::string>& layers, const ParamValue& value,
+                       nlohmann::json* records);
   /// [attribution] / [search] critical_class: a class name of the data or a 0-based index; nullopt when empty.
   std::optional<analysis::CriticalClass> critical_class(const std::string& text) const;
   /// The model of a done cell, restored from the store.

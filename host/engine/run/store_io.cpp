@@ -53,6 +53,12 @@ nlohmann::json to_json(const ParamValue& value) {
   return std::visit([](const auto& v) { return nlohmann::json(v); }, value);
 }
 
+nlohmann::json values_json(const std::vector<ParamValue>& values) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& v : values) out.push_back(to_json(v));
+  return out;
+}
+
 nlohmann::json to_json(const Params& params) {
   nlohmann::json out = nlohmann::json::object();
   for (const auto& [name, v] : params.values()) out[name] = to_json(v);
@@ -74,7 +80,7 @@ std::vector<store::ArmInfo> arm_infos(const host::Pipeline& pipeline) {
     if (arm.search || arm.search_uniform)  // the chain is found per seed (blob "search"): the plugin per layer
       a.steps.push_back({{"plugin", pipeline.search.plugin}, {"params", to_json(pipeline.search.params)},
                          {arm.search ? "search" : "search_uniform", true}, {"parameter", pipeline.search.parameter},
-                         {"values", pipeline.search.values}});
+                         {"values", values_json(pipeline.search.values)}});
     a.finetune_epochs = arm.finetune_epochs;
     a.reference = arm.name == "dense" ? "" : reference_arm(pipeline, arm);
     out.push_back(std::move(a));
@@ -168,7 +174,7 @@ nlohmann::json search_json(const host::Pipeline& pipeline) {
   return {{"name", s.name},
           {"plugin", s.plugin},
           {"parameter", s.parameter},
-          {"values", s.values},
+          {"values", values_json(s.values)},
           {"params", to_json(s.params)},
           {"gates", gates},
           {"critical_class", s.critical_class.empty() ? nlohmann::json(nullptr) : nlohmann::json(s.critical_class)},

@@ -32,6 +32,8 @@ nlohmann::json size_json(Model& model);
 
 nlohmann::json to_json(const ParamValue& value);
 nlohmann::json to_json(const Params& params);
+/// A list of parameter values as a JSON array (the [search] values).
+nlohmann::json values_json(const std::vector<ParamValue>& values);
 /// The pipeline's [[gate]] tables as the run settings store them (read by compaudit/report/gates.h).
 nlohmann::json gates_json(const std::vector<host::GateSpec>& gates);
 

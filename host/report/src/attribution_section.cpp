@@ -47,7 +47,8 @@ std::string config_text(const json& trial) {
   std::string out;
   if (trial.contains("config") && trial["config"].is_object())
     for (const auto& [layer, v] : trial["config"].items())
-      out += (out.empty() ? "" : " · ") + layer + " " + (v.is_number() ? fmt::format("{:g}", v.get<double>()) : "–");
+      out += (out.empty() ? "" : " · ") + layer + " " + (v.is_number()   ? fmt::format("{:g}", v.get<double>())
+                                                                   : v.is_string() ? v.get<std::string>() : "–");
   return out;
 }
 
@@ -238,21 +239,25 @@ std::string attribution_section(const json& report, const store::Store& store) {
       "<h2 id=attribution>Attribution: which layers caused the damage</h2><p class=note>For each compressed layer "
       "of an arm: the damage when only this layer is compressed (the rest as the reference) and when every layer but "
       "this one is compressed, against the arm's reference model of the same seed; its output error on the "
-      "reference's activations and its weight error. Harm: the share of the arm's damage the layer explains. Means "
-      "over the seeds; most harmful layer first.</p>";
+      "reference's activations and its weight error. Harm: the share of the arm's damage D the layer explains, "
+      "(D(only it) + D(all) &minus; D(all but it)) / 2 D(all), where D is the critical class's negative flips when the "
+      "audit names one, else all negative flips; interactions between layers can put it below 0 or above 1 "
+      "(docs/attribution.md). Means over the seeds; most harmful layer first.</p>";
   for (const auto& entry : report["attribution"]) {
     const auto& agg = entry["aggregate"];
     const json& totals = agg.contains("arm_totals") ? agg["arm_totals"] : json();
     const std::string crit = critical_name(entry);
     h += fmt::format("<h3>{}</h3><p class=sub>against {} · {} split · {} seed{} · whole arm: {} negative flips "
-                     "({}), accuracy {}{}</p>",
+                     "({}), accuracy {}{}{}</p>",
                      esc(entry.value("arm", "")), esc(entry.value("reference", "")), esc(entry.value("split", "")),
                      agg["seeds"].size(), agg["seeds"].size() == 1 ? "" : "s",
                      count_text(number(totals, "negative_flips")), pct(number(totals, "negative_flip_rate")),
                      points_text(number(totals, "accuracy_change")),
                      crit.empty() ? ""
                                   : ", " + esc(crit) + " recall " +
-                                        points_text(number(totals, "critical_recall_change")));
+                                        points_text(number(totals, "critical_recall_change")),
+                     crit.empty() ? "" : fmt::format(" · harm shares {}'s {} negative flips", esc(crit),
+                                                     count_text(number(totals, "critical_negative_flips"))));
     h += errors_list(entry);
     if (agg["layers"].empty()) continue;
     h += layer_table(entry) + "<div class=charts>" + harm_chart(entry) + "</div>";

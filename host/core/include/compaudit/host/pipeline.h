@@ -181,8 +181,10 @@ struct SearchSpec {
   bool enabled = false;
   std::string name = "searched";           ///< The arm it adds
   std::string plugin;                      ///< A compressor whose manifest declares `layers` (applied per layer)
-  std::string parameter;                   ///< The plugin's numeric parameter set per layer (e.g. "sparsity", "bits")
-  std::vector<double> values;              ///< Most compression first; past the last a layer stays uncompressed
+  std::string parameter;                   ///< The plugin's parameter set per layer: a number ("sparsity", "rank") or
+                                           ///< a string with choices ("precision" of quantize.ptq)
+  std::vector<ParamValue> values;          ///< Most compression first, of the parameter's type; past the last a
+                                           ///< layer stays uncompressed
   Params params;                           ///< [search.params]: the plugin's other parameters, for every layer
   std::vector<std::string> gates;          ///< Names of [[gate]]s judged on the validation split; empty: all gates
   std::string critical_class;              ///< Class name or index as text; orders layers by this class's damage
@@ -233,9 +235,9 @@ bool is_control(const ArmSpec& arm);
 std::string reference_of(const Pipeline& pipeline, const ArmSpec& arm);
 
 /// The parameters of one step of a searched chain: SearchSpec::params with `layers` set to `layers` and the searched
-/// parameter to `value` (an integer when `manifest`, the search plugin's, declares it int): a searched chain applies
-/// one such step per compressed layer.
-Params search_step_params(const SearchSpec& search, const Manifest& manifest, double value,
+/// parameter to `value` (a number becomes an integer when `manifest`, the search plugin's, declares it int): a
+/// searched chain applies one such step per compressed layer.
+Params search_step_params(const SearchSpec& search, const Manifest& manifest, const ParamValue& value,
                           const std::vector<std::string>& layers);
 
 /// Parses and validates `path` against `registry`. Throws compaudit::Error (pipeline or parameters) with file, line
