@@ -113,7 +113,7 @@ TEST_CASE("The stacked trainer steps as autograd with torch::optim and apply_mas
       trainer.step(x, y, lr);
       set_lr(*opt, lr);
       opt->zero_grad();
-      const at::Tensor logp = at::log_softmax(oracle.forward(x), 2);
+      const at::Tensor logp = at::log_softmax(oracle.forward_autograd(x), 2);
       (-logp.gather(2, y.unsqueeze(2))).squeeze(2).mean(1).sum().backward();
       opt->step();
       oracle.apply_masks();

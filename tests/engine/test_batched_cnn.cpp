@@ -17,9 +17,9 @@
 #include "support/digits_audit.h"
 
 #include "batched/batched_train.h"
-#include "batched/cnn_trainer.h"
 #include "batched/stacked_cnn.h"
 #include "batched/stacked_mlp.h"  // can_stack, shape_signature
+#include "batched/stacked_trainer.h"
 #include "training/trainer.h"
 
 #include <compaudit/host/exit_codes.h>
@@ -67,7 +67,7 @@ TEST_CASE("The CNN stack trainer steps as the models' own forward with autograd,
     batched::StackedCnn stack(raw(fused_models));
     TrainPlan plan = plan_for(0, "x");
     plan.settings.optimizer = optimizer;
-    batched::CnnTrainer trainer(stack, plan.settings);
+    batched::StackedTrainer trainer(stack, plan.settings);
     std::vector<at::Tensor> params;
     for (auto& m : oracle) {
       m->train(true);

@@ -18,7 +18,9 @@
 
 namespace compaudit::engine::batched {
 
-/// "" when a plan can be trained as part of a stack, else why not.
+/// "" when a plan can be trained as part of a stack, else why not: an augmentation policy, a compressor's training
+/// request, or training settings the stacked path does not implement (every TrainingSpec field is accounted for in
+/// batched_train.cpp; the optimizer's by the table in training/optimizers.h).
 std::string batchable_plan(const TrainPlan& plan);
 
 /// Throws Error(runtime), naming `who`, unless every plan is batchable and they share settings, epochs and
@@ -30,7 +32,7 @@ void check_population_plans(const std::vector<TrainPlan>& plans, const char* who
 std::string projection_problem(const models::TrainableModel& model);
 
 /// "" when the models can be trained and evaluated as one stack (population batching), else why not: see
-/// can_stack (stacked_mlp.h). `probe`: a few inputs on which their forward() is compared with the stack's.
+/// can_stack (stacked_architecture.h). `probe`: a few inputs on which their forward() is compared with the stack's.
 std::string batchable_models(const std::vector<models::TrainableModel*>& models, const at::Tensor& probe);
 
 /// Trains models[k] with plans[k] as one stack and writes the parameters back. Every plan must be batchable and

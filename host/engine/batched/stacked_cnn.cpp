@@ -9,6 +9,8 @@
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 
+#include <utility>
+
 namespace compaudit::engine::batched {
 namespace {
 
@@ -57,6 +59,8 @@ StackedCnn::StackedCnn(const std::vector<models::TrainableModel*>& models) : k_(
     s.keep_b = stack_masks(models, first[l].name + ".bias", first[l].bias.sizes(),
                            [](const at::Tensor& m) { return m.unsqueeze(0); });
     channels = first[l].weight.size(0);
+    grads_.push_back(at::empty({1, s.weight.size(1), s.weight.size(2)}, at::kFloat));
+    grads_.push_back(at::empty({1, s.bias.size(1), s.bias.size(2)}, at::kFloat));
     layers_.push_back(std::move(s));
   }
 }
@@ -102,6 +106,49 @@ void StackedCnn::forward_model(std::int64_t k, const at::Tensor& x, CnnWorkspace
                                                 "takes {}", fmt::join(x.sizes(), ", "), features, fc.weight.size(2)));
   ensure_buffer(ws.logits, {1, b, classes}).copy_(fc.bias.narrow(0, k, 1).expand({1, b, classes}));
   slice_gemm(ws.logits, ws.acts[blocks].view({1, b, features}), false, fc.weight.narrow(0, k, 1), true, true);
+}
+
+std::vector<StackedParameter> StackedCnn::packed_parameters() { return weight_bias_parameters(layers_); }
+
+const at::Tensor& StackedCnn::forward(std::int64_t first, const at::Tensor& inputs) {
+  model_ = first;
+  forward_model(first, inputs[0], ws_);
+  return ws_.logits;
+}
+
+void StackedCnn::backward(const at::Tensor& dlogits, GradientSink& sink) {
+  at::NoGradGuard no_grad;
+  const std::int64_t k = model_, b = dlogits.size(1);
+  const std::size_t blocks = layers_.size() - 1;
+  // The classifier: its input is the last block's pooled output, flattened (h, w, c).
+  const StackedLayer& fc = layers_.back();
+  const std::int64_t classes = fc.weight.size(1), features = fc.weight.size(2);
+  // da before W moves
+  slice_gemm(ensure_buffer(da_, {1, b, features}), dlogits, false, fc.weight.narrow(0, k, 1), false, false);
+  slice_gemm(grads_[2 * blocks], dlogits, true, ws_.acts[blocks].view({1, b, features}), false, false);
+  column_sums(dlogits.data_ptr<float>(), b, classes, grads_[2 * blocks + 1].data_ptr<float>());
+  sink.gradient(2 * blocks, grads_[2 * blocks].data_ptr<float>());
+  sink.gradient(2 * blocks + 1, grads_[2 * blocks + 1].data_ptr<float>());
+
+  for (auto l = static_cast<std::int64_t>(blocks) - 1; l >= 0; --l) {
+    const auto i = static_cast<std::size_t>(l);
+    const StackedLayer& layer = layers_[i];
+    const ConvShape& s = ws_.shapes[i];
+    const std::int64_t out = layer.weight.size(1);
+    ensure_buffer(dz_, {1, s.rows(), out});
+    pool_relu_backward(da_.data_ptr<float>(), ws_.argmax[i].data_ptr<std::int32_t>(), ConvShape{s.b, s.h, s.w, out},
+                       dz_.data_ptr<float>(), grads_[2 * i + 1].data_ptr<float>());
+    slice_gemm(grads_[2 * i], dz_, true, ws_.cols[i], false, false);
+    if (l > 0)  // the gradient of the block's input, before W moves (the first block's input is the data)
+      slice_gemm(ensure_buffer(dcols_, {1, s.rows(), 9 * s.c}), dz_, false, layer.weight.narrow(0, k, 1), false,
+                 false);
+    sink.gradient(2 * i, grads_[2 * i].data_ptr<float>());
+    sink.gradient(2 * i + 1, grads_[2 * i + 1].data_ptr<float>());
+    if (l > 0) {
+      col2im3x3(dcols_.data_ptr<float>(), s, ensure_buffer(da_next_, {1, s.rows(), s.c}).data_ptr<float>());
+      std::swap(da_, da_next_);
+    }
+  }
 }
 
 at::Tensor StackedCnn::forward_shared(const at::Tensor& inputs) const {

@@ -9,6 +9,16 @@
 // The masks the compressors installed are stacked in the same layouts (bool masks stay bool and write +0; float
 // masks multiply), and unpack() permutes back and writes slice k into model k in place, as StackedMlp does.
 //
+// Training (StackedArchitecture, stacked_architecture.h; driven by StackedTrainer) goes model by model
+// (models_per_pass() == 1), each on its own batch, without autograd:
+//   forward   per block: cols = im2col(a), z = cols·Wᵀ, a' = pool(relu(z + b)) with the argmax recorded
+//             (forward_model); logits = b + a·Wᵀ
+//   backward  classifier as an MLP layer (dW = dzᵀ·a, db = Σ dz, da = dz·W); per block from the last: dz = the
+//             pooled gradient scattered to the argmax where the ReLU passed (pool_relu_backward, which also sums db),
+//             dW = dzᵀ·cols, dcols = dz·W, da = col2im(dcols) (not for the first block)
+// each layer's gradients going to the optimizer step on slice k as soon as they exist. Checked against the models'
+// own forward with autograd and torch::optim in tests/engine/test_stacked_drift.cpp.
+//
 // Why not grouped convolutions: measured slower than K separate ones here, and their results changed with K
 // (bench/grouped_conv). Why not LibTorch's NCHW conv + relu + max_pool2d per model: in a profile of one training
 // step the pool and ReLU (forward and backward) cost as much as the convolutions; fused NHWC loops do not.
@@ -19,6 +29,7 @@
 #pragma once
 
 #include "batched/conv_kernels.h"
+#include "batched/stacked_architecture.h"
 
 #include <compaudit/models/models.h>
 
@@ -41,12 +52,17 @@ struct CnnWorkspace {
   at::Tensor logits;               ///< [1, b, classes]
 };
 
-class StackedCnn {
+class StackedCnn final : public StackedArchitecture {
  public:
   /// Stacks copies of the models' parameters and masks. The models must pass can_stack.
   explicit StackedCnn(const std::vector<models::TrainableModel*>& models);
 
-  std::int64_t population() const { return k_; }
+  std::int64_t population() const override { return k_; }
+  std::vector<StackedParameter> packed_parameters() override;
+  std::int64_t models_per_pass() const override { return 1; }
+  /// Model `first`'s logits [1, b, C] for inputs [1, b, features...] (inputs[0] as forward_model reads it).
+  const at::Tensor& forward(std::int64_t first, const at::Tensor& inputs) override;
+  void backward(const at::Tensor& dlogits, GradientSink& sink) override;
 
   struct StackedLayer {
     bool conv = false;   ///< a conv block (conv, ReLU, pool), else the classifier
@@ -63,14 +79,20 @@ class StackedCnn {
   /// does not fit the layers.
   void forward_model(std::int64_t k, const at::Tensor& x, CnnWorkspace& ws) const;
   /// Logits [K, N, C] of inputs [N, features...] shared by every model (evaluation; no autograd).
-  at::Tensor forward_shared(const at::Tensor& inputs) const;
+  at::Tensor forward_shared(const at::Tensor& inputs) const override;
   /// Writes slice k of every parameter back into model k (permuted back to the model's layout; in place: masks,
   /// storage bits and hooks are untouched).
-  void unpack(const std::vector<models::TrainableModel*>& models) const;
+  void unpack(const std::vector<models::TrainableModel*>& models) const override;
 
  private:
   std::int64_t k_ = 0;
   std::vector<StackedLayer> layers_;
+  // Training scratch, reused from step to step: the forward's workspace and model, one slice's gradient per
+  // parameter (packed order, [1, ...]), the backward's buffers.
+  CnnWorkspace ws_;
+  std::int64_t model_ = 0;
+  std::vector<at::Tensor> grads_;
+  at::Tensor dz_, dcols_, da_, da_next_;
 };
 
 /// `t` as a scratch buffer of `sizes` and `type`: reused (resized) when it already has that type, else allocated.

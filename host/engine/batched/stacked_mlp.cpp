@@ -2,12 +2,10 @@
 
 #include "batched/slice_gemm.h"
 #include "batched/stacked_masks.h"
-#include "batched/stacked_cnn.h"
 
 #include <compaudit/error.h>
 
 #include <ATen/ATen.h>
-#include <fmt/format.h>
 
 namespace compaudit::engine::batched {
 namespace {
@@ -44,9 +42,13 @@ StackedMlp::StackedMlp(const std::vector<models::TrainableModel*>& models) : k_(
     s.keep_b = stack_masks(models, first[l].name + ".bias", first[l].bias.sizes(),
                            [](const at::Tensor& m) { return m.unsqueeze(0); });
     s.relu = models::layer_geometry(*models.front(), static_cast<int>(l)).relu_after;
+    grads_.push_back(at::empty_like(s.weight));
+    grads_.push_back(at::empty_like(s.bias));
     layers_.push_back(std::move(s));
   }
 }
+
+std::vector<StackedParameter> StackedMlp::packed_parameters() { return weight_bias_parameters(layers_); }
 
 std::vector<at::Tensor> StackedMlp::parameters() const {
   std::vector<at::Tensor> out;
@@ -57,7 +59,42 @@ std::vector<at::Tensor> StackedMlp::parameters() const {
   return out;
 }
 
-at::Tensor StackedMlp::forward(const at::Tensor& inputs) const {
+const at::Tensor& StackedMlp::forward(std::int64_t, const at::Tensor& inputs) {
+  at::NoGradGuard no_grad;
+  const std::int64_t k = k_, b = inputs.size(1);
+  activations_.assign(1, inputs.reshape({k, b, -1}).contiguous());
+  for (const auto& l : layers_) {
+    // z = b + a·Wᵀ: start from a copy of the bias rows (a copy even for one row, where expand().contiguous() would
+    // return the bias itself and the product would accumulate into the parameter).
+    at::Tensor z = at::empty({k, b, l.bias.size(2)}, l.bias.options()).copy_(l.bias.expand({k, b, l.bias.size(2)}));
+    slice_gemm(z, activations_.back(), false, l.weight, true, /*accumulate=*/true);
+    if (l.relu) z.relu_();
+    activations_.push_back(std::move(z));
+  }
+  return activations_.back();
+}
+
+void StackedMlp::backward(const at::Tensor& dlogits, GradientSink& sink) {
+  at::NoGradGuard no_grad;
+  at::Tensor dz = dlogits;
+  for (auto l = static_cast<std::int64_t>(layers_.size()) - 1; l >= 0; --l) {
+    const auto i = static_cast<std::size_t>(l);
+    const StackedLayer& layer = layers_[i];
+    at::Tensor dx;
+    const at::Tensor& a = activations_[i];
+    if (l > 0) {  // before the step changes W_l
+      dx = at::empty_like(a);
+      slice_gemm(dx, dz, false, layer.weight, false, false);
+    }
+    slice_gemm(grads_[2 * i], dz, true, a, false, false);
+    at::sum_out(grads_[2 * i + 1], dz, {1}, /*keepdim=*/true);
+    sink.gradient(2 * i, grads_[2 * i].data_ptr<float>());
+    sink.gradient(2 * i + 1, grads_[2 * i + 1].data_ptr<float>());
+    if (l > 0) dz = layers_[i - 1].relu ? at::threshold_backward(dx, a, 0) : dx;
+  }
+}
+
+at::Tensor StackedMlp::forward_autograd(const at::Tensor& inputs) const {
   at::Tensor x = inputs.reshape({k_, inputs.size(1), -1});
   for (const auto& l : layers_) {
     x = at::baddbmm(l.bias, x, l.weight.transpose(1, 2));
@@ -73,7 +110,8 @@ at::Tensor StackedMlp::forward_shared(const at::Tensor& inputs) const {
   const at::Tensor flat = inputs.reshape({inputs.size(0), -1}).contiguous();
   at::Tensor x = flat.unsqueeze(0).expand({k_, flat.size(0), flat.size(1)});
   for (const auto& l : layers_) {
-    at::Tensor z = l.bias.detach().expand({k_, flat.size(0), l.bias.size(2)}).contiguous();
+    at::Tensor z = at::empty({k_, flat.size(0), l.bias.size(2)}, l.bias.options())
+                       .copy_(l.bias.detach().expand({k_, flat.size(0), l.bias.size(2)}));  // a copy (forward)
     slice_gemm(z, x, false, l.weight.detach(), true, /*accumulate=*/true);
     if (l.relu) z.relu_();
     x = std::move(z);
@@ -101,58 +139,10 @@ void StackedMlp::unpack(const std::vector<models::TrainableModel*>& models) cons
   }
 }
 
-std::string shape_signature(models::TrainableModel& model) {
-  std::string out = model.architecture() + ":";  // MLPs and CNNs go to different stacks
-  for (const auto& l : model.layers())
-    out += fmt::format("{}/{};", fmt::join(l.weight.sizes(), "x"),
-                       l.bias.defined() ? fmt::format("{}", fmt::join(l.bias.sizes(), "x")) : "-");
-  return out;
-}
-
-std::string can_stack(const std::vector<models::TrainableModel*>& models, const at::Tensor& probe) {
-  if (models.empty()) return "no models";
-  auto shapes = [](models::TrainableModel& m) {
-    std::vector<std::vector<std::int64_t>> out;
-    for (const auto& l : m.layers()) {
-      out.push_back(l.weight.sizes().vec());
-      out.push_back(l.bias.defined() ? l.bias.sizes().vec() : std::vector<std::int64_t>{-1});
-    }
-    return out;
-  };
-  const auto reference = shapes(*models.front());
-  // Built-in MLPs (this stack) and built-in CNNs (StackedCnn, stacked_cnn.h); ResNets, TorchScript and anything
-  // else train one at a time.
-  const std::string arch = models.front()->architecture();
-  for (auto* m : models) {
-    if (arch != "mlp" && arch != "cnn") return "not a built-in MLP or CNN (" + arch + ")";
-    if (m->architecture() != arch) return "the models' architectures differ (" + arch + ", " + m->architecture() + ")";
-    if (arch == "cnn") {
-      if (std::string why = cnn_layout_problem(*m); !why.empty()) return why;
-    } else {
-      const auto layers = m->layers();
-      for (std::size_t l = 0; l < layers.size(); ++l) {
-        if (layers[l].type != LayerType::linear || !layers[l].bias.defined()) return "a layer is not linear with a bias";
-        if (layers[l].weight.scalar_type() != at::kFloat) return "parameters are not float32";
-      }
-    }
-    if (shapes(*m) != reference) return "the models' layers differ in shape";
-  }
-  if (!probe.defined() || probe.size(0) == 0) return "";
-  // The models' own forward() must agree with the stack's: anything the stack does not model (an activation hook)
-  // shows up here.
-  at::NoGradGuard no_grad;
-  at::Tensor stacked;
-  try {
-    stacked = arch == "cnn" ? StackedCnn(models).forward_shared(probe) : StackedMlp(models).forward_shared(probe);
-  } catch (const Error& e) {
-    return std::string("the stack cannot run the probe inputs: ") + e.what();
-  }
-  for (std::size_t k = 0; k < models.size(); ++k) {
-    models[k]->train(false);
-    const at::Tensor own = models[k]->forward(probe);
-    const double scale = 1.0 + own.abs().max().item<double>();
-    if ((own - stacked[static_cast<std::int64_t>(k)]).abs().max().item<double>() > 1e-4 * scale)
-      return fmt::format("model {} of the group computes more than its layers (an activation hook?)", k);
+std::string mlp_layout_problem(models::TrainableModel& model) {
+  for (const Layer& layer : model.layers()) {
+    if (layer.type != LayerType::linear || !layer.bias.defined()) return "a layer is not linear with a bias";
+    if (layer.weight.scalar_type() != at::kFloat) return "parameters are not float32";
   }
   return "";
 }

@@ -11,25 +11,24 @@
 namespace compaudit::engine::batched {
 
 StackedOptimizer::StackedOptimizer(const host::TrainingSpec& settings, std::int64_t population)
+    : StackedOptimizer(optimizer_settings(settings), population) {}
+
+StackedOptimizer::StackedOptimizer(const OptimizerSettings& settings, std::int64_t population)
     : settings_(settings), steps_(static_cast<std::size_t>(population), 0) {
-  if (settings.optimizer != "sgd" && settings.optimizer != "adam")
-    throw Error(ErrorCode::pipeline, "unknown optimizer '" + settings.optimizer + "' (sgd or adam)", settings.where);
-  adam_ = settings.optimizer == "adam";
+  if (settings_.entry->fused == nullptr)
+    throw Error(ErrorCode::runtime, "StackedOptimizer: optimizer '" + settings_.entry->name + "' has no stacked step");
 }
 
 std::size_t StackedOptimizer::add(const at::Tensor& param) {
   const auto population = static_cast<std::int64_t>(steps_.size());
   if (!param.is_contiguous() || param.scalar_type() != at::kFloat || param.size(0) != population)
     throw Error(ErrorCode::runtime, "StackedOptimizer: parameters must be contiguous float32 [K, ...]");
-  Moments m;
-  if (adam_) {
-    m.first = at::zeros_like(param);
-    m.second = at::zeros_like(param);
-  } else if (settings_.momentum != 0.0) {
-    m.first = at::empty_like(param);  // a model's first step sets its slice to that step's gradient (SgdStep::first)
-  }
-  moments_.push_back(std::move(m));
-  return moments_.size() - 1;
+  Buffers b;
+  const int count = settings_.entry->buffers(settings_.hyper);
+  if (count >= 1) b.first = at::zeros_like(param);
+  if (count >= 2) b.second = at::zeros_like(param);
+  buffers_.push_back(std::move(b));
+  return buffers_.size() - 1;
 }
 
 bool StackedOptimizer::in_step() const {
@@ -50,7 +49,7 @@ void StackedOptimizer::step_all(std::size_t index, at::Tensor& param, const at::
 
 void StackedOptimizer::step_range(std::size_t index, at::Tensor& param, const at::Tensor& keep, const float* grad,
                                   std::size_t begin, std::size_t n, std::int64_t model, double lr) {
-  Moments& m = moments_.at(index);
+  Buffers& b = buffers_.at(index);
   StepMask mask;
   if (keep.defined()) {
     if (keep.scalar_type() == at::kBool)  // bool is one byte, 0 or 1
@@ -58,22 +57,12 @@ void StackedOptimizer::step_range(std::size_t index, at::Tensor& param, const at
     else
       mask.scale = keep.data_ptr<float>() + begin;
   }
-  float* w = param.data_ptr<float>() + begin;
-  const std::int64_t taken = steps_[static_cast<std::size_t>(model)];  // steps model `model` took before this one
-  if (adam_) {
-    AdamStep s;
-    s.lr = lr;
-    s.weight_decay = settings_.weight_decay;
-    s.step = taken + 1;
-    fused_adam(w, grad, m.first.data_ptr<float>() + begin, m.second.data_ptr<float>() + begin, mask, n, s);
-    return;
-  }
-  SgdStep s;
-  s.lr = lr;
-  s.momentum = settings_.momentum;
-  s.weight_decay = settings_.weight_decay;
-  s.first = taken == 0;
-  fused_sgd(w, grad, m.first.defined() ? m.first.data_ptr<float>() + begin : nullptr, mask, n, s);
+  OptimizerHyper h = settings_.hyper;
+  h.lr = lr;
+  settings_.entry->fused(param.data_ptr<float>() + begin, grad,
+                         b.first.defined() ? b.first.data_ptr<float>() + begin : nullptr,
+                         b.second.defined() ? b.second.data_ptr<float>() + begin : nullptr, mask, n, h,
+                         steps_[static_cast<std::size_t>(model)] + 1);  // this model's 1-based step
 }
 
 }  // namespace compaudit::engine::batched

@@ -1,11 +1,13 @@
-// host/engine/batched/stacked_optimizer.h — the optimizer of a stacked population (StackedTrainer, CnnTrainer).
+// host/engine/batched/stacked_optimizer.h — the optimizer of a stacked population (StackedTrainer).
 //
 // A stacked parameter is [K, ...]: model k's slice is one contiguous range. The optimizer keeps each parameter's
-// moments in the same layout and each model's own step count (Adam's bias correction; SGD's first momentum step),
-// and steps one model's slice, or the whole stack at once when every model is at the same step, through the fused
-// loops of fused_step.h (torch::optim's arithmetic, fused with the parameter's mask). Both give the same bits for a
-// slice: the loops work element by element.
+// state buffers in the same layout and each model's own step count (Adam's bias correction; SGD's first momentum
+// step), and steps one model's slice, or the whole stack at once when every model is at the same step, through the
+// optimizer table's fused step (training/optimizers.h: torch::optim's arithmetic, fused with the parameter's mask in
+// fused_step.h). Both give the same bits for a slice: the loops work element by element.
 #pragma once
+
+#include "training/optimizers.h"
 
 #include <compaudit/host/pipeline.h>
 
@@ -19,9 +21,12 @@ namespace compaudit::engine::batched {
 
 class StackedOptimizer {
  public:
-  /// settings.optimizer "sgd" (momentum, weight decay) or "adam" (weight decay), as make_optimizer reads them;
-  /// anything else is Error(pipeline). `population`: K.
+  /// settings.optimizer as make_optimizer reads it (training/optimizers.h); an unknown name is Error(pipeline), an
+  /// optimizer without a fused step Error(runtime) (batchable_plan keeps such plans off the stack).
+  /// `population`: K.
   StackedOptimizer(const host::TrainingSpec& settings, std::int64_t population);
+  /// An entry of the table with explicit hyper-parameters (the drift test: options TrainingSpec does not have).
+  StackedOptimizer(const OptimizerSettings& settings, std::int64_t population);
 
   /// Registers a stacked parameter (contiguous float32 [K, ...]); returns its index for step_slice / step_all.
   std::size_t add(const at::Tensor& param);
@@ -41,13 +46,12 @@ class StackedOptimizer {
   void step_range(std::size_t index, at::Tensor& param, const at::Tensor& keep, const float* grad, std::size_t begin,
                   std::size_t n, std::int64_t model, double lr);
 
-  struct Moments {
-    at::Tensor first;   ///< SGD momentum buffer / Adam first moment (undefined: plain SGD)
+  struct Buffers {
+    at::Tensor first;   ///< SGD momentum buffer / Adam first moment (undefined: none)
     at::Tensor second;  ///< Adam second moment
   };
-  host::TrainingSpec settings_;
-  bool adam_ = false;
-  std::vector<Moments> moments_;
+  OptimizerSettings settings_;
+  std::vector<Buffers> buffers_;
   std::vector<std::int64_t> steps_;  ///< per model
 };
 

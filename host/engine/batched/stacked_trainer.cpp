@@ -1,6 +1,6 @@
 #include "batched/stacked_trainer.h"
 
-#include "batched/slice_gemm.h"
+#include "training/cross_entropy.h"
 
 #include <compaudit/error.h>
 
@@ -10,75 +10,90 @@
 
 namespace compaudit::engine::batched {
 
-StackedTrainer::StackedTrainer(StackedMlp& stack, const host::TrainingSpec& settings)
-    : stack_(stack), optimizer_(settings, stack.population()) {
-  for (auto& l : stack_.layers()) {
-    weights_.push_back({at::empty_like(l.weight), optimizer_.add(l.weight)});
-    biases_.push_back({at::empty_like(l.bias), optimizer_.add(l.bias)});
-  }
+StackedTrainer::StackedTrainer(StackedArchitecture& stack, const host::TrainingSpec& settings)
+    : StackedTrainer(stack, optimizer_settings(settings)) {}
+
+StackedTrainer::StackedTrainer(StackedArchitecture& stack, const OptimizerSettings& settings)
+    : stack_(stack), optimizer_(settings, stack.population()), params_(stack.packed_parameters()) {
+  for (const auto& p : params_) optimizer_.add(p.value);  // index i: params_[i]
 }
 
-void StackedTrainer::update(at::Tensor& param, const at::Tensor& keep, const ParamState& state, double lr,
-                            const std::vector<std::int64_t>& rows, const std::vector<double>& lrs) {
-  const float* grad = state.grad.data_ptr<float>();
+void StackedTrainer::gradient(std::size_t index, const float* grad) {
+  StackedParameter& p = params_[index];
+  const std::vector<std::int64_t>& rows = *rows_;
+  const std::vector<double>& lrs = *lrs_;
+  const std::int64_t k_models = stack_.population();
   const bool all_step = rows.empty() || std::all_of(rows.begin(), rows.end(), [](auto r) { return r > 0; });
-  if (all_step && lrs.empty() && optimizer_.in_step()) {  // the usual case: one pass over the whole stack
-    optimizer_.step_all(state.index, param, keep, grad, lr);
+  if (count_ == k_models && all_step && lrs.empty() && optimizer_.in_step()) {  // one pass over the whole stack
+    optimizer_.step_all(index, p.value, p.keep, grad, lr_);
     return;
   }
-  const std::int64_t k_models = stack_.population(), per = param.numel() / k_models;
-  for (std::int64_t k = 0; k < k_models; ++k)
+  const std::int64_t per = p.value.numel() / k_models;
+  for (std::int64_t k = first_; k < first_ + count_; ++k)
     if (rows.empty() || rows[k] > 0)
-      optimizer_.step_slice(state.index, param, keep, grad + k * per, k, lrs.empty() ? lr : lrs[k]);
+      optimizer_.step_slice(index, p.value, p.keep, grad + (k - first_) * per, k, lrs.empty() ? lr_ : lrs[k]);
 }
 
-void StackedTrainer::step(const at::Tensor& inputs, const at::Tensor& targets, double lr,
+void StackedTrainer::pass(std::int64_t first, const at::Tensor& inputs, const at::Tensor& targets, double lr,
                           const std::vector<std::int64_t>& rows, const std::vector<double>& lrs) {
+  first_ = first;
+  count_ = inputs.size(0);
+  lr_ = lr;
+  rows_ = &rows;
+  lrs_ = &lrs;
+  const at::Tensor& logits = stack_.forward(first, inputs);
+  // d(sum over models of their mean cross entropy)/d logits; rows: model k's mean over its own rows (padding: none).
+  const std::vector<std::int64_t> no_rows;
+  const at::Tensor dlogits =
+      mean_cross_entropy_grad(logits, targets, rows.empty() ? no_rows : std::vector<std::int64_t>(
+                                                                            rows.begin() + first,
+                                                                            rows.begin() + first + count_));
+  stack_.backward(dlogits, *this);
+  for (std::int64_t k = first; k < first + count_; ++k)
+    if (rows.empty() || rows[k] > 0) optimizer_.finish_step(k);
+}
+
+void StackedTrainer::step(const at::Tensor& inputs, const at::Tensor& targets, double lr) {
   at::NoGradGuard no_grad;
-  auto& layers = stack_.layers();
-  const std::int64_t k = stack_.population(), b = inputs.size(1);
+  const std::int64_t k_models = stack_.population(), per_pass = stack_.models_per_pass();
+  for (std::int64_t first = 0; first < k_models; first += per_pass)
+    pass(first, inputs.narrow(0, first, per_pass), targets.narrow(0, first, per_pass), lr, {}, {});
+}
 
-  activations_.assign(1, inputs.reshape({k, b, -1}).contiguous());
-  for (const auto& l : layers) {
-    at::Tensor z = l.bias.expand({k, b, l.bias.size(2)}).contiguous();  // z = b + a·Wᵀ: start from the bias rows
-    slice_gemm(z, activations_.back(), false, l.weight, true, /*accumulate=*/true);
-    if (l.relu) z.relu_();
-    activations_.push_back(std::move(z));
-  }
-
-  // d(mean cross entropy)/d logits, in the order autograd's log_softmax backward computes it: softmax/B − 1/B at
-  // the target class.
-  at::Tensor dz = at::softmax(activations_.back(), 2);
-  if (rows.empty()) {
-    const double inv_b = 1.0 / static_cast<double>(b);
-    dz.mul_(inv_b);
-    dz.scatter_add_(2, targets.reshape({k, b, 1}), at::full({k, b, 1}, -inv_b, dz.options()));
-  } else {  // model k's mean is over its own rows[k] rows (the same float factor as above); padding gets none
-    if (static_cast<std::int64_t>(rows.size()) != k)
-      throw Error(ErrorCode::runtime, "StackedTrainer: one row count per model");
-    at::Tensor scale = at::zeros({k, b, 1}, dz.options());
-    for (std::int64_t m = 0; m < k; ++m)
-      if (rows[m] > 0) scale[m].narrow(0, 0, std::min(rows[m], b)).fill_(1.0 / static_cast<double>(rows[m]));
-    dz.mul_(scale);
-    dz.scatter_add_(2, targets.reshape({k, b, 1}), scale.neg());
-  }
-
-  for (auto l = static_cast<std::int64_t>(layers.size()) - 1; l >= 0; --l) {
-    auto& layer = layers[static_cast<std::size_t>(l)];
-    at::Tensor dx;
-    const at::Tensor& a = activations_[static_cast<std::size_t>(l)];
-    if (l > 0) {  // before the step changes W_l
-      dx = at::empty_like(a);
-      slice_gemm(dx, dz, false, layer.weight, false, false);
+void StackedTrainer::step_models(const std::vector<at::Tensor>& inputs, const std::vector<at::Tensor>& targets,
+                                 const std::vector<double>& lrs) {
+  at::NoGradGuard no_grad;
+  const std::int64_t k_models = stack_.population();
+  const auto n = static_cast<std::size_t>(k_models);
+  if (inputs.size() != n || targets.size() != n || lrs.size() != n)
+    throw Error(ErrorCode::runtime, "StackedTrainer::step_models: one batch and one learning rate per model");
+  if (stack_.models_per_pass() == 1) {  // model by model: each on its own batch, of its own size, no padding
+    for (std::int64_t k = 0; k < k_models; ++k) {
+      if (!inputs[k].defined()) continue;
+      pass(k, inputs[k].unsqueeze(0), targets[k].unsqueeze(0), lrs[k], {}, lrs);
     }
-    slice_gemm(weights_[static_cast<std::size_t>(l)].grad, dz, true, a, false, false);
-    at::sum_out(biases_[static_cast<std::size_t>(l)].grad, dz, {1}, /*keepdim=*/true);
-    update(layer.weight, layer.keep_w, weights_[static_cast<std::size_t>(l)], lr, rows, lrs);
-    update(layer.bias, layer.keep_b, biases_[static_cast<std::size_t>(l)], lr, rows, lrs);
-    if (l > 0) dz = layers[static_cast<std::size_t>(l) - 1].relu ? at::threshold_backward(dx, a, 0) : dx;
+    return;
   }
-  for (std::int64_t m = 0; m < k; ++m)
-    if (rows.empty() || rows[m] > 0) optimizer_.finish_step(m);
+  // One pass over the whole stack: batches padded to the step's largest; padding rows get no gradient.
+  std::vector<std::int64_t> rows(n, 0);
+  std::int64_t width = 0;
+  std::size_t any = n;
+  for (std::size_t k = 0; k < n; ++k)
+    if (inputs[k].defined()) {
+      rows[k] = inputs[k].size(0);
+      width = std::max(width, rows[k]);
+      any = k;
+    }
+  if (any == n) return;
+  const std::int64_t features = inputs[any][0].numel();
+  at::Tensor x = at::zeros({k_models, width, features}, inputs[any].options());
+  at::Tensor y = at::zeros({k_models, width}, targets[any].options());
+  for (std::size_t k = 0; k < n; ++k) {
+    if (rows[k] == 0) continue;
+    x[static_cast<std::int64_t>(k)].narrow(0, 0, rows[k]).copy_(inputs[k].reshape({rows[k], features}));
+    y[static_cast<std::int64_t>(k)].narrow(0, 0, rows[k]).copy_(targets[k]);
+  }
+  pass(0, x, y, 0.0, rows, lrs);
 }
 
 }  // namespace compaudit::engine::batched

@@ -1,20 +1,19 @@
-// host/engine/batched/stacked_trainer.h — training steps of a StackedMlp without autograd.
+// host/engine/batched/stacked_trainer.h — training steps of any stacked architecture, without autograd.
 //
-// An MLP's backward pass is three products per layer, so it is written out here instead of recorded by autograd:
-//   forward   z_l = b_l + a_{l-1}·W_lᵀ,  a_l = relu(z_l)        (the products: oneDNN, one per model, slice_gemm.h)
-//   loss      per model, the mean cross entropy of its own batch; d loss / d logits = (softmax − one-hot) / B
-//   backward  dW_l = dz_lᵀ·a_{l-1},  db_l = Σ_batch dz_l,  dz_{l-1} = (dz_l·W_l) ⊙ [a_{l-1} > 0]
-// and each layer's optimizer step runs as soon as its gradients exist, fused with its mask (fused_step.h), while
-// they are still in cache. Compared with autograd + torch::optim + apply_masks this drops the graph, the gradient
-// accumulation, the optimizer's separate elementwise passes and the masked_fill_ of every parameter: per-step
-// work is the products plus one pass over the parameters. The arithmetic is the same up to float rounding
-// (tests/engine/test_batched.cpp checks it against autograd + torch::optim step by step).
-//
-// Every operation works slice by slice (bmm per model, elementwise, reductions over the batch dimension), so
-// model k's bits do not depend on the other models in the stack.
+// One step of a stack (stacked_architecture.h), pass by pass (the whole stack at once, or model by model, as the
+// architecture computes):
+//   forward   the architecture's, on each model's own batch;
+//   loss      per model, the mean cross entropy of its own batch (training/cross_entropy.h:
+//             d loss / d logits = (softmax − one-hot) / B);
+//   backward  the architecture's; each parameter's gradient, as soon as it exists, goes to the optimizer table's
+//             fused step (stacked_optimizer.h, fused_step.h: torch::optim's SGD / Adam arithmetic fused with the
+//             parameter's mask), one pass over the whole stack when every model steps alike, else slice by slice.
+// The arithmetic is autograd + torch::optim + apply_masks' up to float rounding (tests/engine/test_stacked_drift.cpp,
+// generated over every architecture x optimizer x option). Every operation works slice by slice, so model k's bits
+// do not depend on the other models in the stack.
 #pragma once
 
-#include "batched/stacked_mlp.h"
+#include "batched/stacked_architecture.h"
 #include "batched/stacked_optimizer.h"
 
 #include <compaudit/host/pipeline.h>
@@ -26,35 +25,39 @@
 
 namespace compaudit::engine::batched {
 
-class StackedTrainer {
+class StackedTrainer final : GradientSink {
  public:
-  /// Optimizer settings as make_optimizer (training/trainer.h) reads them: "sgd" (momentum, weight decay) or
-  /// "adam" (weight decay); anything else is Error(pipeline).
-  StackedTrainer(StackedMlp& stack, const host::TrainingSpec& settings);
+  /// Optimizer settings as make_optimizer (training/trainer.h) reads them (the table in training/optimizers.h); an
+  /// unknown optimizer is Error(pipeline).
+  StackedTrainer(StackedArchitecture& stack, const host::TrainingSpec& settings);
+  /// An entry of the optimizer table with explicit hyper-parameters (the drift test).
+  StackedTrainer(StackedArchitecture& stack, const OptimizerSettings& settings);
 
   /// One optimizer step at learning rate `lr`: model k trains on inputs[k] ([K, B, features...]) with class
   /// targets[k] ([K, B], int64). Masks are re-applied to the updated parameters.
-  ///
-  /// `rows` (empty: every model uses all B rows) is for models trained on data sets of different sizes (the
-  /// memorization estimate's subsets): model k's batch is the first rows[k] rows of inputs[k], the rest padding
-  /// that gets no gradient, and rows[k] == 0 means model k takes no step at all (its parameters, moments and
-  /// step count stay as they are: its epoch has fewer batches than the others'). `lrs` (empty: `lr` for all) gives
-  /// each model its own learning rate (a cosine schedule over a model's own step count).
-  void step(const at::Tensor& inputs, const at::Tensor& targets, double lr,
-            const std::vector<std::int64_t>& rows = {}, const std::vector<double>& lrs = {});
+  void step(const at::Tensor& inputs, const at::Tensor& targets, double lr);
+  /// One step of each model k whose inputs[k] is defined ([b_k, features...], its own batch size), with targets[k]
+  /// ([b_k]) at learning rate lrs[k]; a model whose inputs[k] is undefined takes no step at all (its parameters,
+  /// state and step count stay as they are: train_on_subsets, the memorization models, each on its own subset).
+  /// A stack that computes all models in one pass gets the batches padded to the largest (padding gets no gradient).
+  void step_models(const std::vector<at::Tensor>& inputs, const std::vector<at::Tensor>& targets,
+                   const std::vector<double>& lrs);
 
  private:
-  struct ParamState {
-    at::Tensor grad;         ///< reused every step
-    std::size_t index = 0;   ///< the parameter's index in optimizer_
-  };
-  void update(at::Tensor& param, const at::Tensor& keep, const ParamState& state, double lr,
-              const std::vector<std::int64_t>& rows, const std::vector<double>& lrs);
+  /// One forward / backward of models [first, first + models_per_pass()): `rows` and `lrs` as in step_models (empty:
+  /// every model all B rows, at `lr`).
+  void pass(std::int64_t first, const at::Tensor& inputs, const at::Tensor& targets, double lr,
+            const std::vector<std::int64_t>& rows, const std::vector<double>& lrs);
+  void gradient(std::size_t index, const float* grad) override;
 
-  StackedMlp& stack_;
+  StackedArchitecture& stack_;
   StackedOptimizer optimizer_;
-  std::vector<ParamState> weights_, biases_;
-  std::vector<at::Tensor> activations_;   ///< a_0 (inputs) .. a_L (logits) of the current step
+  std::vector<StackedParameter> params_;
+  // The pass in progress (read by gradient()).
+  std::int64_t first_ = 0, count_ = 0;
+  double lr_ = 0;
+  const std::vector<std::int64_t>* rows_ = nullptr;
+  const std::vector<double>* lrs_ = nullptr;
 };
 
 }  // namespace compaudit::engine::batched

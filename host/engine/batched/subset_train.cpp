@@ -1,9 +1,7 @@
 #include "batched/subset_train.h"
 
 #include "batched/batched_train.h"
-#include "batched/cnn_trainer.h"
-#include "batched/stacked_cnn.h"
-#include "batched/stacked_mlp.h"
+#include "batched/stacked_architecture.h"
 #include "batched/stacked_trainer.h"
 
 #include <compaudit/error.h>
@@ -62,41 +60,22 @@ void train_on_subsets(const std::vector<models::TrainableModel*>& models, const 
     }
   };
 
-  if (models.front()->architecture() == "cnn") {
-    // The CNN trainer steps model by model anyway: each model gets its own batch, of its own size, no padding.
-    StackedCnn stack(models);
-    CnnTrainer trainer(stack, plan.settings);
-    std::vector<at::Tensor> xs(static_cast<std::size_t>(K)), ys(static_cast<std::size_t>(K));
-    for_each_step([&](const auto& batch_rows) {
-      for (std::int64_t k = 0; k < K; ++k) {
-        xs[k] = ys[k] = at::Tensor();
-        if (rows[k] == 0) continue;
-        const at::Tensor idx = batch_rows(k);
-        xs[k] = data.inputs.index_select(0, idx);
-        ys[k] = data.targets.index_select(0, idx);
-      }
-      trainer.step_models(xs, ys, lrs);
-    });
-    stack.unpack(models);
-  } else {
-    // MLPs step as one stack: batches padded to the step's largest, padding without gradient (StackedTrainer::step).
-    StackedMlp stack(models);
-    StackedTrainer trainer(stack, plan.settings);
-    const std::int64_t features = data.inputs[0].numel();
-    for_each_step([&](const auto& batch_rows) {
-      const std::int64_t width = *std::max_element(rows.begin(), rows.end());
-      at::Tensor x = at::zeros({K, width, features}, data.inputs.options());
-      at::Tensor y = at::zeros({K, width}, data.targets.options());
-      for (std::int64_t k = 0; k < K; ++k) {
-        if (rows[k] == 0) continue;
-        const at::Tensor idx = batch_rows(k);
-        x[k].narrow(0, 0, rows[k]).copy_(data.inputs.index_select(0, idx).reshape({rows[k], features}));
-        y[k].narrow(0, 0, rows[k]).copy_(data.targets.index_select(0, idx));
-      }
-      trainer.step(x, y, 0.0, rows, lrs);
-    });
-    stack.unpack(models);
-  }
+  // Each model gets its own batch, of its own size; the trainer steps them model by model or pads them into one pass
+  // (StackedTrainer::step_models), as the architecture computes.
+  const auto stack = pack(models);
+  StackedTrainer trainer(*stack, plan.settings);
+  std::vector<at::Tensor> xs(static_cast<std::size_t>(K)), ys(static_cast<std::size_t>(K));
+  for_each_step([&](const auto& batch_rows) {
+    for (std::int64_t k = 0; k < K; ++k) {
+      xs[k] = ys[k] = at::Tensor();
+      if (rows[k] == 0) continue;
+      const at::Tensor idx = batch_rows(k);
+      xs[k] = data.inputs.index_select(0, idx);
+      ys[k] = data.targets.index_select(0, idx);
+    }
+    trainer.step_models(xs, ys, lrs);
+  });
+  stack->unpack(models);
   for (auto* m : models) m->train(false);
 }
 

@@ -5,8 +5,7 @@
 // different sizes, and train_population (one data set for all) cannot step them together. train_on_subsets can:
 // at step b of an epoch every model that still has a batch takes a step on it, and a model whose epoch has no batch
 // b takes no step at all. MLPs step as one stack, each batch padded to the largest of that step (padding rows get
-// no gradient: StackedTrainer::step's `rows`); CNNs step model by model anyway (CnnTrainer::step_models), each on
-// its own batch. Each model still sees exactly the batches, in the order, with the learning rates
+// no gradient); CNNs step model by model anyway, each on its own batch (StackedTrainer::step_models). Each model still sees exactly the batches, in the order, with the learning rates
 // that train_model would give it alone: its own generator (plans[k].seed) draws its permutation of its own subset,
 // its step count drives its schedule.
 //

@@ -1,6 +1,7 @@
 // execute(): the cell loop. See executor.h for the order of work and the determinism rules.
 #include "run/executor_impl.h"
 
+#include "batched/stacked_architecture.h"
 #include "batched/threads.h"
 #include "run/context.h"
 #include "run/failures.h"
@@ -232,10 +233,10 @@ bool Executor::run_cell(const host::ArmSpec& arm, std::int64_t seed) {
 }
 
 int Executor::chain_count() const {
-  // Chains only where cells are batched MLPs or CNNs computed in this process; see batched/threads.h. (A CNN that
-  // cannot stack still trains alone under the host lock, on its chain's one thread: the bits of a 1-thread run.)
-  const std::string& arch = pipeline_.model.arch;
-  if (options_.isolate_cell || augmentation_ || (arch != "mlp" && arch != "cnn")) return 1;
+  // Chains only where cells are stacked architectures (batched/stacked_architecture.h) computed in this process; see
+  // batched/threads.h. (A CNN that cannot stack still trains alone under the host lock, on its chain's one thread:
+  // the bits of a 1-thread run.)
+  if (options_.isolate_cell || augmentation_ || !batched::find_stacked_architecture(pipeline_.model.arch)) return 1;
   // `run --chains N` (docs/performance.md): --chains 1 keeps one chain with every thread intra-op.
   if (options_.chains > 0) return options_.chains;
   return std::max(1, at::get_num_threads());

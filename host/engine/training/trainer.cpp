@@ -1,24 +1,22 @@
 #include "training/trainer.h"
 
+#include "training/cross_entropy.h"
+#include "training/optimizers.h"
+
 #include <compaudit/error.h>
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
-#include <torch/optim/adam.h>
-#include <torch/optim/sgd.h>
+#include <torch/optim/optimizer.h>
 
 #include <cmath>
 #include <memory>
 
 namespace compaudit::engine {
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const host::TrainingSpec& s, std::vector<at::Tensor> params) {
+  const OptimizerSettings o = optimizer_settings(s);  // the table's torch twin (training/optimizers.h)
   for (auto& p : params) p.requires_grad_(true);
-  if (s.optimizer == "adam")
-    return std::make_unique<torch::optim::Adam>(params, torch::optim::AdamOptions(s.lr).weight_decay(s.weight_decay));
-  if (s.optimizer == "sgd")
-    return std::make_unique<torch::optim::SGD>(
-        params, torch::optim::SGDOptions(s.lr).momentum(s.momentum).weight_decay(s.weight_decay));
-  throw Error(ErrorCode::pipeline, "unknown optimizer '" + s.optimizer + "' (sgd or adam)", s.where);
+  return o.entry->torch(std::move(params), o.hyper);
 }
 
 void set_lr(torch::optim::Optimizer& opt, double lr) {
@@ -41,9 +39,13 @@ namespace {
 
 // Cross entropy against hard or soft targets, weighted per example: sum(w * l) / sum(w). Weight 0 drops a sample.
 at::Tensor batch_loss(const at::Tensor& logits, const Batch& b) {
-  const at::Tensor logp = at::log_softmax(logits, 1);
-  at::Tensor per_example = b.soft_targets.defined() ? -(b.soft_targets.to(logp.dtype()) * logp).sum(1)
-                                                    : -logp.gather(1, b.targets.unsqueeze(1)).squeeze(1);
+  at::Tensor per_example;
+  if (b.soft_targets.defined()) {
+    const at::Tensor logp = at::log_softmax(logits, 1);
+    per_example = -(b.soft_targets.to(logp.dtype()) * logp).sum(1);
+  } else {
+    per_example = cross_entropy_per_example(logits, b.targets);  // training/cross_entropy.h
+  }
   if (!b.weights.defined()) return per_example.mean();
   const at::Tensor w = b.weights.to(per_example.dtype());
   return (per_example * w).sum() / w.sum().clamp_min(1e-12);

@@ -63,7 +63,8 @@ std::uint64_t derive_seed(std::int64_t seed, const std::string& purpose);
 
 // --- shared with population-batched training (batched/batched_train.cpp), so both paths update alike ---
 
-/// The pipeline's optimizer (SGD with momentum or Adam, weight decay) over `params` (set to require gradients).
+/// The pipeline's optimizer over `params` (set to require gradients): the torch::optim twin of its entry in the
+/// optimizer table (training/optimizers.h: SGD with momentum, Adam; weight decay).
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const host::TrainingSpec& s, std::vector<at::Tensor> params);
 /// Sets the learning rate of every parameter group.
 void set_lr(torch::optim::Optimizer& opt, double lr);
