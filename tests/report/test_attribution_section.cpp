@@ -24,7 +24,7 @@ void put_json(store::Store& s, const std::string& arm, std::int64_t seed, const 
 json totals(double negative, double recall_change) {
   return {{"negative_flips", negative},    {"positive_flips", 10},
           {"negative_flip_rate", negative / 60}, {"accuracy_change", -0.01},
-          {"critical_recall_change", recall_change}, {"kl", 0.03}};
+          {"critical_recall_change", recall_change}, {"critical_negative_flips", negative / 10}, {"kl", 0.03}};
 }
 
 json layer(const std::string& name, double harm, double only_flips, double only_recall, json output_error,
@@ -348,7 +348,7 @@ TEST_CASE("The terminal summary names the most harmful layers and the search's c
     write_run(dir.path());
     const std::string text = report::terminal_summary(report_of(dir.path()), 100);
     // The two blocks close the summary (nothing failed), wrapped at 100 columns with two-space continuations.
-    const auto at = text.find("\nattribution prune@0.9: ");
+    const auto at = text.find("\nattribution prune@0.9 (");
     REQUIRE(at != std::string::npos);
     std::string block = text.substr(at + 1), unwrapped;
     std::istringstream lines(block);
@@ -358,7 +358,8 @@ TEST_CASE("The terminal summary names the most harmful layers and the search's c
       unwrapped += line.rfind("  ", 0) == 0 ? " " + line.substr(2) : (unwrapped.empty() ? "" : "\n") + line;
     }
     CHECK(unwrapped ==
-          "attribution prune@0.9: most harmful layer fc1 (harm 0.50; alone: 50 negative flips, Shirt recall -4.0 pts); "
+          "attribution prune@0.9 (harm shares its 11 Shirt negative flips; descriptive, no interval): most harmful "
+          "layer fc1 (harm 0.50; alone: 50 negative flips, Shirt recall -4.0 pts); "
           "fc2 (harm 0.40; alone: 25 negative flips, Shirt recall -1.5 pts); fc3 (harm 0.10; alone: 5 negative flips, "
           "Shirt recall +0.0 pts)\n"
           "search: chose trial 2 of 4 (seed 1; validation gates passed): 62% of bytes; test verdict: gates FAILED (1 of "

@@ -13,7 +13,13 @@ namespace compaudit::engine::analysis {
 
 namespace {
 
-std::vector<ParameterValue> parameters_of(models::TrainableModel& model, const Layer& layer) {
+bool same(const ParameterValue& a, const ParameterValue& b) {
+  return a.bits == b.bits && a.value.sizes() == b.value.sizes() && a.value.equal(b.value);
+}
+
+}  // namespace
+
+std::vector<ParameterValue> layer_parameters(models::TrainableModel& model, const Layer& layer) {
   std::vector<ParameterValue> out;
   out.push_back({layer.name + ".weight", layer.weight.detach().clone(), model.storage_bits(layer.name + ".weight")});
   if (layer.bias.defined())
@@ -21,11 +27,11 @@ std::vector<ParameterValue> parameters_of(models::TrainableModel& model, const L
   return out;
 }
 
-bool same(const ParameterValue& a, const ParameterValue& b) {
-  return a.bits == b.bits && a.value.sizes() == b.value.sizes() && a.value.equal(b.value);
+double model_stored_bytes(models::TrainableModel& model) {
+  double total = 0;
+  for (const Layer& layer : model.layers()) total += stored_bytes(layer_parameters(model, layer));
+  return total;
 }
-
-}  // namespace
 
 std::vector<LayerChange> changed_layers(models::TrainableModel& reference, models::TrainableModel& candidate) {
   at::NoGradGuard no_grad;
@@ -41,7 +47,7 @@ std::vector<LayerChange> changed_layers(models::TrainableModel& reference, model
     if (r.name != c.name)
       throw Error(ErrorCode::runtime, fmt::format("layer {} is '{}' in the compressed model, '{}' in its reference", i,
                                                   c.name, r.name));
-    LayerChange change{static_cast<int>(i), r.name, r.type, parameters_of(candidate, c), parameters_of(reference, r)};
+    LayerChange change{static_cast<int>(i), r.name, r.type, layer_parameters(candidate, c), layer_parameters(reference, r)};
     if (change.candidate.size() != change.reference.size())
       throw Error(ErrorCode::runtime, fmt::format("layer '{}' has a bias in one model only", r.name));
     bool changed = false;

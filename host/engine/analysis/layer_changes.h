@@ -37,6 +37,12 @@ std::vector<LayerChange> changed_layers(models::TrainableModel& reference, model
 std::unique_ptr<models::TrainableModel> with_changes(const models::TrainableModel& reference,
                                                      const std::vector<const LayerChange*>& changes);
 
+/// The weight (and bias) of `layer` of `model` with their storage bits — deep copies, so they outlive the model.
+std::vector<ParameterValue> layer_parameters(models::TrainableModel& model, const Layer& layer);
+
+/// The stored bytes of every layer of `model` (stored_bytes of each layer_parameters), summed.
+double model_stored_bytes(models::TrainableModel& model);
+
 /// Bytes the layer's weight and bias take stored in the cheapest of three forms at their storage bits: dense, only
 /// the non-zeros, or a rank-r factorisation (r (m + n) values for an m x n weight, conv weights as
 /// [out, in * kh * kw]) when its numerical rank r makes that smaller. Index overhead is ignored, as in

@@ -115,12 +115,7 @@ class Runner {
         if (p_.layers[l] == layer.name) level = config[l];
       const auto key = std::make_pair(layer.name, level);
       auto it = stored_.find(key);
-      if (it == stored_.end()) {
-        std::vector<ParameterValue> params{{layer.name + ".weight", layer.weight, model.storage_bits(layer.name + ".weight")}};
-        if (layer.bias.defined())
-          params.push_back({layer.name + ".bias", layer.bias, model.storage_bits(layer.name + ".bias")});
-        it = stored_.emplace(key, stored_bytes(params)).first;
-      }
+      if (it == stored_.end()) it = stored_.emplace(key, stored_bytes(layer_parameters(model, layer))).first;
       total += it->second;
     }
     return total;

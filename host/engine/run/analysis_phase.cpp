@@ -23,6 +23,7 @@
 #include <fnmatch.h>
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -149,7 +150,12 @@ std::vector<std::pair<std::string, std::int64_t>> Executor::attribution_work(boo
 
 void Executor::attribution() {
   const auto& spec = pipeline_.attribution;
-  for (const auto& [arm, seed] : attribution_work(false)) {
+  // Seed by seed, so each dense model is restored from the store once, not once per arm.
+  auto work = attribution_work(false);
+  std::stable_sort(work.begin(), work.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
+  std::int64_t dense_seed = -1;
+  std::unique_ptr<models::TrainableModel> dense;
+  for (const auto& [arm, seed] : work) {
     const std::string what = "attribution " + cell_name(arm, seed);
     progress_->start(what);
     const auto t0 = std::chrono::steady_clock::now();
@@ -157,7 +163,11 @@ void Executor::attribution() {
     bool ok = true;
     try {
       const Dataset& split = spec.split == "validation" ? data_.validation : data_.test;
-      auto dense = stored_model("dense", seed);
+      if (!dense || dense_seed != seed) {
+        dense.reset();  // a failed restore must not leave the previous seed's model in place
+        dense = stored_model("dense", seed);
+        dense_seed = seed;
+      }
       auto compressed = stored_model(arm, seed);
       record = analysis::attribute(*dense, *compressed, split, critical_class(spec.critical_class), spec.examples);
     } catch (const std::exception& e) {  // this arm and seed cannot be attributed; the rest of the run goes on
@@ -356,13 +366,7 @@ std::unique_ptr<models::TrainableModel> Executor::uniform_model(const host::ArmS
   auto bytes_at = [&](const ParamValue& value) {
     auto model = dense.clone();
     compress_layers(*model, arm.name, seed, layers, value, nullptr);
-    double total = 0;
-    for (const Layer& l : model->layers()) {
-      std::vector<analysis::ParameterValue> params{{l.name + ".weight", l.weight, model->storage_bits(l.name + ".weight")}};
-      if (l.bias.defined()) params.push_back({l.name + ".bias", l.bias, model->storage_bits(l.name + ".bias")});
-      total += analysis::stored_bytes(params);
-    }
-    return total;
+    return analysis::model_stored_bytes(*model);
   };
   // One value for every layer whose stored bytes come closest to the searched arm's: bisection between the least and
   // the most compression for a real parameter (bytes fall as compression rises), every integer in between for an

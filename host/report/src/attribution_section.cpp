@@ -326,7 +326,12 @@ std::vector<std::string> attribution_terminal_lines(const json& report) {
     const auto& layers = entry["aggregate"]["layers"];
     if (layers.empty()) continue;
     const std::string crit = critical_name(entry);
-    std::string line = fmt::format("attribution {}: most harmful layer ", entry.value("arm", ""));
+    // Harm is a share of this many flips, on one test set, without an interval: say so beside the ranking.
+    const json& totals = entry["aggregate"].contains("arm_totals") ? entry["aggregate"]["arm_totals"] : json();
+    std::string line = fmt::format(
+        "attribution {} (harm shares its {} {}negative flips; descriptive, no interval): most harmful layer ",
+        entry.value("arm", ""), count_text(number(totals, crit.empty() ? "negative_flips" : "critical_negative_flips")),
+        crit.empty() ? "" : crit + " ");
     for (std::size_t i = 0; i < layers.size() && i < 3; ++i) {
       const auto& l = layers[i];
       const json& only = l.contains("only") ? l["only"] : json();
