@@ -118,14 +118,6 @@ std::optional<analysis::CriticalClass> Executor::critical_class(const std::strin
               pipeline_.attribution.where);
 }
 
-std::unique_ptr<models::TrainableModel> Executor::stored_model(const std::string& arm, std::int64_t seed) const {
-  const auto blob = store_.blob(arm, seed, "state");
-  if (!blob) throw Error(ErrorCode::runtime, fmt::format("the model of {} is not in the store", cell_name(arm, seed)));
-  auto model = new_model(seed);
-  model->load_state(decode_state(*blob));
-  return model;
-}
-
 std::vector<std::pair<std::string, std::int64_t>> Executor::attribution_work(bool planned) const {
   std::vector<std::pair<std::string, std::int64_t>> work;
   const auto& spec = pipeline_.attribution;
@@ -165,10 +157,10 @@ void Executor::attribution() {
       const Dataset& split = spec.split == "validation" ? data_.validation : data_.test;
       if (!dense || dense_seed != seed) {
         dense.reset();  // a failed restore must not leave the previous seed's model in place
-        dense = stored_model("dense", seed);
+        dense = cache_.stored("dense", seed);
         dense_seed = seed;
       }
-      auto compressed = stored_model(arm, seed);
+      auto compressed = cache_.stored(arm, seed);
       record = analysis::attribute(*dense, *compressed, split, critical_class(spec.critical_class), spec.examples);
     } catch (const std::exception& e) {  // this arm and seed cannot be attributed; the rest of the run goes on
       record = {{"error", e.what()}};
@@ -188,9 +180,9 @@ void Executor::compress_layers(models::TrainableModel& model, const std::string&
                                const std::vector<std::string>& layers, const ParamValue& value,
                                nlohmann::json* records) {
   const host::SearchSpec& spec = pipeline_.search;
-  const host::Manifest* manifest = registry_.find(spec.plugin);
-  if (!manifest) throw Error(ErrorCode::pipeline, "compressor plugin '" + spec.plugin + "' is not installed", spec.where);
-  auto compressor = loader_.instantiate_as<Compressor>(*manifest, host::search_step_params(spec, *manifest, value, layers));
+  const host::Manifest& manifest = plugins_.manifest(spec.plugin, "compressor", spec.where);
+  auto compressor =
+      plugins_.compressor(spec.plugin, host::search_step_params(spec, manifest, value, layers), spec.where);
   CellContext context(*this, model, arm, seed);
   CompressionRecord record = host::guarded(spec.plugin, "compress", [&] { return compressor->compress(model, context); });
   if (records)
@@ -208,9 +200,8 @@ const nlohmann::json& Executor::search_record(std::int64_t seed) {
     auto record = nlohmann::json::parse(blob->begin(), blob->end());
     if (record.contains("trials")) return search_records_[seed] = std::move(record);
   }
-  const host::Manifest* manifest = registry_.find(spec.plugin);
-  if (!manifest) throw Error(ErrorCode::pipeline, "compressor plugin '" + spec.plugin + "' is not installed", spec.where);
-  models::TrainableModel& dense = dense_model(seed);
+  const host::Manifest& manifest = plugins_.manifest(spec.plugin, "compressor", spec.where);
+  models::TrainableModel& dense = cache_.dense(seed);
   if (data_.validation.size() == 0)
     throw Error(ErrorCode::pipeline, "[search] needs a validation split (data.validation_fraction > 0)", spec.where);
   const auto critical = critical_class(spec.critical_class);
@@ -232,9 +223,7 @@ const nlohmann::json& Executor::search_record(std::int64_t seed) {
       if (metrics.count(g.metric)) continue;
       for (const auto& m : pipeline_.metrics)
         if (m.plugin == g.metric) {
-          const host::Manifest* mm = registry_.find(m.plugin);
-          if (!mm) throw Error(ErrorCode::pipeline, "metric plugin '" + m.plugin + "' is not installed", m.where);
-          metrics[g.metric] = loader_.instantiate_as<Metric>(*mm, m.params);
+          metrics[g.metric] = plugins_.metric(m);
           break;
         }
     }
@@ -317,9 +306,9 @@ const nlohmann::json& Executor::search_record(std::int64_t seed) {
       if (value.is_null()) continue;
       toml::table step{{"plugin", spec.plugin}};
       step.insert("layers", toml::array{layer});
-      put_toml(step, spec.parameter, to_json(typed(spec, *manifest, param_value(value))));
+      put_toml(step, spec.parameter, to_json(typed(spec, manifest, param_value(value))));
       for (const auto& [k, pv] : spec.params.values())
-        if (!is_default(*manifest, k, pv)) put_toml(step, k, to_json(pv));
+        if (!is_default(manifest, k, pv)) put_toml(step, k, to_json(pv));
       steps.push_back(std::move(step));
     }
     arm_table.insert("step", std::move(steps));
@@ -343,7 +332,7 @@ std::unique_ptr<models::TrainableModel> Executor::searched_model(const host::Arm
                                                 "search record lists them)",
                                                 pipeline_.search.plugin, record["trials"].size()));
   // The chosen steps, in model order, on a copy of the dense model: what the record's arm_toml gives when pasted.
-  auto model = dense_model(seed).clone();
+  auto model = cache_.dense(seed).clone();
   for (const auto& layer : record["layers"]) {
     const nlohmann::json& value = record["config"][layer.get<std::string>()];
     if (!value.is_null())
@@ -362,7 +351,7 @@ std::unique_ptr<models::TrainableModel> Executor::uniform_model(const host::ArmS
     throw Error(ErrorCode::runtime, "the search found no configuration, so there is no size to match");
   const double target = record["stored_bytes"].get<double>();
   const auto layers = record["layers"].get<std::vector<std::string>>();
-  models::TrainableModel& dense = dense_model(seed);
+  models::TrainableModel& dense = cache_.dense(seed);
   auto bytes_at = [&](const ParamValue& value) {
     auto model = dense.clone();
     compress_layers(*model, arm.name, seed, layers, value, nullptr);
@@ -371,15 +360,15 @@ std::unique_ptr<models::TrainableModel> Executor::uniform_model(const host::ArmS
   // One value for every layer whose stored bytes come closest to the searched arm's: bisection between the least and
   // the most compression for a real parameter (bytes fall as compression rises), every integer in between for an
   // integer one (a rank), every listed value for a string one (a precision).
-  const host::Manifest* manifest = registry_.find(spec.plugin);
-  const ParamValue first = typed(spec, *manifest, spec.values.front());
+  const host::Manifest& manifest = plugins_.manifest(spec.plugin, "compressor", spec.where);
+  const ParamValue first = typed(spec, manifest, spec.values.front());
   ParamValue best = spec.values.back();
   double best_gap = std::abs(bytes_at(best) - target);
   auto consider = [&](const ParamValue& v) {
     if (const double gap = std::abs(bytes_at(v) - target); gap < best_gap) best = v, best_gap = gap;
   };
   if (std::holds_alternative<double>(first)) {
-    double lo = std::get<double>(typed(spec, *manifest, spec.values.back()));  // least compression
+    double lo = std::get<double>(typed(spec, manifest, spec.values.back()));  // least compression
     double hi = std::get<double>(first);                                        // most
     for (int i = 0; i < 30; ++i) {
       const double mid = 0.5 * (lo + hi);
@@ -389,7 +378,7 @@ std::unique_ptr<models::TrainableModel> Executor::uniform_model(const host::ArmS
     }
     consider(first);
   } else if (std::holds_alternative<std::int64_t>(first)) {
-    std::int64_t a = std::get<std::int64_t>(first), b = std::get<std::int64_t>(typed(spec, *manifest, spec.values.back()));
+    std::int64_t a = std::get<std::int64_t>(first), b = std::get<std::int64_t>(typed(spec, manifest, spec.values.back()));
     for (std::int64_t v = std::min(a, b); v <= std::max(a, b); ++v) consider(v);
   } else {
     for (const auto& v : spec.values) consider(v);
@@ -398,7 +387,7 @@ std::unique_ptr<models::TrainableModel> Executor::uniform_model(const host::ArmS
   compress_layers(*model, arm.name, seed, layers, best, &records);
   records.back()["summary"] = fmt::format("uniform {} = {} on every searched layer, matching the searched arm's "
                                           "{:.0f} stored bytes to {:.0f}: {}",
-                                          spec.parameter, compaudit::to_string(typed(spec, *manifest, best)), target,
+                                          spec.parameter, compaudit::to_string(typed(spec, manifest, best)), target,
                                           best_gap,
                                           records.back()["summary"].get<std::string>());
   return model;

@@ -39,7 +39,10 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-struct Slot {
+}  // namespace
+
+/// One cell of a group on its way through the phases: its model, plan, predictions, or why it failed.
+struct CellSlot {
   std::int64_t seed = 0;
   store::Cell cell;
   std::unique_ptr<models::TrainableModel> model;
@@ -51,16 +54,12 @@ struct Slot {
   double own_seconds = 0;  // making / compressing its model
 };
 
-}  // namespace
-
 int Executor::run_group(const host::ArmSpec& arm, const std::vector<std::int64_t>& seeds) {
-  const bool is_dense = arm.name == "dense";
-  const std::string& saved = is_dense ? pipeline_.model.predictions : arm.predictions;  // saved outputs, if any
   // Plugins, the CompressionContext's services, the progress line and commits: one chain at a time.
   std::unique_lock<std::mutex> lock(host_mutex_);
-  std::vector<Slot> slots(seeds.size());
+  std::vector<CellSlot> slots(seeds.size());
   for (std::size_t i = 0; i < seeds.size(); ++i) {
-    Slot& s = slots[i];
+    CellSlot& s = slots[i];
     s.seed = seeds[i];
     s.cell.arm = arm.name;
     s.cell.seed = s.seed;
@@ -69,68 +68,78 @@ int Executor::run_group(const host::ArmSpec& arm, const std::vector<std::int64_t
   progress_->start(seeds.size() == 1 ? cell_name(arm.name, seeds[0])
                                      : fmt::format("{} seeds {}..{}", arm.name, seeds.front(), seeds.back()));
 
-  // 1. Models, one seed at a time (compressors are plugins: one model per call).
-  for (Slot& s : slots) {
-    const auto t0 = std::chrono::steady_clock::now();
-    try {
-      // Each cell re-seeds LibTorch's global generator too, for plugins that draw without our generators (a training
-      // control draws its arm's streams).
-      at::manual_seed(derive_seed(s.seed, arm.control_of.empty() ? arm.name : arm.control_of));
-      if (!saved.empty()) {  // outputs computed elsewhere: no model, nothing to train or evaluate
-        // The file is read once per run (every seed's block is in it), under the host lock held here.
-        auto& file = saved_outputs_[saved];
-        if (!file.defined()) file = read_npy(saved);
-        const at::Tensor probs = saved_probabilities(file, saved, seed_index(s.seed), pipeline_.seeds.size(), data_);
-        s.predictions.push_back(to_predictions(arm.name, s.seed, "test", probs, data_.test.targets, true));
-        s.test_probabilities = probs;
-      } else if (is_dense) {
-        s.model = new_model(s.seed);
-      } else if (arm.search || arm.search_uniform) {  // [search]: the chain is found per seed (run/analysis_phase.cpp)
-        nlohmann::json records = nlohmann::json::array();
-        s.model = arm.search ? searched_model(arm, s.seed, records) : uniform_model(arm, s.seed, records);
-        for (auto& r : records) s.cell.records.push_back(std::move(r));
-      } else {
-        s.model = dense_model(s.seed).clone();
-        auto& chain = compressors(arm);
-        // A training control (docs/pipelines.md, "Controls"): its arm's training steps, on its arm's random streams,
-        // with every compression call made inert; the model must come out dense.
-        const bool control = !arm.control_of.empty();
-        const std::int64_t zeros_before = control ? weight_zeros(*s.model) : 0;
-        for (std::size_t i = 0; i < chain.size(); ++i) {
-          CellContext context(*this, *s.model, arm.name, s.seed, arm.control_of);
-          InertCompressionModel inert(*s.model);
-          Model& seen = control ? static_cast<Model&>(inert) : *s.model;
-          const std::string& id = arm.steps[i].plugin;
-          CompressionRecord record = host::guarded(id, "compress", [&] { return chain[i]->compress(seen, context); });
-          s.cell.records.push_back(
-              {{"plugin", id}, {"summary", control ? "control, compression inert: " + record.summary : record.summary},
-               {"details", record.details}, {"log", context.lines()}});
-          // What the step trained, so a control can be checked against its arm (only for steps that trained).
-          if (context.trained()["steps"].get<std::int64_t>() > 0) s.cell.records.back()["trained"] = context.trained();
-          if (control) s.cell.records.back()["inert"] = inert.calls();
-        }
-        if (control)
-          if (const std::string why = dense_problem(*s.model, zeros_before); !why.empty())
-            throw Error(ErrorCode::runtime, fmt::format("training control '{}' did not stay dense: {}", arm.name, why));
-      }
-    } catch (const std::exception& e) {
-      s.error = e.what();
-      s.kind = failure_kind(e);
-      s.model.reset();
-    }
-    s.own_seconds = seconds_since(t0);
-  }
+  for (CellSlot& s : slots) make_model(arm, s);  // compress: plugins see one model per call
+  train_and_evaluate(arm, slots, lock);         // chains in parallel while the lock is released
+  return commit(arm, slots);                    // each cell on its own, in seed order
+}
 
-  // 2. Training and evaluation of the models that made it: one stack per layer shape among the models that can be
+void Executor::make_model(const host::ArmSpec& arm, CellSlot& s) {
+  const bool is_dense = arm.name == "dense";
+  const std::string& saved = is_dense ? pipeline_.model.predictions : arm.predictions;  // saved outputs, if any
+  const auto t0 = std::chrono::steady_clock::now();
+  try {
+    // Each cell re-seeds LibTorch's global generator too, for plugins that draw without our generators (a training
+    // control draws its arm's streams).
+    at::manual_seed(derive_seed(s.seed, arm.control_of.empty() ? arm.name : arm.control_of));
+    if (!saved.empty()) {  // outputs computed elsewhere: no model, nothing to train or evaluate
+      // The file is read once per run (every seed's block is in it), under the host lock held here.
+      auto& file = saved_outputs_[saved];
+      if (!file.defined()) file = read_npy(saved);
+      const at::Tensor probs =
+          saved_probabilities(file, saved, source_.seed_index(s.seed), pipeline_.seeds.size(), data_);
+      s.predictions.push_back(to_predictions(arm.name, s.seed, "test", probs, data_.test.targets, true));
+      s.test_probabilities = probs;
+    } else if (is_dense) {
+      s.model = source_.new_model(s.seed);
+    } else if (arm.search || arm.search_uniform) {  // [search]: the chain is found per seed (run/analysis_phase.cpp)
+      nlohmann::json records = nlohmann::json::array();
+      s.model = arm.search ? searched_model(arm, s.seed, records) : uniform_model(arm, s.seed, records);
+      for (auto& r : records) s.cell.records.push_back(std::move(r));
+    } else {
+      s.model = cache_.dense(s.seed).clone();
+      auto& chain = plugins_.chain(arm);
+      // A training control (docs/pipelines.md, "Controls"): its arm's training steps, on its arm's random streams,
+      // with every compression call made inert; the model must come out dense.
+      const bool control = !arm.control_of.empty();
+      const std::int64_t zeros_before = control ? weight_zeros(*s.model) : 0;
+      for (std::size_t i = 0; i < chain.size(); ++i) {
+        CellContext context(*this, *s.model, arm.name, s.seed, arm.control_of);
+        InertCompressionModel inert(*s.model);
+        Model& seen = control ? static_cast<Model&>(inert) : *s.model;
+        const std::string& id = arm.steps[i].plugin;
+        CompressionRecord record = host::guarded(id, "compress", [&] { return chain[i]->compress(seen, context); });
+        s.cell.records.push_back(
+            {{"plugin", id}, {"summary", control ? "control, compression inert: " + record.summary : record.summary},
+             {"details", record.details}, {"log", context.lines()}});
+        // What the step trained, so a control can be checked against its arm (only for steps that trained).
+        if (context.trained()["steps"].get<std::int64_t>() > 0) s.cell.records.back()["trained"] = context.trained();
+        if (control) s.cell.records.back()["inert"] = inert.calls();
+      }
+      if (control)
+        if (const std::string why = dense_problem(*s.model, zeros_before); !why.empty())
+          throw Error(ErrorCode::runtime, fmt::format("training control '{}' did not stay dense: {}", arm.name, why));
+    }
+  } catch (const std::exception& e) {
+    s.error = e.what();
+    s.kind = failure_kind(e);
+    s.model.reset();
+  }
+  s.own_seconds = seconds_since(t0);
+}
+
+void Executor::train_and_evaluate(const host::ArmSpec& arm, std::vector<CellSlot>& slots,
+                                  std::unique_lock<std::mutex>& lock) {
+  const bool is_dense = arm.name == "dense";
+  // The models that made it: one stack per layer shape among the models that can be
   // stacked (each judged alone, so a cell takes the same path in any group), the rest one at a time.
   const bool trains = is_dense ? pipeline_.training.epochs > 0 : arm.finetune_epochs > 0;
   const Dataset& probe_set = data_.test.size() > 0 ? data_.test : data_.train;
   const at::Tensor probe = probe_set.inputs.slice(0, 0, std::min<std::int64_t>(8, probe_set.size()));
-  std::map<std::string, std::vector<Slot*>> stacks;  // by layer shapes
-  std::vector<Slot*> alone;
-  for (Slot& s : slots) {
+  std::map<std::string, std::vector<CellSlot*>> stacks;  // by layer shapes
+  std::vector<CellSlot*> alone;
+  for (CellSlot& s : slots) {
     if (!s.error.empty() || !s.model) continue;  // failed, or saved predictions
-    if (trains) s.plan = is_dense ? dense_plan(s.seed) : finetune_plan(s.seed, arm.finetune_epochs, "finetune");
+    if (trains) s.plan = is_dense ? plans_.dense(s.seed) : plans_.finetune(s.seed, arm.finetune_epochs, "finetune");
     std::string why = trains ? batched::batchable_plan(s.plan) : "";
     if (why.empty()) why = batched::batchable_models({s.model.get()}, probe);
     if (why.empty() && trains) why = batched::projection_problem(*s.model);
@@ -145,7 +154,7 @@ int Executor::run_group(const host::ArmSpec& arm, const std::vector<std::int64_t
   for (auto& [signature, stack] : stacks) {
     std::vector<models::TrainableModel*> models;
     std::vector<TrainPlan> plans;
-    for (Slot* s : stack) {
+    for (CellSlot* s : stack) {
       models.push_back(s->model.get());
       plans.push_back(s->plan);
     }
@@ -159,7 +168,7 @@ int Executor::run_group(const host::ArmSpec& arm, const std::vector<std::int64_t
       if (pipeline_.memorization.enabled) train = batched::predict_population(models, data_.train.inputs);
       const double eval_share = seconds_since(t1) / static_cast<double>(stack.size());
       for (std::size_t i = 0; i < stack.size(); ++i) {
-        Slot& s = *stack[i];
+        CellSlot& s = *stack[i];
         s.predictions.push_back(to_predictions(arm.name, s.seed, "test", test[i], data_.test.targets, true));
         s.test_probabilities = test[i];
         if (!train.empty())
@@ -168,7 +177,7 @@ int Executor::run_group(const host::ArmSpec& arm, const std::vector<std::int64_t
         s.cell.eval_seconds = eval_share;
       }
     } catch (const std::exception& e) {  // not a plugin: an engine failure (memory, ...) fails the stack's cells
-      for (Slot* s : stack) {
+      for (CellSlot* s : stack) {
         s->error = e.what();
         s->kind = failure_kind(e);
       }
@@ -176,13 +185,13 @@ int Executor::run_group(const host::ArmSpec& arm, const std::vector<std::int64_t
   }
   // One at a time, under the lock: these models may run plugin code (an activation hook, an augmentation policy).
   lock.lock();
-  for (Slot* s : alone) {
+  for (CellSlot* s : alone) {
     try {
       const auto t1 = std::chrono::steady_clock::now();
       // The plan again, now: a fine-tuning plan's augmentation teacher is set for one seed at a time.
       if (trains)
         train_model(*s->model, data_.train,
-                    is_dense ? dense_plan(s->seed) : finetune_plan(s->seed, arm.finetune_epochs, "finetune"));
+                    is_dense ? plans_.dense(s->seed) : plans_.finetune(s->seed, arm.finetune_epochs, "finetune"));
       s->cell.train_seconds = s->own_seconds + seconds_since(t1);
       const auto t2 = std::chrono::steady_clock::now();
       s->predictions = evaluate(*s->model, arm.name, s->seed, &s->test_probabilities);
@@ -192,10 +201,13 @@ int Executor::run_group(const host::ArmSpec& arm, const std::vector<std::int64_t
       s->kind = failure_kind(e);
     }
   }
+}
 
-  // 3. Commit each cell on its own, in seed order (still under the lock).
+int Executor::commit(const host::ArmSpec& arm, std::vector<CellSlot>& slots) {
+  const bool is_dense = arm.name == "dense";
+  // Under the host lock (held since run_group took it).
   int done = 0;
-  for (Slot& s : slots) {
+  for (CellSlot& s : slots) {
     if (out_of_budget()) {
       stopped_ = true;  // as if killed: the rest stays "running", and resume makes it pending again
       break;
@@ -209,7 +221,7 @@ int Executor::run_group(const host::ArmSpec& arm, const std::vector<std::int64_t
       if (s.model) {
         s.cell.size = size_json(*s.model);
         // What compression the final model still has (after fine-tuning), against this seed's dense model.
-        if (!is_dense) s.cell.size["realized"] = realized_json(*s.model, &dense_model(s.seed), s.cell.records);
+        if (!is_dense) s.cell.size["realized"] = realized_json(*s.model, &cache_.dense(s.seed), s.cell.records);
         state = encode_state(s.model->state());
       }
       store_.transaction([&] {
@@ -218,7 +230,7 @@ int Executor::run_group(const host::ArmSpec& arm, const std::vector<std::int64_t
           store_.put_blob(arm.name, s.seed, kTestProbabilitiesBlob, probabilities_blob(s.test_probabilities));
         store_.finish_cell(s.cell, s.predictions);
       });
-      if (is_dense && s.model) dense_models_[s.seed] = std::move(s.model);  // later arms of this seed start from it
+      if (is_dense && s.model) cache_.keep_dense(s.seed, std::move(s.model));  // later arms of this seed start from it
       progress_->finish(what, true, s.cell.train_seconds + s.cell.eval_seconds);
       ++done;
     } catch (const std::exception& e) {

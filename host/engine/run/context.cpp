@@ -4,7 +4,10 @@
 
 #include <compaudit/error.h>
 
+#include <ATen/ATen.h>
 #include <fmt/format.h>
+
+#include <algorithm>
 
 namespace compaudit::engine {
 
@@ -18,7 +21,7 @@ int CellContext::num_classes() const { return executor_.data().num_classes; }
 double CellContext::train(const TrainRequest& request) {
   if (request.epochs < 0) throw Error(ErrorCode::runtime, "TrainRequest.epochs is negative");
   TrainPlan plan =
-      executor_.finetune_plan(seed_, request.epochs, fmt::format("compress/{}/{}", stream_, train_calls_++));
+      executor_.plans().finetune(seed_, request.epochs, fmt::format("compress/{}/{}", stream_, train_calls_++));
   plan.request = request;
   plan.request.on_step = [this, &request](const TrainingProgress& p) {
     ++steps_;
@@ -43,10 +46,15 @@ Evaluation CellContext::evaluate(const std::string& split) {
 
 std::vector<std::pair<std::string, at::Tensor>> CellContext::rewind_point(std::int64_t step) {
   if (step < 0) throw Error(ErrorCode::runtime, "rewind_point: negative step");
-  return executor_.rewind_point(seed_, step);
+  return executor_.models().rewind_point(seed_, step);
 }
 
-at::Tensor CellContext::calibration_batch(std::int64_t n) { return executor_.calibration_batch(seed_, n); }
+at::Tensor CellContext::calibration_batch(std::int64_t n) {
+  const Dataset& train = executor_.data().train;
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(derive_seed(seed_, "calibration"));
+  const at::Tensor perm = at::randperm(train.size(), gen, at::kLong);
+  return train.inputs.index_select(0, perm.slice(0, 0, std::min(n, train.size())));
+}
 
 void CellContext::log(const std::string& message) {
   lines_.push_back(message);

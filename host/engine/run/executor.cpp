@@ -3,25 +3,23 @@
 
 #include "batched/stacked_architecture.h"
 #include "batched/threads.h"
-#include "run/context.h"
+#include "run/describe_run.h"
 #include "run/failures.h"
+#include "run/memorization_phase.h"
+#include "run/metrics_phase.h"
 #include "run/saved_predictions.h"
-#include "run/state_io.h"
+#include "run/scheduler.h"
 #include "run/store_io.h"
 
 #include <compaudit/error.h>
-#include <compaudit/host/model_signature.h>
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
-#include <exception>
 #include <filesystem>
-#include <thread>
 
 namespace compaudit::engine {
 namespace {
@@ -82,125 +80,11 @@ std::string reference_arm(const host::Pipeline& pipeline, const host::ArmSpec& a
 
 Executor::Executor(const host::Pipeline& pipeline, const host::Registry& registry, const DataSplits& data,
                    store::Store& store, const ExecuteOptions& options)
-    : pipeline_(pipeline), registry_(registry), data_(data), store_(store), options_(options),
-      pipeline_dir_(engine::pipeline_dir(pipeline)) {
-  if (pipeline_.augmentation) {
-    const auto& use = *pipeline_.augmentation;
-    const host::Manifest* m = registry_.find(use.plugin);
-    if (!m) throw Error(ErrorCode::pipeline, "augmentation plugin '" + use.plugin + "' is not installed", use.where);
-    augmentation_id_ = use.plugin;
-    augmentation_ = loader_.instantiate_as<Augmentation>(*m, use.params);
-    dense_hook_.apply = [this](Batch& b, const AugmentationState& s, AugmentationContext& c) {
-      host::guarded(augmentation_id_, "apply", [&] { augmentation_->apply(b, s, c); });
-    };
-  }
-}
-
-std::size_t Executor::seed_index(std::int64_t seed) const {
-  const auto& seeds = pipeline_.seeds;
-  const auto it = std::find(seeds.begin(), seeds.end(), seed);
-  if (it == seeds.end()) throw Error(ErrorCode::runtime, fmt::format("seed {} is not one of the pipeline's", seed));
-  return static_cast<std::size_t>(it - seeds.begin());
-}
-
-std::unique_ptr<models::TrainableModel> Executor::new_model(std::int64_t seed) const {
-  const host::ModelSpec& m = pipeline_.model;
-  if (!m.checkpoints.empty()) {  // one file per seed: seed k's model is checkpoint k, of the first one's architecture
-    const std::size_t k = seed_index(seed);
-    auto model = models::load_torchscript_model(m.checkpoints[k]);
-    std::lock_guard<std::mutex> lock(checkpoint_mutex_);
-    if (k == 0 || first_checkpoint_.empty()) {
-      first_checkpoint_ = k == 0 ? models::parameter_list(*model)
-                                 : models::parameter_list(*models::load_torchscript_model(m.checkpoints.front()));
-    }
-    if (const std::string why = host::parameter_mismatch(first_checkpoint_, models::parameter_list(*model)); !why.empty())
-      throw Error(ErrorCode::data, fmt::format("checkpoint {} is not the architecture of {}: {}", m.checkpoints[k],
-                                               m.checkpoints.front(), why),
-                  {m.checkpoints[k]});
-    return model;
-  }
-  if (m.arch == "torchscript" && m.init == "reset") {  // trained here: each seed from its own initialisation
-    auto model = models::load_torchscript_model(resolve_model_path());
-    models::reset_torchscript_parameters(*model, derive_seed(seed, "init"));
-    return model;
-  }
-  return models::make_model(pipeline_.model, data_.input_shape, data_.num_classes, seed, pipeline_dir_);
-}
-
-TrainPlan Executor::dense_plan(std::int64_t seed) const {
-  TrainPlan plan;
-  plan.settings = pipeline_.training;
-  plan.epochs = pipeline_.training.epochs;
-  plan.seed = derive_seed(seed, "dense");
-  plan.augmentation = augmentation_ ? &dense_hook_ : nullptr;
-  plan.num_classes = data_.num_classes;
-  plan.is_image = data_.is_image;
-  return plan;
-}
-
-TrainPlan Executor::finetune_plan(std::int64_t seed, int epochs, const std::string& purpose) {
-  TrainPlan plan = dense_plan(seed);
-  plan.epochs = epochs;
-  plan.seed = derive_seed(seed, purpose);
-  if (augmentation_) {
-    // The teacher of a difficulty policy is this seed's dense model; built lazily, only if the policy asks.
-    finetune_hook_.apply = dense_hook_.apply;
-    finetune_hook_.teacher = [this, seed](const at::Tensor& x) { return predict_probabilities(dense_model(seed), x); };
-    plan.augmentation = &finetune_hook_;
-  }
-  return plan;
-}
-
-std::vector<std::pair<std::string, at::Tensor>> Executor::rewind_point(std::int64_t seed, std::int64_t step) {
-  // The caller owns what it gets (compressor.h, SDK 1.1): copies, so a plugin that edits a rewind point in place
-  // cannot change what later cells and arms rewind to.
-  auto copies = [](const std::vector<std::pair<std::string, at::Tensor>>& point) {
-    std::vector<std::pair<std::string, at::Tensor>> out;
-    for (const auto& [name, t] : point) out.emplace_back(name, t.clone());
-    return out;
-  };
-  const auto key = std::make_pair(seed, step);
-  if (auto it = rewinds_.find(key); it != rewinds_.end()) return copies(it->second);
-  // Re-run the dense training's first `step` steps: the run is deterministic, so these are the values the dense
-  // model had then. Cheaper than recording snapshots at every step for a request we cannot foresee.
-  auto model = new_model(seed);
-  if (step > 0) {
-    TrainPlan plan = dense_plan(seed);
-    plan.max_steps = step;
-    train_model(*model, data_.train, plan);
-  }
-  std::vector<std::pair<std::string, at::Tensor>> params;
-  for (const auto& [name, t] : model->named_parameters()) params.emplace_back(name, t.detach().clone());
-  rewinds_[key] = params;
-  return copies(params);
-}
-
-at::Tensor Executor::calibration_batch(std::int64_t seed, std::int64_t n) const {
-  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(derive_seed(seed, "calibration"));
-  const at::Tensor perm = at::randperm(data_.train.size(), gen, at::kLong);
-  return data_.train.inputs.index_select(0, perm.slice(0, 0, std::min(n, data_.train.size())));
-}
-
-models::TrainableModel& Executor::dense_model(std::int64_t seed) {
-  if (auto it = dense_models_.find(seed); it != dense_models_.end()) return *it->second;
-  const auto blob = store_.blob("dense", seed, "state");
-  if (!blob) throw Error(ErrorCode::runtime, fmt::format("the dense model of seed {} is not available", seed));
-  auto model = new_model(seed);
-  model->load_state(decode_state(*blob));
-  return *(dense_models_[seed] = std::move(model));
-}
-
-std::vector<std::shared_ptr<Compressor>>& Executor::compressors(const host::ArmSpec& arm) {
-  auto it = compressors_.find(arm.name);
-  if (it != compressors_.end()) return it->second;
-  std::vector<std::shared_ptr<Compressor>> chain;
-  for (const auto& step : arm.steps) {
-    const host::Manifest* m = registry_.find(step.plugin);
-    if (!m) throw Error(ErrorCode::pipeline, "compressor plugin '" + step.plugin + "' is not installed", step.where);
-    chain.push_back(loader_.instantiate_as<Compressor>(*m, step.params));
-  }
-  return compressors_[arm.name] = std::move(chain);
-}
+    : pipeline_(pipeline), data_(data), store_(store), options_(options), plugins_(registry, pipeline),
+      source_(pipeline, data, engine::pipeline_dir(pipeline)),
+      plans_(pipeline, data, plugins_.augmentation(),
+             [this](std::int64_t seed, const at::Tensor& x) { return predict_probabilities(cache_.dense(seed), x); }),
+      cache_(store, source_, plans_, data) {}
 
 std::vector<store::Predictions> Executor::evaluate(models::TrainableModel& model, const std::string& arm,
                                                    std::int64_t seed, at::Tensor* test_probabilities) {
@@ -236,7 +120,7 @@ int Executor::chain_count() const {
   // Chains only where cells are stacked architectures (batched/stacked_architecture.h) computed in this process; see
   // batched/threads.h. (A CNN that cannot stack still trains alone under the host lock, on its chain's one thread:
   // the bits of a 1-thread run.)
-  if (options_.isolate_cell || augmentation_ || !batched::find_stacked_architecture(pipeline_.model.arch)) return 1;
+  if (options_.isolate_cell || plugins_.augmentation() || !batched::find_stacked_architecture(pipeline_.model.arch)) return 1;
   // `run --chains N` (docs/performance.md): --chains 1 keeps one chain with every thread intra-op.
   if (options_.chains > 0) return options_.chains;
   return std::max(1, at::get_num_threads());
@@ -282,50 +166,18 @@ void Executor::run_task(const CellTask& task) {
 }
 
 void Executor::run_tasks(const std::vector<CellTask>& tasks, int chains) {
-  // A shared queue rather than a fixed share per chain: tasks differ in cost (seeds, fine-tuning epochs, masks), so
-  // a chain that finishes early takes the next task instead of idling until the slowest share is done.
-  std::atomic<std::size_t> next{0};
-  std::atomic<bool> failed{false};  // a chain threw: the run fails, so the others start nothing new
-  const auto work = [&] {
-    while (!stopped_ && !failed) {
-      const std::size_t i = next++;
-      if (i >= tasks.size()) break;
-      run_task(tasks[i]);
-    }
-  };
-  if (chains <= 1) return work();  // on this thread, with all its intra-op threads
-  // Even a single task gets its own one-thread chain: a cell's bits must not depend on how many tasks there were.
-  const std::size_t n = std::min(tasks.size(), static_cast<std::size_t>(chains));
-  std::vector<std::exception_ptr> errors(n);
-  std::vector<std::thread> threads;
-  for (std::size_t p = 0; p < n; ++p)
-    threads.emplace_back([&, p] {
-      try {
-        batched::use_one_thread_here();
-        work();
-      } catch (...) {
-        errors[p] = std::current_exception();
-        failed = true;
-      }
-    });
-  for (auto& t : threads) t.join();
-  for (auto& e : errors)
-    if (e) std::rethrow_exception(e);  // outside any cell (store, io): the run's error
-}
-
-void Executor::open_compressor_libraries(const host::ArmSpec& arm) {
-  for (const auto& step : arm.steps)
-    if (const host::Manifest* m = registry_.find(step.plugin)) loader_.open(*m);  // throws Error(library, ...)
-  if (arm.search || arm.search_uniform)
-    if (const host::Manifest* m = registry_.find(pipeline_.search.plugin)) loader_.open(*m);
+  // The pool's queue rather than a fixed share per chain: tasks differ in cost (seeds, fine-tuning epochs, masks),
+  // so a chain that finishes early takes the next task instead of idling until the slowest share is done. A task
+  // that throws is outside any cell (store, io): the run's error, rethrown here.
+  run_on_chains(tasks.size(), chains, [&](std::size_t i) { run_task(tasks[i]); }, [this] { return !stopped_; });
 }
 
 ExecuteResult Executor::run() {  // the caller ran check_run_inputs before creating the store (api/engine_api.cpp)
   // In process, every compressor library is opened before any cell; isolated, each worker opens its cell's
   // (run_in_worker) so that a library that crashes while loading takes down only a worker.
   if (!options_.isolate_cell)
-    for (const auto& arm : pipeline_.arms) open_compressor_libraries(arm);
-  describe_run();
+    for (const auto& arm : pipeline_.arms) plugins_.open_libraries(arm);
+  describe_run(pipeline_, data_, engine::pipeline_dir(pipeline_), source_.model_path(), options_.extra_settings, store_);
   // Scale-out (docs/scaling.md): a shard computes only the seeds ExecuteOptions::seed_filter accepts.
   std::vector<std::int64_t> seeds;
   for (std::int64_t seed : pipeline_.seeds)
@@ -360,18 +212,19 @@ ExecuteResult Executor::run() {  // the caller ran check_run_inputs before creat
                                           seeds.begin() + static_cast<std::ptrdiff_t>(std::min(seeds.size(), g + kMaxGroup)));
     run_tasks(split(pipeline_.arms.front(), group, static_cast<std::size_t>(chains)), chains);
     if (!stopped_) run_tasks(arm_tasks(pipeline_, group, chains), chains);
-    dense_models_.clear();  // the next group of seeds starts from its own dense models
-    rewinds_.clear();
+    cache_.clear();  // the next group of seeds starts from its own dense models
   }
   if (stopped_) {
     progress_->close();
     result.stopped = true;
   }
   if (!result.stopped) {
-    if (options_.memorization) memorization();  // scale-out: one shard computes it (docs/scaling.md)
+    if (options_.memorization)  // scale-out: one shard computes it (docs/scaling.md)
+      memorize(pipeline_, data_, source_, plans_, chain_count(), store_, *progress_);
     attribution();                              // the seeds of this process (a shard attributes its own)
     progress_->close();
-    if (options_.metrics) metrics();             // scale-out: shards leave metrics to `compaudit merge`
+    if (options_.metrics)  // scale-out: shards leave metrics to `compaudit merge`
+      measure(pipeline_, data_, plugins_, store_, *progress_, options_.hooks.metric_delay_ms);
   }
   for (const auto& c : store_.cells()) {
     if (c.status == store::CellStatus::done) ++result.cells_done;

@@ -1,14 +1,26 @@
 // host/engine/run/executor_impl.h — internals of execute(), shared by the run/*.cpp files. Not an interface.
+//
+// The Executor orchestrates; the parts it wires together each have one job and their own header:
+//   run/scheduler.h        where tasks run: the calling thread, or chains on a boost::asio::thread_pool
+//   run/plugin_set.h       the plugin objects of the run (compressor chains, metrics, the augmentation policy)
+//   run/model_source.h     seed k's fresh model (built-in, TorchScript reset, or checkpoint k)
+//   run/training_plans.h   seed k's dense and fine-tuning plans
+//   run/model_cache.h      the group's dense models and rewind points
+//   phases: run/describe_run.h (the run into the store), cells (run/cell_group.cpp: make / compress, train,
+//   evaluate, commit), run/memorization_phase.h, attribution and search (run/analysis_phase.cpp),
+//   run/metrics_phase.h (measure).
 #pragma once
 
 #include "analysis/attribution.h"
 #include "data/dataset.h"
 #include "run/executor.h"
+#include "run/model_cache.h"
+#include "run/model_source.h"
+#include "run/plugin_set.h"
 #include "run/progress.h"
+#include "run/training_plans.h"
 #include "training/trainer.h"
 
-#include <compaudit/compressor.h>
-#include <compaudit/host/loader.h>
 #include <compaudit/host/pipeline.h>
 #include <compaudit/host/registry.h>
 #include <compaudit/models/models.h>
@@ -25,6 +37,8 @@
 
 namespace compaudit::engine {
 
+struct CellSlot;  // one cell of a group on its way through the phases (run/cell_group.cpp)
+
 /// A unit of work for a chain: the cells of one arm for some seeds of the current group, computed as one stack.
 struct CellTask {
   const host::ArmSpec* arm = nullptr;
@@ -40,39 +54,33 @@ class Executor {
   /// run_cell — the in-process code path, so the bits are the same — without describing the run or the loop.
   bool run_in_worker(const std::string& arm, std::int64_t seed);
 
-  // --- services for the CompressionContext (run/context.cpp) ---
-  const host::Pipeline& pipeline() const { return pipeline_; }
+  // --- services for the CompressionContext (run/context.cpp), called under the host lock ---
   const DataSplits& data() const { return data_; }
   store::Store& store() { return store_; }
-  /// A fresh model of `seed`: its initial weights when trained here, the seed's checkpoint when pretrained.
-  std::unique_ptr<models::TrainableModel> new_model(std::int64_t seed) const;
-  /// Position of `seed` in the pipeline's seeds (its checkpoint, its block of saved predictions).
-  std::size_t seed_index(std::int64_t seed) const;
-  /// The dense training plan of `seed` (also used to re-run its first steps for rewinding).
-  TrainPlan dense_plan(std::int64_t seed) const;
-  /// The fine-tuning plan of `seed` (shared by every arm, so the control and the compressed arms see the same
-  /// batches), with `epochs` epochs, the teacher being dense model `seed`.
-  TrainPlan finetune_plan(std::int64_t seed, int epochs, const std::string& purpose);
-  /// Dense model `seed`'s parameters after `step` optimizer steps (0 = initialisation); cached.
-  std::vector<std::pair<std::string, at::Tensor>> rewind_point(std::int64_t seed, std::int64_t step);
-  /// A deterministic batch of up to n training inputs.
-  at::Tensor calibration_batch(std::int64_t seed, std::int64_t n) const;
+  TrainingPlans& plans() { return plans_; }
+  ModelCache& models() { return cache_; }
 
  private:
-  /// Opens (load checks, no object created) the libraries of `arm`'s compressors. A library that cannot be loaded
-  /// fails every cell that uses it the same way, so it is the run's plugin error (exit 3), not a cell's result.
-  void open_compressor_libraries(const host::ArmSpec& arm);
-  void describe_run();
-  std::string resolve_model_path() const;
   bool run_cell(const host::ArmSpec& arm, std::int64_t seed);
   /// The cells of `arm` for `seeds` (pending, dense model available) as one group (run/cell_group.cpp): models
   /// made (dense) or compressed one by one (plugins see one model at a time), then trained and evaluated together
   /// as one stack when they can be (batched/), else one at a time; each cell committed on its own. Returns the
   /// number of cells committed done; sets stopped_ when stop_after_cells ran out.
   int run_group(const host::ArmSpec& arm, const std::vector<std::int64_t>& seeds);
-  /// Runs `tasks` on `chains` chains in parallel (batched/threads.h), each chain taking the next task from the
-  /// list when it is free; chains share the Executor under host_mutex_. Returns when every task is done, the
-  /// stop_after_cells budget ran out, or a chain threw (rethrown here).
+  // run_group's phases, each under the host lock except where train_and_evaluate releases it:
+  /// Compress: the slot's model, made (dense: a fresh model; saved predictions: read) or compressed from a copy of
+  /// dense model k by the arm's chain ([search] arms: by the search). A plugin that throws fails only this slot.
+  void make_model(const host::ArmSpec& arm, CellSlot& slot);
+  /// Train (dense plan, or fine-tuning) and evaluate the slots whose models were made: stacked where they can be,
+  /// with `lock` released so that chains run in parallel; else one at a time under it.
+  void train_and_evaluate(const host::ArmSpec& arm, std::vector<CellSlot>& slots,
+                          std::unique_lock<std::mutex>& lock);
+  /// Commit each slot's cell on its own (model state, predictions, record in one transaction), in seed order; keep a
+  /// dense model for the group's other arms. Returns how many were committed done; stops when the budget runs out.
+  int commit(const host::ArmSpec& arm, std::vector<CellSlot>& slots);
+  /// Runs `tasks` on `chains` chains (run/scheduler.h), each chain taking the next task when it is free; chains share
+  /// the Executor under host_mutex_. Returns when every task is done, the stop_after_cells budget ran out, or a
+  /// chain threw (rethrown here).
   void run_tasks(const std::vector<CellTask>& tasks, int chains);
   /// The pending cells of one task: in a group (run_group), or each in its own worker when isolated.
   void run_task(const CellTask& task);
@@ -84,12 +92,9 @@ class Executor {
   }
   /// How many chains run in parallel: one per thread for batchable MLP pipelines, else 1 (batched/threads.h).
   int chain_count() const;
-  models::TrainableModel& dense_model(std::int64_t seed);
-  std::vector<std::shared_ptr<Compressor>>& compressors(const host::ArmSpec& arm);
   /// test_probabilities, when given, receives the float32 [N, C] test probabilities (stored beside the fp16 ones).
   std::vector<store::Predictions> evaluate(models::TrainableModel& model, const std::string& arm,
                                            std::int64_t seed, at::Tensor* test_probabilities = nullptr);
-  void memorization();
   /// [attribution] (run/analysis_phase.cpp): each matching arm and seed whose cell is done and whose record is not
   /// stored yet, into the blob "attribution"; a failure is recorded there and the run goes on.
   void attribution();
@@ -115,37 +120,24 @@ class Executor {
                        nlohmann::json* records);
   /// [attribution] / [search] critical_class: a class name of the data or a 0-based index; nullopt when empty.
   std::optional<analysis::CriticalClass> critical_class(const std::string& text) const;
-  /// The model of a done cell, restored from the store.
-  std::unique_ptr<models::TrainableModel> stored_model(const std::string& arm, std::int64_t seed) const;
-  void metrics();
 
   const host::Pipeline& pipeline_;
-  const host::Registry& registry_;
   const DataSplits& data_;
   store::Store& store_;
   ExecuteOptions options_;
-  std::string pipeline_dir_;
-  host::Loader loader_;
-  std::shared_ptr<Augmentation> augmentation_;
-  std::string augmentation_id_;
-  AugmentationHook dense_hook_;     // augmentation without a teacher (dense training)
-  AugmentationHook finetune_hook_;  // with this seed's dense model as the teacher (one cell at a time)
-  std::map<std::string, std::vector<std::shared_ptr<Compressor>>> compressors_;  // by arm name
-  std::map<std::string, std::string> compressor_errors_;                         // arm -> load error
-  // Dense models of the current group of seeds (trained here, or restored from the store on resume).
-  std::map<std::int64_t, std::unique_ptr<models::TrainableModel>> dense_models_;
-  std::atomic<bool> stopped_{false};  // stop_after_cells ran out
-  // Chains in parallel: held while a chain makes or compresses models (plugins and the CompressionContext's
-  // services run one at a time, as with one chain) and while it commits; released while it trains and evaluates.
-  std::mutex host_mutex_;
-  std::map<std::pair<std::int64_t, std::int64_t>, std::vector<std::pair<std::string, at::Tensor>>> rewinds_;
-  std::map<std::string, at::Tensor> saved_outputs_;  // saved predictions files as read (cell_group.cpp; host lock)
-  // Checkpoint 0's parameters (names, shapes), read once: every other checkpoint must match them (new_model).
-  mutable std::mutex checkpoint_mutex_;
-  mutable std::vector<std::pair<std::string, std::vector<std::int64_t>>> first_checkpoint_;
+  PluginSet plugins_;
+  ModelSource source_;
+  TrainingPlans plans_;
+  ModelCache cache_;
   std::unique_ptr<Progress> progress_;
-  std::map<std::int64_t, nlohmann::json> search_records_;  // [search] records by seed (host lock)
+  std::atomic<bool> stopped_{false};  // stop_after_cells ran out
   std::atomic<int> computed_{0};
+  // Chains in parallel: held while a chain makes or compresses models (plugins, the parts above and the
+  // CompressionContext's services run one at a time, as with one chain) and while it commits; released while it
+  // trains and evaluates.
+  std::mutex host_mutex_;
+  std::map<std::string, at::Tensor> saved_outputs_;  // saved predictions files as read (cell_group.cpp; host lock)
+  std::map<std::int64_t, nlohmann::json> search_records_;  // [search] records by seed (host lock)
 };
 
 /// "<arm> seed <k>", how progress lines and logs name a cell.

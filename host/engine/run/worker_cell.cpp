@@ -34,7 +34,7 @@ bool Executor::run_in_worker(const std::string& arm_name, std::int64_t seed) {
     return existing->status == store::CellStatus::done;  // committed already: never recomputed
   progress_ = std::make_unique<Progress>(1, 0, /*quiet=*/true);
   options_.isolate_cell = nullptr;  // this process is the worker: compute here
-  open_compressor_libraries(*arm);  // a load failure exits 3, uncommitted: the host stops the run with exit 3
+  plugins_.open_libraries(*arm);  // a load failure exits 3, uncommitted: the host stops the run with exit 3
   return run_cell(*arm, seed);
 }
 
