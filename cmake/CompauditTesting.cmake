@@ -1,10 +1,11 @@
 # compaudit_add_plugin_test(NAME SOURCES test.cpp... [PLUGIN target] [MANIFEST file.toml] [LINK targets...])
 #
 # Builds a unit test of a plugin written with compaudit/testing.h and Catch2 v2 (a main is provided), and registers
-# it with ctest (exit code 77 = skipped). PLUGIN names the compaudit_add_plugin target under test: the test waits
-# for it to be built and gets COMPAUDIT_TEST_MANIFEST, the path of its placed manifest, so
-# compaudit::testing::load_plugin_under_test<Kind>(params) opens it as the host does. MANIFEST instead names any
-# manifest file (its `library` relative to it). Call enable_testing() in your top-level CMakeLists.txt.
+# it with ctest (exit code 77 = skipped; run with -w NoTests, so an executable that runs no test case fails). PLUGIN
+# names the compaudit_add_plugin target under test: the test waits for it to be built and gets
+# COMPAUDIT_TEST_MANIFEST, the path of its placed manifest, so compaudit::testing::load_plugin_under_test<Kind>(params)
+# opens it as the host does. MANIFEST instead names any manifest file (its `library` relative to it). Call
+# enable_testing() in your top-level CMakeLists.txt.
 #
 #   find_package(compaudit CONFIG REQUIRED)
 #   enable_testing()
@@ -42,6 +43,6 @@ function(compaudit_add_plugin_test name)
     get_filename_component(manifest_abs "${ARG_MANIFEST}" ABSOLUTE)
     target_compile_definitions(${name} PRIVATE COMPAUDIT_TEST_MANIFEST="${manifest_abs}")
   endif()
-  add_test(NAME ${name} COMMAND ${name})
+  add_test(NAME ${name} COMMAND ${name} -w NoTests)
   set_tests_properties(${name} PROPERTIES SKIP_RETURN_CODE 77)
 endfunction()

@@ -2,8 +2,9 @@
 # bench/fingerprint/run.sh OUTROOT [BIN [PIPELINE...]]: runs every reference pipeline here (or the PIPELINEs given,
 # e.g. examples/pipelines/*.toml at full size, ~30 minutes) with compaudit --threads 2 into OUTROOT/<name> and prints
 # each run's fingerprint (scripts/fingerprint.py --extended) and wall time. Run it with the build before a change
-# and after it: equal fingerprints mean the change computed the same bits (docs/engine.md, "Determinism and resume"). Seven pipelines cover the stacked MLP and CNN, SGD with momentum and weight decay,
-# Adam, the schedules, memorization, pruning, quantization and the controls; about 5 minutes on 2 cores.
+# and after it: equal fingerprints mean the change computed the same bits (docs/engine.md, "Determinism and resume").
+# The seven here cover the stacked MLP and CNN, SGD with momentum and weight decay, Adam, the schedules,
+# memorization, pruning, quantization and the controls; about 5 minutes on 2 cores.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)

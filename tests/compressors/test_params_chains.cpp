@@ -58,7 +58,7 @@ TEST_CASE("a layer pattern that matches nothing fails at compress time, listing 
   CHECK_THROWS_WITH(load_compressor("truncate_svd", {}), Catch::Contains("set rank or energy"));
 }
 
-TEST_CASE("chains compose: prune then quantize keeps the zeros; truncate then prune keeps exact counts", "[chains]") {
+TEST_CASE("chains compose: prune then quantize keeps the zeros, truncate then prune keeps exact counts", "[chains]") {
   at::set_num_threads(1);
   auto model = models::make_builtin_model("cnn", {4, 8}, {1, 8, 8}, 3, 0);
   TestContext ctx(*model, 3, 64);

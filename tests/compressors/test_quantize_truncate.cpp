@@ -101,7 +101,7 @@ TEST_CASE("SVD truncation along each cut matches numpy, with the kernel norm los
   }
 }
 
-TEST_CASE("SVD truncation gives a linear layer its one cut when conv2d cuts are listed; a conv2d layer needs one",
+TEST_CASE("SVD truncation gives a linear layer its one cut when conv2d cuts are listed, and a conv2d layer needs one",
           "[truncate][errors]") {
   NullContext ctx;
   TensorModel model({{"fc", at::randn({4, 3})}, {"conv", at::randn({2, 2, 3, 3})}});

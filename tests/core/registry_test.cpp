@@ -330,7 +330,7 @@ TEST_CASE("the registry cache keeps only the manifests of the current search pat
 
 // Issue 14, item 11: an unreadable plugin directory was skipped without a word. Permissions do not stop root, so
 // as root the discovery runs in a child process that drops to user nobody first.
-TEST_CASE("an unreadable plugin directory draws a warning; the readable ones are still searched", "[registry]") {
+TEST_CASE("an unreadable plugin directory draws a warning, and the readable ones are still searched", "[registry]") {
   test::TempDir tmp;
   test::plugin_dir_with(tmp, "dir", "org.test.compressor.good", "tp_good");
   test::plugin_dir_with(tmp, "dir/locked", "org.test.compressor.other", "tp_good_b");

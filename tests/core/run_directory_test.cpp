@@ -67,7 +67,7 @@ TEST_CASE("validate refuses run names and outputs that are not run directories",
   CHECK(refusal(pipeline_with_audit(dir, "[audit]\nname = \"x.y-1_2\"\nseeds = 3")) == "(accepted)");
 }
 
-TEST_CASE("run_directory_problem: new, empty or a run; never a foreign directory or a file", "[run-dir]") {
+TEST_CASE("run_directory_problem: new, empty or a run, never a foreign directory or a file", "[run-dir]") {
   TempDir tmp;
   CHECK(run_directory_problem((tmp.path() / "new").string()).empty());
   fs::create_directories(tmp.path() / "empty");

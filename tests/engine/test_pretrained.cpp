@@ -135,7 +135,7 @@ predictions = "{}/int8_dynamic_logits.npy"
   CHECK(int8->labels.size() == 2000);
 }
 
-TEST_CASE("K checkpoints are K models; checkpoints of another architecture are refused", "[engine][pretrained]") {
+TEST_CASE("K checkpoints are K models, and checkpoints of another architecture are refused", "[engine][pretrained]") {
   const fs::path dir = scratch("checkpoints");
   const std::string two = fmt::format("arch = \"torchscript\"\ncheckpoints = [\"{0}/model_seed0.pt\", \"{0}/model_seed1.pt\"]",
                                       exported().string());
@@ -246,7 +246,7 @@ max = 1.0
   CHECK(read_text(dir / "check-pass.log").find("gates: passed (1 of 1)") != std::string::npos);
 }
 
-TEST_CASE("init = reset gives each seed PyTorch's default initialisation; the same seed the same weights",
+TEST_CASE("init = reset gives each seed PyTorch's default initialisation, and the same seed the same weights",
           "[engine][pretrained][init]") {
   // Through the engine's own loader: fc1 of tiny_mlp.pt is Linear(64, 32), so U(-1/8, 1/8) for weight and bias.
   auto weights = [](std::uint64_t seed) {
@@ -273,7 +273,7 @@ TEST_CASE("init = reset gives each seed PyTorch's default initialisation; the sa
   CHECK_FALSE(at::equal(file->named_parameters().front().second, a.at("fc1.weight")));
 }
 
-TEST_CASE("The walkthrough's pipeline (docs/from-pytorch.md) runs as committed; --examples writes its table",
+TEST_CASE("The walkthrough's pipeline (docs/from-pytorch.md) runs as committed, and --examples writes its table",
           "[engine][pretrained][walkthrough]") {
   // The committed pipeline, beside the exported files as the walkthrough lays them out (out/ next to the .toml).
   const fs::path dir = scratch("walkthrough");

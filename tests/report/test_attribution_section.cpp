@@ -8,7 +8,7 @@
 #include <catch2/catch.hpp>
 #include <sstream>
 
-#include "temp_dir.h"
+#include "support/temp_dir.h"
 
 using namespace compaudit;
 using compaudit::test::TempDir;

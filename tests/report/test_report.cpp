@@ -13,7 +13,7 @@
 
 #include "../../host/report/src/png.h"
 #include "synthetic_run.h"
-#include "temp_dir.h"
+#include "support/temp_dir.h"
 
 using namespace compaudit;
 using compaudit::test::TempDir;

@@ -30,7 +30,7 @@ TEST_CASE("prune.magnitude: global sparsity zeroes exactly the smallest |w| of a
   CHECK(measure(model).nonzeros == sorted.numel() - k);  // biases start at zero
 }
 
-TEST_CASE("prune.magnitude: layerwise prunes each layer alone; exclusions stay dense; masks survive training",
+TEST_CASE("prune.magnitude: layerwise prunes each layer alone, exclusions stay dense, masks survive training",
           "[unit]") {
   testing::FakeModel model(testing::mlp_weights({20, 16, 10}, /*seed=*/6));
   testing::FakeContext context(model);

@@ -1,5 +1,5 @@
 // Signatures of the built-in architectures: the recipe of host/models/src/builtin_recipes.cpp (build_builtin) with
-// shapes instead of tensors. Keep the two in step — tests/compressors/test_signature.cpp fails when they drift.
+// shapes instead of tensors. Keep the two in step — tests/models/test_signature.cpp fails when they drift.
 #include <compaudit/host/model_signature.h>
 
 #include <fmt/format.h>

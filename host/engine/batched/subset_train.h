@@ -1,6 +1,6 @@
 // host/engine/batched/subset_train.h — a population whose models each train on their own subset of the data.
 //
-// The memorization estimate (run/phases.cpp) trains T models, model t on its own random subset of the training set.
+// The memorization estimate (run/memorization_phase.cpp) trains T models, model t on its own random subset of the training set.
 // The subsets differ in size, so within an epoch the models have different numbers of batches and last batches of
 // different sizes, and train_population (one data set for all) cannot step them together. train_on_subsets can:
 // at step b of an epoch every model that still has a batch takes a step on it, and a model whose epoch has no batch
@@ -10,7 +10,7 @@
 // its step count drives its schedule.
 //
 // Bits: the padding of a step depends on the other models' subset sizes, so unlike train_population a model's
-// bits may depend on which models share its stack; callers keep the grouping fixed (phases.cpp: two fixed halves of
+// bits may depend on which models share its stack; callers keep the grouping fixed (memorization_phase.cpp: two fixed halves of
 // the T models, whatever the thread count), so a run computes the same estimate at any --threads.
 #pragma once
 

@@ -5,7 +5,7 @@
 // layer's name, type ("linear" / "conv2d") and weight shape, and every parameter's name and shape, exactly as
 // compaudit::Model::layers() / named_parameters() will report them.
 //  * Built-in models (mlp, cnn, resnet): computed from [model].hidden, the data's input shape and the class count
-//    with the same recipe host/models builds them with (tests/compressors/test_signature.cpp compares the two for
+//    with the same recipe host/models builds them with (tests/models/test_signature.cpp compares the two for
 //    every architecture, so they cannot drift). Layer names and types depend on [model] alone; shapes also on the
 //    data, and are -1 where the data are not known (validate does not read data files).
 //  * TorchScript (.pt) archives: read from the archive's data.pkl without LibTorch (a zip whose entries PyTorch

@@ -1,4 +1,4 @@
-// temp_dir.h — a fresh temporary directory per test, removed afterwards.
+// tests/support/temp_dir.h — a fresh temporary directory per test, removed afterwards.
 #pragma once
 
 #include <cstdlib>

@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <string>
 
-#include "temp_dir.h"
+#include "support/temp_dir.h"
 
 using namespace compaudit;
 using namespace compaudit::store;

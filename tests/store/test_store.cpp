@@ -11,7 +11,7 @@
 #include <fstream>
 #include <string>
 
-#include "temp_dir.h"
+#include "support/temp_dir.h"
 
 using namespace compaudit;
 using namespace compaudit::store;
