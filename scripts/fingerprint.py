@@ -9,9 +9,11 @@ between any two runs. Two runs with equal fingerprints computed the same bits.
     /usr/bin/python3 scripts/fingerprint.py RUN_DIR [RUN_DIR...]      # one line per run: <sha256>  <run dir>
     /usr/bin/python3 scripts/fingerprint.py --extended RUN_DIR         # also memorization scores and model states
 
---extended adds a second hash over the memorization scores and every `blobs` row (model state, run-level blobs).
+--extended adds a second hash over the memorization scores and every `blobs` row (model state, run-level blobs; the
+attribution and search records without their "seconds").
 """
 import hashlib
+import json
 import os
 import sqlite3
 import sys
@@ -58,12 +60,26 @@ def fingerprint(run_dir):
     return h.hexdigest()
 
 
+# JSON blobs whose records carry their wall time ("seconds"): the attribution and search records.
+_TIMED_BLOBS = {"attribution", "search"}
+
+
+def _without_seconds(value):
+    if isinstance(value, dict):
+        return {k: _without_seconds(v) for k, v in value.items() if k != "seconds"}
+    if isinstance(value, list):
+        return [_without_seconds(v) for v in value]
+    return value
+
+
 def extended(run_dir):
     db = _connect(run_dir)
     h = hashlib.sha256()
     for split, n, scores in db.execute("SELECT split, n, scores FROM memorization ORDER BY split"):
         h.update(f"mem {split} {n}\n".encode() + scores)
     for arm, seed, name, data in db.execute("SELECT arm, seed, name, data FROM blobs ORDER BY arm, seed, name"):
+        if name in _TIMED_BLOBS:  # the record as stored, less its timings (sorted keys: the same bytes for equal records)
+            data = json.dumps(_without_seconds(json.loads(data)), sort_keys=True).encode()
         h.update(f"blob {arm} {seed} {name} {len(data)}\n".encode() + data)
     return h.hexdigest()
 

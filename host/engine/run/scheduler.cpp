@@ -26,7 +26,12 @@ void run_on_chains(std::size_t n, int chains, const std::function<void(std::size
     boost::asio::post(pool, [&, i] {
       if (failed || (keep_going && !keep_going())) return;
       try {
-        batched::use_one_thread_here();  // per thread: cheap when already one
+        // Once per chain: at::set_num_threads reconfigures LibTorch's thread pools, which is not free per task.
+        thread_local bool one_thread = false;
+        if (!one_thread) {
+          batched::use_one_thread_here();
+          one_thread = true;
+        }
         task(i);
       } catch (...) {
         std::lock_guard<std::mutex> lock(error_mutex);
