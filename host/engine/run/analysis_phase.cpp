@@ -1,11 +1,4 @@
-// Attribution and search (docs/attribution.md): the executor's side of host/engine/analysis/ — which models, which
-// split, which plugins — and where the results go (store blobs "attribution" and "search").
-//   * Executor::attribution(): after the cells, for each [attribution] arm and seed whose cell is done and whose
-//     record is not in the store yet (resume); a failure is recorded for that arm and seed, the run goes on.
-//   * Executor::searched_model(): the model of a [search] arm's cell: the search on the validation split, then the
-//     chosen configuration applied as the chain of per-layer steps it writes out as [[arm]] TOML, so the cell's
-//     model is exactly what that TOML gives when pasted into a pipeline.
-#include "run/executor_impl.h"
+#include "run/analysis_phase.h"
 
 #include "analysis/attribution.h"
 #include "analysis/search.h"
@@ -24,6 +17,7 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <sstream>
 
@@ -104,44 +98,47 @@ bool is_default(const host::Manifest& m, const std::string& name, const ParamVal
 
 }  // namespace
 
-std::optional<analysis::CriticalClass> Executor::critical_class(const std::string& text) const {
+AnalysisPhase::AnalysisPhase(const RunParts& parts, std::function<bool(std::int64_t)> seed_filter)
+    : parts_(parts), seed_filter_(std::move(seed_filter)) {}
+
+std::optional<analysis::CriticalClass> AnalysisPhase::critical_class(const std::string& text) const {
   if (text.empty()) return std::nullopt;
-  for (std::size_t c = 0; c < data_.class_names.size(); ++c)
-    if (data_.class_names[c] == text) return analysis::CriticalClass{static_cast<int>(c), text};
+  for (std::size_t c = 0; c < parts_.data.class_names.size(); ++c)
+    if (parts_.data.class_names[c] == text) return analysis::CriticalClass{static_cast<int>(c), text};
   try {
     const int index = std::stoi(text);
-    if (index >= 0 && index < data_.num_classes && std::to_string(index) == text)
-      return analysis::CriticalClass{index, data_.class_names.at(static_cast<std::size_t>(index))};
+    if (index >= 0 && index < parts_.data.num_classes && std::to_string(index) == text)
+      return analysis::CriticalClass{index, parts_.data.class_names.at(static_cast<std::size_t>(index))};
   } catch (const std::exception&) {
   }
   throw Error(ErrorCode::pipeline, fmt::format("critical_class '{}' is not a class of the data", text),
-              pipeline_.attribution.where);
+              parts_.pipeline.attribution.where);
 }
 
-std::vector<std::pair<std::string, std::int64_t>> Executor::attribution_work(bool planned) const {
+std::vector<std::pair<std::string, std::int64_t>> AnalysisPhase::attribution_work(bool planned) const {
   std::vector<std::pair<std::string, std::int64_t>> work;
-  const auto& spec = pipeline_.attribution;
+  const auto& spec = parts_.pipeline.attribution;
   if (!spec.enabled) return work;
-  for (const auto& arm : pipeline_.arms) {
+  for (const auto& arm : parts_.pipeline.arms) {
     if (arm.name == "dense" || host::is_control(arm) || !arm.predictions.empty()) continue;
     if (!matches_any(spec.arms, arm.name)) continue;
-    for (std::int64_t seed : pipeline_.seeds) {
-      if (options_.seed_filter && !options_.seed_filter(seed)) continue;
-      const auto cell = store_.cell(arm.name, seed);
-      const auto dense = store_.cell("dense", seed);
+    for (std::int64_t seed : parts_.pipeline.seeds) {
+      if (seed_filter_ && !seed_filter_(seed)) continue;
+      const auto cell = parts_.store.cell(arm.name, seed);
+      const auto dense = parts_.store.cell("dense", seed);
       // Planned (progress total, before the cells): every cell not failed; to do now: done cells only.
       const auto usable = [&](const std::optional<store::Cell>& c) {
         return planned ? (!c || c->status != store::CellStatus::failed) : (c && c->status == store::CellStatus::done);
       };
       if (!usable(cell) || !usable(dense)) continue;
-      if (!store_.blob(arm.name, seed, "attribution")) work.emplace_back(arm.name, seed);
+      if (!parts_.store.blob(arm.name, seed, "attribution")) work.emplace_back(arm.name, seed);
     }
   }
   return work;
 }
 
-void Executor::attribution() {
-  const auto& spec = pipeline_.attribution;
+void AnalysisPhase::attribute(Progress& progress) {
+  const auto& spec = parts_.pipeline.attribution;
   // Seed by seed, so each dense model is restored from the store once, not once per arm.
   auto work = attribution_work(false);
   std::stable_sort(work.begin(), work.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
@@ -149,60 +146,60 @@ void Executor::attribution() {
   std::unique_ptr<models::TrainableModel> dense;
   for (const auto& [arm, seed] : work) {
     const std::string what = "attribution " + cell_name(arm, seed);
-    progress_->start(what);
+    progress.start(what);
     const auto t0 = std::chrono::steady_clock::now();
     nlohmann::json record;
     bool ok = true;
     try {
-      const Dataset& split = spec.split == "validation" ? data_.validation : data_.test;
+      const Dataset& split = spec.split == "validation" ? parts_.data.validation : parts_.data.test;
       if (!dense || dense_seed != seed) {
         dense.reset();  // a failed restore must not leave the previous seed's model in place
-        dense = cache_.stored("dense", seed);
+        dense = parts_.models.stored("dense", seed);
         dense_seed = seed;
       }
-      auto compressed = cache_.stored(arm, seed);
+      auto compressed = parts_.models.stored(arm, seed);
       record = analysis::attribute(*dense, *compressed, split, critical_class(spec.critical_class), spec.examples);
     } catch (const std::exception& e) {  // this arm and seed cannot be attributed; the rest of the run goes on
       record = {{"error", e.what()}};
       ok = false;
-      progress_->note(fmt::format("  {}: {}", what, e.what()));
+      progress.note(fmt::format("  {}: {}", what, e.what()));
     }
     record["arm"] = arm;
     record["seed"] = seed;
     record["reference"] = "dense";
     record["split"] = spec.split;
-    store_.put_blob(arm, seed, "attribution", bytes_of(record));
-    progress_->finish(what, ok, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    parts_.store.put_blob(arm, seed, "attribution", bytes_of(record));
+    progress.finish(what, ok, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
 }
 
-void Executor::compress_layers(models::TrainableModel& model, const std::string& arm, std::int64_t seed,
+void AnalysisPhase::compress_layers(models::TrainableModel& model, const std::string& arm, std::int64_t seed,
                                const std::vector<std::string>& layers, const ParamValue& value,
                                nlohmann::json* records) {
-  const host::SearchSpec& spec = pipeline_.search;
-  const host::Manifest& manifest = plugins_.manifest(spec.plugin, "compressor", spec.where);
+  const host::SearchSpec& spec = parts_.pipeline.search;
+  const host::Manifest& manifest = parts_.plugins.manifest(spec.plugin, "compressor", spec.where);
   auto compressor =
-      plugins_.compressor(spec.plugin, host::search_step_params(spec, manifest, value, layers), spec.where);
-  CellContext context(*this, model, arm, seed);
+      parts_.plugins.compressor(spec.plugin, host::search_step_params(spec, manifest, value, layers), spec.where);
+  CellContext context(parts_, model, arm, seed);
   CompressionRecord record = host::guarded(spec.plugin, "compress", [&] { return compressor->compress(model, context); });
   if (records)
     records->push_back({{"plugin", spec.plugin}, {"summary", record.summary}, {"details", record.details},
                         {"log", context.lines()}});
 }
 
-const nlohmann::json& Executor::search_record(std::int64_t seed) {
+const nlohmann::json& AnalysisPhase::search_record(std::int64_t seed, Progress& progress) {
   if (auto it = search_records_.find(seed); it != search_records_.end()) return it->second;
-  const host::SearchSpec& spec = pipeline_.search;
+  const host::SearchSpec& spec = parts_.pipeline.search;
   const std::string arm = spec.name;
   // Another arm's cell (the uniform one) may need it first, or again after a resume: it is deterministic, and the
   // stored record is the one the searched arm's cell wrote.
-  if (const auto blob = store_.blob(arm, seed, "search")) {
+  if (const auto blob = parts_.store.blob(arm, seed, "search")) {
     auto record = nlohmann::json::parse(blob->begin(), blob->end());
     if (record.contains("trials")) return search_records_[seed] = std::move(record);
   }
-  const host::Manifest& manifest = plugins_.manifest(spec.plugin, "compressor", spec.where);
-  models::TrainableModel& dense = cache_.dense(seed);
-  if (data_.validation.size() == 0)
+  const host::Manifest& manifest = parts_.plugins.manifest(spec.plugin, "compressor", spec.where);
+  models::TrainableModel& dense = parts_.models.dense(seed);
+  if (parts_.data.validation.size() == 0)
     throw Error(ErrorCode::pipeline, "[search] needs a validation split (data.validation_fraction > 0)", spec.where);
   const auto critical = critical_class(spec.critical_class);
   const std::optional<int> critical_index = critical ? std::optional<int>(critical->index) : std::nullopt;
@@ -217,18 +214,18 @@ const nlohmann::json& Executor::search_record(std::int64_t seed) {
   // The judge: each gate's metric (its first [[metric]]) on the validation split, dense against the candidate.
   std::map<std::string, std::shared_ptr<Metric>> metrics;
   std::vector<nlohmann::json> gates;
-  for (const auto& g : pipeline_.gates)
+  for (const auto& g : parts_.pipeline.gates)
     if (spec.gates.empty() || std::count(spec.gates.begin(), spec.gates.end(), g.name)) {
       gates.push_back(gate_json(g));
       if (metrics.count(g.metric)) continue;
-      for (const auto& m : pipeline_.metrics)
+      for (const auto& m : parts_.pipeline.metrics)
         if (m.plugin == g.metric) {
-          metrics[g.metric] = plugins_.metric(m);
+          metrics[g.metric] = parts_.plugins.metric(m);
           break;
         }
     }
-  const EvalData eval{"validation", data_.validation.targets, data_.num_classes, data_.class_names};
-  const at::Tensor dense_probs = predict_probabilities(dense, data_.validation.inputs);
+  const EvalData eval{"validation", parts_.data.validation.targets, parts_.data.num_classes, parts_.data.class_names};
+  const at::Tensor dense_probs = predict_probabilities(dense, parts_.data.validation.inputs);
   auto population = [&](const std::string& name, const at::Tensor& probs) {
     return Population{name, {seed}, probs.argmax(1).unsqueeze(0), probs.unsqueeze(0), {nlohmann::json::object()}};
   };
@@ -238,8 +235,8 @@ const nlohmann::json& Executor::search_record(std::int64_t seed) {
   problem.reference = &dense;
   problem.layers = layers;
   for (const auto& v : spec.values) problem.values.push_back(to_json(v));
-  problem.inputs = &data_.validation.inputs;
-  problem.reference_outcome = analysis::make_reference(dense_probs, data_.validation.targets, critical_index);
+  problem.inputs = &parts_.data.validation.inputs;
+  problem.reference_outcome = analysis::make_reference(dense_probs, parts_.data.validation.targets, critical_index);
   problem.strategy = spec.strategy;
   problem.max_trials = spec.max_trials;
   problem.option = [&](std::size_t l, std::size_t v) {
@@ -272,7 +269,7 @@ const nlohmann::json& Executor::search_record(std::int64_t seed) {
   };
   const std::string what = cell_name(arm, seed);
   problem.progress = [&](int done, int budget) {
-    progress_->start(fmt::format("{}: search, {} of at most {} configurations", what, done, budget));
+    progress.start(fmt::format("{}: search, {} of at most {} configurations", what, done, budget));
   };
 
   const auto t0 = std::chrono::steady_clock::now();
@@ -297,7 +294,7 @@ const nlohmann::json& Executor::search_record(std::int64_t seed) {
   if (found["passed"].get<bool>()) {
     toml::table arm_table{{"name", arm}};
     const host::ArmSpec* spec_arm = nullptr;
-    for (const auto& a : pipeline_.arms)
+    for (const auto& a : parts_.pipeline.arms)
       if (a.search) spec_arm = &a;
     if (spec_arm && spec_arm->finetune_epochs > 0) arm_table.insert("finetune_epochs", spec_arm->finetune_epochs);
     toml::array steps;
@@ -320,38 +317,38 @@ const nlohmann::json& Executor::search_record(std::int64_t seed) {
     record["stored_bytes"] = found["trials"][found["chosen"].get<std::size_t>()]["stored_bytes"];
   }
   record["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  store_.put_blob(arm, seed, "search", bytes_of(record));
+  parts_.store.put_blob(arm, seed, "search", bytes_of(record));
   return search_records_[seed] = std::move(record);
 }
 
-std::unique_ptr<models::TrainableModel> Executor::searched_model(const host::ArmSpec& arm, std::int64_t seed,
-                                                                  nlohmann::json& records) {
-  const nlohmann::json& record = search_record(seed);
+std::unique_ptr<models::TrainableModel> AnalysisPhase::searched_model(const host::ArmSpec& arm, std::int64_t seed,
+                                                                       nlohmann::json& records, Progress& progress) {
+  const nlohmann::json& record = search_record(seed, progress);
   if (!record.value("passed", false))
     throw Error(ErrorCode::runtime, fmt::format("no configuration of {} passed the validation gates ({} tried; the "
                                                 "search record lists them)",
-                                                pipeline_.search.plugin, record["trials"].size()));
+                                                parts_.pipeline.search.plugin, record["trials"].size()));
   // The chosen steps, in model order, on a copy of the dense model: what the record's arm_toml gives when pasted.
-  auto model = cache_.dense(seed).clone();
+  auto model = parts_.models.dense(seed).clone();
   for (const auto& layer : record["layers"]) {
     const nlohmann::json& value = record["config"][layer.get<std::string>()];
     if (!value.is_null())
       compress_layers(*model, arm.name, seed, {layer.get<std::string>()}, param_value(value), &records);
   }
   if (records.empty())
-    records.push_back({{"plugin", pipeline_.search.plugin}, {"summary", "search: every layer left uncompressed"}});
+    records.push_back({{"plugin", parts_.pipeline.search.plugin}, {"summary", "search: every layer left uncompressed"}});
   return model;
 }
 
-std::unique_ptr<models::TrainableModel> Executor::uniform_model(const host::ArmSpec& arm, std::int64_t seed,
-                                                                 nlohmann::json& records) {
-  const host::SearchSpec& spec = pipeline_.search;
-  const nlohmann::json& record = search_record(seed);
+std::unique_ptr<models::TrainableModel> AnalysisPhase::uniform_model(const host::ArmSpec& arm, std::int64_t seed,
+                                                                      nlohmann::json& records, Progress& progress) {
+  const host::SearchSpec& spec = parts_.pipeline.search;
+  const nlohmann::json& record = search_record(seed, progress);
   if (!record.value("passed", false))
     throw Error(ErrorCode::runtime, "the search found no configuration, so there is no size to match");
   const double target = record["stored_bytes"].get<double>();
   const auto layers = record["layers"].get<std::vector<std::string>>();
-  models::TrainableModel& dense = cache_.dense(seed);
+  models::TrainableModel& dense = parts_.models.dense(seed);
   auto bytes_at = [&](const ParamValue& value) {
     auto model = dense.clone();
     compress_layers(*model, arm.name, seed, layers, value, nullptr);
@@ -360,7 +357,7 @@ std::unique_ptr<models::TrainableModel> Executor::uniform_model(const host::ArmS
   // One value for every layer whose stored bytes come closest to the searched arm's: bisection between the least and
   // the most compression for a real parameter (bytes fall as compression rises), every integer in between for an
   // integer one (a rank), every listed value for a string one (a precision).
-  const host::Manifest& manifest = plugins_.manifest(spec.plugin, "compressor", spec.where);
+  const host::Manifest& manifest = parts_.plugins.manifest(spec.plugin, "compressor", spec.where);
   const ParamValue first = typed(spec, manifest, spec.values.front());
   ParamValue best = spec.values.back();
   double best_gap = std::abs(bytes_at(best) - target);

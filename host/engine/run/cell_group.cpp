@@ -93,7 +93,8 @@ void Executor::make_model(const host::ArmSpec& arm, CellSlot& s) {
       s.model = source_.new_model(s.seed);
     } else if (arm.search || arm.search_uniform) {  // [search]: the chain is found per seed (run/analysis_phase.cpp)
       nlohmann::json records = nlohmann::json::array();
-      s.model = arm.search ? searched_model(arm, s.seed, records) : uniform_model(arm, s.seed, records);
+      s.model = arm.search ? analysis_.searched_model(arm, s.seed, records, *progress_)
+                            : analysis_.uniform_model(arm, s.seed, records, *progress_);
       for (auto& r : records) s.cell.records.push_back(std::move(r));
     } else {
       s.model = cache_.dense(s.seed).clone();
@@ -103,7 +104,7 @@ void Executor::make_model(const host::ArmSpec& arm, CellSlot& s) {
       const bool control = !arm.control_of.empty();
       const std::int64_t zeros_before = control ? weight_zeros(*s.model) : 0;
       for (std::size_t i = 0; i < chain.size(); ++i) {
-        CellContext context(*this, *s.model, arm.name, s.seed, arm.control_of);
+        CellContext context(parts_, *s.model, arm.name, s.seed, arm.control_of);
         InertCompressionModel inert(*s.model);
         Model& seen = control ? static_cast<Model&>(inert) : *s.model;
         const std::string& id = arm.steps[i].plugin;

@@ -11,12 +11,13 @@
 
 namespace compaudit::engine {
 
-class Executor;
+struct RunParts;
 
 class CellContext final : public CompressionContext {
  public:
   /// `stream`: the arm whose random streams train() draws from (a training control replays its arm's); default `arm`.
-  CellContext(Executor& executor, models::TrainableModel& model, std::string arm, std::int64_t seed,
+  /// `parts` and `model` must outlive this (one compress() call).
+  CellContext(const RunParts& parts, models::TrainableModel& model, std::string arm, std::int64_t seed,
               std::string stream = "");
 
   std::int64_t seed() const override { return seed_; }
@@ -35,7 +36,7 @@ class CellContext final : public CompressionContext {
   nlohmann::json trained() const { return {{"epochs", epochs_}, {"steps", steps_}}; }
 
  private:
-  Executor& executor_;
+  const RunParts& parts_;
   models::TrainableModel& model_;
   std::string arm_;
   std::int64_t seed_;

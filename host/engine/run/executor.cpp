@@ -67,8 +67,6 @@ std::vector<CellTask> arm_tasks(const host::Pipeline& pipeline, const std::vecto
 
 }  // namespace
 
-std::string cell_name(const std::string& arm, std::int64_t seed) { return fmt::format("{} seed {}", arm, seed); }
-
 std::string pipeline_dir(const host::Pipeline& pipeline) {
   if (pipeline.path.empty()) return std::filesystem::current_path().string();
   return std::filesystem::absolute(pipeline.path).parent_path().lexically_normal().string();
@@ -84,7 +82,8 @@ Executor::Executor(const host::Pipeline& pipeline, const host::Registry& registr
       source_(pipeline, data, engine::pipeline_dir(pipeline)),
       plans_(pipeline, data, plugins_.augmentation(),
              [this](std::int64_t seed, const at::Tensor& x) { return predict_probabilities(cache_.dense(seed), x); }),
-      cache_(store, source_, plans_, data) {}
+      cache_(store, source_, plans_, data), parts_{pipeline, data, store, plugins_, source_, plans_, cache_},
+      analysis_(parts_, options.seed_filter) {}
 
 std::vector<store::Predictions> Executor::evaluate(models::TrainableModel& model, const std::string& arm,
                                                    std::int64_t seed, at::Tensor* test_probabilities) {
@@ -196,7 +195,7 @@ ExecuteResult Executor::run() {  // the caller ran check_run_inputs before creat
     if (c.status == store::CellStatus::done || c.status == store::CellStatus::failed) ++already;
   const int mem_units =
       options_.memorization && pipeline_.memorization.enabled && !store_.memorization("train") ? 1 : 0;
-  const int attribution_units = static_cast<int>(attribution_work(true).size());  // resume: only what is left
+  const int attribution_units = static_cast<int>(analysis_.attribution_work(true).size());  // resume: what is left
   progress_ = std::make_unique<Progress>(result.cells_total + mem_units + attribution_units, already, options_.quiet);
 
   // In groups of seeds (kMaxGroup), two phases per group, each spread over the chains that run in parallel
@@ -221,7 +220,7 @@ ExecuteResult Executor::run() {  // the caller ran check_run_inputs before creat
   if (!result.stopped) {
     if (options_.memorization)  // scale-out: one shard computes it (docs/scaling.md)
       memorize(pipeline_, data_, source_, plans_, chain_count(), store_, *progress_);
-    attribution();                              // the seeds of this process (a shard attributes its own)
+    analysis_.attribute(*progress_);            // the seeds of this process (a shard attributes its own)
     progress_->close();
     if (options_.metrics)  // scale-out: shards leave metrics to `compaudit merge`
       measure(pipeline_, data_, plugins_, store_, *progress_, options_.hooks.metric_delay_ms);

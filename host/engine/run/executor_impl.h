@@ -6,18 +6,20 @@
 //   run/model_source.h     seed k's fresh model (built-in, TorchScript reset, or checkpoint k)
 //   run/training_plans.h   seed k's dense and fine-tuning plans
 //   run/model_cache.h      the group's dense models and rewind points
+//   run/run_parts.h        the parts above as one struct of references, which the phases and CellContext take
 //   phases: run/describe_run.h (the run into the store), cells (run/cell_group.cpp: make / compress, train,
-//   evaluate, commit), run/memorization_phase.h, attribution and search (run/analysis_phase.cpp),
-//   run/metrics_phase.h (measure).
+//   evaluate, commit), run/memorization_phase.h, run/analysis_phase.h (attribution, and the [search] arms'
+//   models), run/metrics_phase.h (measure).
 #pragma once
 
-#include "analysis/attribution.h"
 #include "data/dataset.h"
+#include "run/analysis_phase.h"
 #include "run/executor.h"
 #include "run/model_cache.h"
 #include "run/model_source.h"
 #include "run/plugin_set.h"
 #include "run/progress.h"
+#include "run/run_parts.h"
 #include "run/training_plans.h"
 #include "training/trainer.h"
 
@@ -95,31 +97,6 @@ class Executor {
   /// test_probabilities, when given, receives the float32 [N, C] test probabilities (stored beside the fp16 ones).
   std::vector<store::Predictions> evaluate(models::TrainableModel& model, const std::string& arm,
                                            std::int64_t seed, at::Tensor* test_probabilities = nullptr);
-  /// [attribution] (run/analysis_phase.cpp): each matching arm and seed whose cell is done and whose record is not
-  /// stored yet, into the blob "attribution"; a failure is recorded there and the run goes on.
-  void attribution();
-  /// The (arm, seed) pairs attribution() has left to do: those whose cells are done, or, `planned`, not failed
-  /// (what the progress total counts before the cells run).
-  std::vector<std::pair<std::string, std::int64_t>> attribution_work(bool planned) const;
-  /// A [search] arm's model for `seed` (run/analysis_phase.cpp): the search on the validation split (its record in
-  /// the blob "search"), then the chosen per-layer steps applied to a copy of the dense model, their compression
-  /// records appended to `records`. Throws when no configuration passes the gates (the cell fails) or a plugin throws.
-  std::unique_ptr<models::TrainableModel> searched_model(const host::ArmSpec& arm, std::int64_t seed,
-                                                         nlohmann::json& records);
-  /// The `[search] uniform` arm's model for `seed`: the search's plugin on every searched layer with the one value
-  /// whose stored bytes come closest to the searched arm's (run/analysis_phase.cpp).
-  std::unique_ptr<models::TrainableModel> uniform_model(const host::ArmSpec& arm, std::int64_t seed,
-                                                        nlohmann::json& records);
-  /// The search's record for `seed`, computed once (also for the uniform arm) and stored in the blob "search" of
-  /// the searched arm: read back from there on resume.
-  const nlohmann::json& search_record(std::int64_t seed);
-  /// One step of the search's plugin on `layers` of `model` at `value`; its compression record appended to
-  /// `records` when given.
-  void compress_layers(models::TrainableModel& model, const std::string& arm, std::int64_t seed,
-                       const std::vector<std::string>& layers, const ParamValue& value,
-                       nlohmann::json* records);
-  /// [attribution] / [search] critical_class: a class name of the data or a 0-based index; nullopt when empty.
-  std::optional<analysis::CriticalClass> critical_class(const std::string& text) const;
 
   const host::Pipeline& pipeline_;
   const DataSplits& data_;
@@ -129,6 +106,8 @@ class Executor {
   ModelSource source_;
   TrainingPlans plans_;
   ModelCache cache_;
+  RunParts parts_;          // the parts above, as the phases and the CompressionContext see them
+  AnalysisPhase analysis_;  // [attribution] after the cells, [search] arms' models (host lock)
   std::unique_ptr<Progress> progress_;
   std::atomic<bool> stopped_{false};  // stop_after_cells ran out
   std::atomic<int> computed_{0};
@@ -137,10 +116,6 @@ class Executor {
   // trains and evaluates.
   std::mutex host_mutex_;
   std::map<std::string, at::Tensor> saved_outputs_;  // saved predictions files as read (cell_group.cpp; host lock)
-  std::map<std::int64_t, nlohmann::json> search_records_;  // [search] records by seed (host lock)
 };
-
-/// "<arm> seed <k>", how progress lines and logs name a cell.
-std::string cell_name(const std::string& arm, std::int64_t seed);
 
 }  // namespace compaudit::engine

@@ -6,6 +6,9 @@
 
 namespace compaudit::engine {
 
+std::string cell_name(const std::string& arm, std::int64_t seed) { return fmt::format("{} seed {}", arm, seed); }
+
+
 Progress::Progress(int total, int already, bool quiet)
     : total_(total), done_(already), quiet_(quiet), tty_(isatty(STDERR_FILENO) == 1),
       start_(std::chrono::steady_clock::now()) {}

@@ -3,10 +3,14 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <string>
 
 namespace compaudit::engine {
+
+/// "<arm> seed <k>", how progress lines and logs name a cell.
+std::string cell_name(const std::string& arm, std::int64_t seed);
 
 class Progress {
  public:
