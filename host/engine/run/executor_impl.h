@@ -56,12 +56,6 @@ class Executor {
   /// run_cell — the in-process code path, so the bits are the same — without describing the run or the loop.
   bool run_in_worker(const std::string& arm, std::int64_t seed);
 
-  // --- services for the CompressionContext (run/context.cpp), called under the host lock ---
-  const DataSplits& data() const { return data_; }
-  store::Store& store() { return store_; }
-  TrainingPlans& plans() { return plans_; }
-  ModelCache& models() { return cache_; }
-
  private:
   bool run_cell(const host::ArmSpec& arm, std::int64_t seed);
   /// The cells of `arm` for `seeds` (pending, dense model available) as one group (run/cell_group.cpp): models
