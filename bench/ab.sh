@@ -1,11 +1,12 @@
 #!/bin/sh
 # bench/ab.sh OLD_BUILD NEW_BUILD [THREADS] [REPS] [PIPELINE...]: the same pipelines with two builds, alternating
 # old / new REPS times (default 5) so that both see the same machine load, at --threads THREADS (default 2). Prints
-# every wall time, the medians, and new / old per pipeline (< 1: the new build is faster). The pipelines default to
+# every wall time, then per pipeline the medians, new / old (< 1: the new build is faster) with a 95 % bootstrap
+# interval, and a Mann-Whitney p against the null that both builds' times come from one distribution (ab_stats.py). The pipelines default to
 # bench/audit_vs_pytorch's digits, fashion and fashion_cnn audits. Use it for "no slowdown beyond noise" after an
 # engine change: build the old commit in its own tree (git worktree add /tmp/old REV; cmake ...), then
 #   sh bench/ab.sh /tmp/old/build build
-# The spread of a build's own runs is the noise to compare the ratio against. Note the load average first.
+# "No slowdown beyond noise" means the interval holds 1 (or lies below it). Note the load average first.
 set -eu
 OLD=$(cd "${1:?usage: ab.sh OLD_BUILD NEW_BUILD [THREADS] [REPS] [PIPELINE...]}" && pwd)
 NEW=$(cd "${2:?usage: ab.sh OLD_BUILD NEW_BUILD [THREADS] [REPS] [PIPELINE...]}" && pwd)
@@ -29,7 +30,5 @@ for p in "$@"; do
       rm -rf "${OUT:?}/$n.$side.$r"
     done
   done
-  median() { sort -n "$1" | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
-  mo=$(median "$OUT/$n.old"); mn=$(median "$OUT/$n.new")
-  echo "$n: median old $mo s, new $mn s, new / old $(echo "scale=3; $mn / $mo" | bc)"
+  /usr/bin/python3 "$HERE/ab_stats.py" "$n" "$OUT/$n.old" "$OUT/$n.new"
 done

@@ -1,4 +1,5 @@
-// execute(): the cell loop. See executor.h for the order of work and the determinism rules.
+// execute() and the Executor's orchestration: groups of seeds, their cell tasks on the scheduler, the phases in
+// order. See executor.h for the order of work and the determinism rules, executor_impl.h for the parts.
 #include "run/executor_impl.h"
 
 #include "batched/stacked_architecture.h"
